@@ -1,0 +1,67 @@
+//! `approver-lambda`: sets up (JSON logs to stdout, AWS configuration from
+//! the standard chain, approver configuration from the environment) and
+//! hands every invocation to [`approver_lambda::handler::handle`].
+
+use approver_lambda::handler::{handle, Approver};
+use approver_lambda::help;
+use endpoint_service::approval::ApproverConfig;
+use endpoint_service::aws::AwsOptions;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    if matches!(std::env::args().nth(1).as_deref(), Some("--help" | "-h")) {
+        print!("{}", help::text());
+        return Ok(());
+    }
+    // lambda_runtime panics on a missing runtime environment; say it plainly.
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        eprintln!(
+            "approver-lambda: not running inside AWS Lambda (AWS_LAMBDA_RUNTIME_API is not set); \
+             deploy it as a function, or run it under `cargo lambda watch`. See --help."
+        );
+        std::process::exit(2);
+    }
+
+    // One JSON object per line, fields at the top level so CloudWatch Logs
+    // Insights can query `reason`, `endpoint_id`, ... directly. CloudWatch
+    // stamps each line, so no time of our own.
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .without_time()
+        .with_ansi(false)
+        .init();
+
+    // Standard chain: the function's role, AWS_REGION, AWS_ENDPOINT_URL.
+    let sdk_config = AwsOptions::default().load().await?;
+    let config = ApproverConfig::from_env();
+    match &config {
+        Ok(config) => tracing::info!(
+            service_id = %config.service_id,
+            allowlist = %config.allowlist,
+            non_allowlisted = %config.non_allowlisted,
+            revoke = config.revoke,
+            dry_run = config.dry_run,
+            "approver configured"
+        ),
+        // Not fatal: the runtime must still answer invocations, each of
+        // which logs this error and accepts nothing (fail closed).
+        Err(error) => tracing::error!(error = %error, "invalid configuration"),
+    }
+    let approver = Approver {
+        ec2: aws_sdk_ec2::Client::new(&sdk_config),
+        config,
+    };
+    let approver = &approver;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handle(approver, event.payload).await
+    }))
+    .await
+}

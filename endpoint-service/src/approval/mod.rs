@@ -1,0 +1,22 @@
+//! The approver: which PrivateLink connection requests to accept, reject or
+//! leave, and the reconcile that applies those decisions. Shared by the
+//! approver Lambda (SNS notifications and the scheduled sweep) and the
+//! provider CLI (manual override, local sweep): no decision rule lives
+//! anywhere else.
+//!
+//! Pure parts: [`allowlist`] (account ids), [`config`] (the environment
+//! contract, failing closed), [`decide`] (the rule), [`record`] (the audit
+//! records and the run's report). The AWS adapter is [`reconcile`]; error
+//! classification is in [`crate::errors`].
+
+pub mod allowlist;
+pub mod config;
+pub mod decide;
+pub mod reconcile;
+pub mod record;
+
+pub use allowlist::{AccountId, Allowlist, AllowlistError};
+pub use config::{ApproverConfig, ConfigError, ConfigProblem, NonAllowlistedPolicy};
+pub use decide::{decide, plan, Connection, Decision, Planned, Reason};
+pub use reconcile::{reconcile, ReconcileError};
+pub use record::{DecisionRecord, Hint, Outcome, Report, Trigger};

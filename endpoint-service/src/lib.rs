@@ -1,0 +1,17 @@
+//! Provider side of PrivateLink-as-a-product, and the pieces every binary of
+//! the kit shares.
+//!
+//! The shared pieces (always compiled, also linked by the approver Lambda and
+//! the consumer CLI):
+//! - [`aws`]: one way to build AWS SDK configuration (region, profile,
+//!   credential chain, endpoint override, retries) for every binary;
+//! - [`state`]: endpoint/connection states read robustly despite the SDK's
+//!   enum casing bug;
+//! - [`wait`]: the one deadline + capped-backoff poller for states that have
+//!   no SDK waiter.
+
+pub mod approval;
+pub mod aws;
+pub mod errors;
+pub mod state;
+pub mod wait;

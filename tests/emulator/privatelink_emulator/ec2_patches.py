@@ -1,0 +1,28 @@
+"""Installs the PrivateLink layer into moto's EC2 models and response class.
+
+moto 5.2 dispatches an EC2 `Action=FooBar` to the method `foo_bar` of `EC2Response`, and
+serialises the `ActionResult(dict)` it returns with the botocore output shape. So adding
+or replacing an action is setting a method on `EC2Response`. Besides the actions (from
+`ec2_services`, `ec2_endpoints`, `ec2_notifications`), two model attributes change:
+- `VPCEndPoint.state` reads and writes the shared connection state (one state for both
+  sides), which keeps moto's `vpc-endpoint-state` filter working unchanged;
+- `VPCServiceConfiguration.availability_zone_ids` adds `AvailabilityZoneIds` to the
+  ServiceConfiguration output.
+"""
+
+from moto.ec2.models.vpc_service_configuration import VPCServiceConfiguration
+from moto.ec2.models.vpcs import VPCEndPoint
+from moto.ec2.responses import EC2Response
+
+from . import ec2_endpoints, ec2_notifications, ec2_services
+from .connections import endpoint_state_property
+from .lookup import service_zone_ids
+
+
+def apply() -> None:
+    """Patch moto in place. Idempotent; call before the server handles requests."""
+    VPCEndPoint.state = endpoint_state_property
+    VPCServiceConfiguration.availability_zone_ids = property(service_zone_ids)
+    for actions in (ec2_services.ACTIONS, ec2_endpoints.ACTIONS, ec2_notifications.ACTIONS):
+        for name, function in actions.items():
+            setattr(EC2Response, name, function)

@@ -1,0 +1,180 @@
+"""EC2 actions about endpoint services: consumer visibility and provider configuration.
+
+Replaces moto's handlers of:
+- DescribeVpcEndpointServices: adds other accounts' services the caller may use (owner,
+  or allowed principal), AvailabilityZoneIds, working `service-name`/`tag:` filters.
+- DescribeVpcEndpointServiceConfigurations: honours the documented filters and paging.
+- DescribeVpcEndpointServicePermissions: stable (sorted) order.
+- DeleteVpcEndpointServiceConfigurations: refuses services with active connections.
+
+Each function is installed as a method of moto's `EC2Response` by `ec2_patches.apply()`.
+"""
+
+from typing import Any
+
+from moto.core.responses import ActionResult
+
+from .connections import ACTIVE_STATES, LOCK, connections_of, notifications_of
+from .errors import error, invalid_service_name, unsuccessful
+from .lookup import can_see, existing_backends, service_zone_ids, zone_names_for
+from .paging import matches, page, parse_filters, tag_values
+
+
+def tags_of(resource: Any) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in resource.get_tags()}
+
+
+def _service_detail(service: Any, viewer: Any) -> dict[str, Any]:
+    """A custom service as the `ServiceDetail` the calling account (`viewer`) sees."""
+    detail = service.to_dict()
+    zone_ids = service_zone_ids(service)
+    # AZ names are per account: show the viewer's names for the service's zones.
+    detail["AvailabilityZones"] = zone_names_for(viewer, zone_ids)
+    detail["AvailabilityZoneIds"] = zone_ids
+    detail["ServiceRegion"] = service.ec2_backend.region_name
+    detail["SupportedIpAddressTypes"] = ["ipv4"]
+    # ASSUMED: a service's tags are shown to its owner only.
+    owner = service.ec2_backend.account_id == viewer.account_id
+    detail["Tags"] = [{"Key": k, "Value": v} for k, v in tags_of(service).items()] if owner else []
+    if service.private_dns_name:
+        detail["PrivateDnsNameVerificationState"] = "verified"
+    else:
+        del detail["PrivateDnsName"], detail["PrivateDnsNames"]
+    return detail
+
+
+def _detail_values(detail: dict[str, Any], name: str) -> list[str]:
+    if name == "service-name":
+        return [detail["ServiceName"]]
+    if name == "service-type":
+        return [t["ServiceType"] for t in detail["ServiceType"]]
+    if name == "service-region":
+        return [detail["ServiceRegion"]]
+    return tag_values({t["Key"]: t["Value"] for t in detail["Tags"]}, name)
+
+
+def describe_vpc_endpoint_services(self: Any) -> ActionResult:
+    names = self._get_param("ServiceNames", [])
+    filters = parse_filters(
+        self._get_param("Filters", []),
+        ("service-name", "service-type", "service-region"),
+        tags=True,
+    )
+    backend = self.ec2_backend
+    # moto's list of AWS services (com.amazonaws.REGION.s3, ...), shared between
+    # accounts: copy before adding ServiceRegion.
+    details = [
+        dict(d, ServiceRegion=self.region)
+        for d in backend._collect_default_endpoint_services(self.current_account, self.region)
+    ]
+    details += [
+        _service_detail(service, backend)
+        for other in existing_backends(self.region)
+        for service in list(other.configurations.values())
+        if can_see(service, self.current_account)
+    ]
+    details.sort(key=lambda d: d["ServiceName"])
+    known = {d["ServiceName"] for d in details}
+    for name in names:
+        if name not in known:
+            # Not existing and not allowed look the same, as on AWS.
+            raise invalid_service_name(name)
+    details = [
+        d
+        for d in details
+        if (not names or d["ServiceName"] in names)
+        and matches(filters, lambda f: _detail_values(d, f))
+    ]
+    # No minimum is documented for this MaxResults (only "at most 1,000").
+    chunk, token = page(details, self._get_int_param("MaxResults"), self._get_param("NextToken"), 1)
+    return ActionResult(
+        {
+            "ServiceNames": [d["ServiceName"] for d in chunk],
+            "ServiceDetails": chunk,
+            "NextToken": token,
+        }
+    )
+
+
+def _configuration_values(service: Any, name: str) -> list[str]:
+    if name == "service-id":
+        return [service.id]
+    if name == "service-name":
+        return [service.service_name]
+    if name == "service-state":
+        return [service.service_state]
+    if name == "supported-ip-address-types":
+        return ["ipv4"]
+    return tag_values(tags_of(service), name)
+
+
+def describe_vpc_endpoint_service_configurations(self: Any) -> ActionResult:
+    filters = parse_filters(
+        self._get_param("Filters", []),
+        ("service-id", "service-name", "service-state", "supported-ip-address-types"),
+        tags=True,
+    )
+    services = self.ec2_backend.describe_vpc_endpoint_service_configurations(
+        self._get_param("ServiceIds", [])
+    )
+    services = [s for s in services if matches(filters, lambda f: _configuration_values(s, f))]
+    chunk, token = page(
+        services, self._get_int_param("MaxResults"), self._get_param("NextToken"), 5
+    )
+    return ActionResult({"ServiceConfigurations": chunk, "NextToken": token})
+
+
+def describe_vpc_endpoint_service_permissions(self: Any) -> ActionResult:
+    principals = self.ec2_backend.describe_vpc_endpoint_service_permissions(
+        self._get_param("ServiceId")
+    )
+    # moto stores the principals in a set-derived list: sort for a stable order.
+    return ActionResult({"AllowedPrincipals": [{"Principal": p} for p in sorted(principals)]})
+
+
+def delete_vpc_endpoint_service_configurations(self: Any) -> ActionResult:
+    backend = self.ec2_backend
+    failed, deletable = [], []
+    with LOCK:
+        for service_id in self._get_param("ServiceIds", []):
+            service = backend.configurations.get(service_id)
+            if service is None:
+                failed.append(
+                    unsuccessful(
+                        service_id,
+                        error(
+                            "InvalidVpcEndpointService.NotFound",
+                            f"The VpcEndpointService Id '{service_id}' does not exist",
+                        ),
+                    )
+                )
+            elif any(c.state in ACTIVE_STATES for c in connections_of(service)):
+                failed.append(
+                    unsuccessful(
+                        service_id,
+                        error(
+                            "ExistingVpcEndpointConnections",
+                            "Service has existing active VPC Endpoint connections",
+                        ),
+                    )
+                )
+            else:
+                deletable.append(service_id)
+        backend.delete_vpc_endpoint_service_configurations(deletable)
+        # ASSUMED: a deleted service's notifications go with it.
+        notifications = notifications_of(backend)
+        for nid, n in list(notifications.items()):
+            if n.service_id in deletable:
+                del notifications[nid]
+    return ActionResult({"Unsuccessful": failed})
+
+
+ACTIONS = {
+    f.__name__: f
+    for f in (
+        describe_vpc_endpoint_services,
+        describe_vpc_endpoint_service_configurations,
+        describe_vpc_endpoint_service_permissions,
+        delete_vpc_endpoint_service_configurations,
+    )
+}

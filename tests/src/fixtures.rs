@@ -1,0 +1,392 @@
+//! Building blocks of a PrivateLink set-up made with plain SDK calls: a
+//! provider's NLB, endpoint service, notification topic (with an SQS queue
+//! subscribed, to observe deliveries) and a consumer's VPC. The lifecycle
+//! test and the lifecycle demo share them; the product's own provisioning
+//! (`endpoint-service up`) is tested separately through its binary.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use aws_sdk_ec2::types::{
+    ConnectionNotification, Filter, ResourceType, Tag, TagSpecification, VpcEndpointConnection,
+};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum,
+    TargetDescription, TargetTypeEnum,
+};
+use endpoint_service::state::EndpointState;
+use serde_json::{json, Value};
+
+use crate::Account;
+
+/// Tag that marks everything these fixtures create.
+const FIXTURE_TAG: &str = "privatelink-tests";
+
+/// One Availability Zone as an account sees it.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    pub name: String,
+    pub id: String,
+}
+
+/// A provider's endpoint service with everything behind and around it.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub account: Account,
+    pub vpc_id: String,
+    pub zones: Vec<Zone>,
+    pub load_balancer_arn: String,
+    pub service_id: String,
+    pub service_name: String,
+    pub topic_arn: String,
+    pub queue_url: String,
+    pub notification_id: String,
+}
+
+/// The Availability Zones of the account's region.
+pub async fn zones(account: &Account) -> Result<Vec<Zone>> {
+    let out = account.ec2().describe_availability_zones().send().await?;
+    Ok(out
+        .availability_zones()
+        .iter()
+        .map(|z| Zone {
+            name: z.zone_name().unwrap_or_default().to_string(),
+            id: z.zone_id().unwrap_or_default().to_string(),
+        })
+        .collect())
+}
+
+fn tags(resource: ResourceType, name: &str) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(resource)
+        .tags(Tag::builder().key(FIXTURE_TAG).value(name).build())
+        .build()
+}
+
+/// A VPC with DNS support and hostnames on, and one /24 subnet in each of
+/// the given zones (by AZ ID). Returns the VPC id and the subnet ids.
+pub async fn vpc_with_subnets(
+    account: &Account,
+    name: &str,
+    zone_ids: &[&str],
+) -> Result<(String, Vec<String>)> {
+    let ec2 = account.ec2();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .tag_specifications(tags(ResourceType::Vpc, name))
+        .send()
+        .await
+        .context("CreateVpc")?;
+    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).context("no VPC id")?;
+    for attribute in ["support", "hostnames"] {
+        let value = aws_sdk_ec2::types::AttributeBooleanValue::builder()
+            .value(true)
+            .build();
+        let call = ec2.modify_vpc_attribute().vpc_id(vpc_id);
+        let call = if attribute == "support" {
+            call.enable_dns_support(value)
+        } else {
+            call.enable_dns_hostnames(value)
+        };
+        call.send().await.context("ModifyVpcAttribute")?;
+    }
+    let mut subnet_ids = Vec::new();
+    for (i, zone_id) in zone_ids.iter().enumerate() {
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(vpc_id)
+            .availability_zone_id(*zone_id)
+            .cidr_block(format!("10.0.{i}.0/24"))
+            .tag_specifications(tags(ResourceType::Subnet, name))
+            .send()
+            .await
+            .with_context(|| format!("CreateSubnet in {zone_id}"))?;
+        subnet_ids.push(
+            subnet
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .context("no subnet id")?
+                .to_string(),
+        );
+    }
+    Ok((vpc_id.to_string(), subnet_ids))
+}
+
+/// The topic policy AWS documents for endpoint-service notifications: only
+/// `vpce.amazonaws.com` may publish, and only for this service of this
+/// account (the confused-deputy conditions).
+pub fn topic_policy(topic_arn: &str, region: &str, account: &str, service_id: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "vpce-notifications",
+            "Effect": "Allow",
+            "Principal": {"Service": "vpce.amazonaws.com"},
+            "Action": "SNS:Publish",
+            "Resource": topic_arn,
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": format!("arn:aws:ec2:{region}:{account}:vpc-endpoint-service/{service_id}")},
+                "StringEquals": {"aws:SourceAccount": account}
+            }
+        }]
+    })
+}
+
+impl Provider {
+    /// A provider stack in `account`, in every AZ of the region, whose
+    /// service requires acceptance and allows the `allowed` accounts.
+    pub async fn create(account: &Account, allowed: &[&str]) -> Result<Provider> {
+        let zones = zones(account).await?;
+        let zone_ids: Vec<&str> = zones.iter().map(|z| z.id.as_str()).collect();
+        let (vpc_id, subnet_ids) = vpc_with_subnets(account, "provider", &zone_ids).await?;
+
+        let elb = account.elbv2();
+        let lb = elb
+            .create_load_balancer()
+            .name("privatelink-tests")
+            .r#type(LoadBalancerTypeEnum::Network)
+            .scheme(LoadBalancerSchemeEnum::Internal)
+            .set_subnets(Some(subnet_ids.clone()))
+            .send()
+            .await
+            .context("CreateLoadBalancer")?;
+        let load_balancer_arn = lb
+            .load_balancers()
+            .first()
+            .and_then(|l| l.load_balancer_arn())
+            .context("no load balancer ARN")?
+            .to_string();
+        let tg = elb
+            .create_target_group()
+            .name("privatelink-tests")
+            .protocol(ProtocolEnum::Tcp)
+            .port(443)
+            .vpc_id(&vpc_id)
+            .target_type(TargetTypeEnum::Ip)
+            .send()
+            .await
+            .context("CreateTargetGroup")?;
+        let target_group_arn = tg
+            .target_groups()
+            .first()
+            .and_then(|t| t.target_group_arn())
+            .context("no target group ARN")?
+            .to_string();
+        elb.register_targets()
+            .target_group_arn(&target_group_arn)
+            .targets(
+                TargetDescription::builder()
+                    .id("10.0.0.10")
+                    .port(443)
+                    .build(),
+            )
+            .send()
+            .await
+            .context("RegisterTargets")?;
+        elb.create_listener()
+            .load_balancer_arn(&load_balancer_arn)
+            .protocol(ProtocolEnum::Tcp)
+            .port(443)
+            .default_actions(
+                Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .target_group_arn(&target_group_arn)
+                    .build(),
+            )
+            .send()
+            .await
+            .context("CreateListener")?;
+
+        let ec2 = account.ec2();
+        let service = ec2
+            .create_vpc_endpoint_service_configuration()
+            .acceptance_required(true)
+            .network_load_balancer_arns(&load_balancer_arn)
+            .tag_specifications(tags(ResourceType::VpcEndpointService, "provider"))
+            .send()
+            .await
+            .context("CreateVpcEndpointServiceConfiguration")?;
+        let config = service
+            .service_configuration()
+            .context("no service configuration")?;
+        let service_id = config.service_id().context("no service id")?.to_string();
+        let service_name = config
+            .service_name()
+            .context("no service name")?
+            .to_string();
+        if !allowed.is_empty() {
+            ec2.modify_vpc_endpoint_service_permissions()
+                .service_id(&service_id)
+                .set_add_allowed_principals(Some(
+                    allowed
+                        .iter()
+                        .map(|a| format!("arn:aws:iam::{a}:root"))
+                        .collect(),
+                ))
+                .send()
+                .await
+                .context("ModifyVpcEndpointServicePermissions")?;
+        }
+
+        let sns = account.sns();
+        let topic_arn = sns
+            .create_topic()
+            .name("privatelink-tests")
+            .send()
+            .await
+            .context("CreateTopic")?
+            .topic_arn()
+            .context("no topic ARN")?
+            .to_string();
+        let policy = topic_policy(
+            &topic_arn,
+            crate::accounts::REGION,
+            &account.id,
+            &service_id,
+        );
+        sns.set_topic_attributes()
+            .topic_arn(&topic_arn)
+            .attribute_name("Policy")
+            .attribute_value(policy.to_string())
+            .send()
+            .await
+            .context("SetTopicAttributes Policy")?;
+
+        let sqs = account.sqs();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("privatelink-tests")
+            .send()
+            .await
+            .context("CreateQueue")?
+            .queue_url()
+            .context("no queue URL")?
+            .to_string();
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .context("GetQueueAttributes")?
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .context("no queue ARN")?
+            .to_string();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .context("Subscribe")?;
+
+        let notification = ec2
+            .create_vpc_endpoint_connection_notification()
+            .service_id(&service_id)
+            .connection_notification_arn(&topic_arn)
+            .set_connection_events(Some(
+                ["Connect", "Accept", "Reject", "Delete"]
+                    .map(String::from)
+                    .to_vec(),
+            ))
+            .send()
+            .await
+            .context("CreateVpcEndpointConnectionNotification")?;
+        let notification_id = notification
+            .connection_notification()
+            .and_then(ConnectionNotification::connection_notification_id)
+            .context("no notification id")?
+            .to_string();
+
+        Ok(Provider {
+            account: account.clone(),
+            vpc_id,
+            zones,
+            load_balancer_arn,
+            service_id,
+            service_name,
+            topic_arn,
+            queue_url,
+            notification_id,
+        })
+    }
+
+    /// Every connection of the service (all pages).
+    pub async fn connections(&self) -> Result<Vec<VpcEndpointConnection>> {
+        let pages = self
+            .account
+            .ec2()
+            .describe_vpc_endpoint_connections()
+            .filters(
+                Filter::builder()
+                    .name("service-id")
+                    .values(&self.service_id)
+                    .build(),
+            )
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .context("DescribeVpcEndpointConnections")?;
+        Ok(pages)
+    }
+
+    /// Notifications delivered to the subscribed queue within `wait`, as
+    /// (SNS envelope, parsed message body) pairs. Deletes what it reads.
+    pub async fn drain_notifications(&self, wait: Duration) -> Result<Vec<(Value, Value)>> {
+        let sqs = self.account.sqs();
+        let deadline = std::time::Instant::now() + wait;
+        let mut out = Vec::new();
+        loop {
+            let received = sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .context("ReceiveMessage")?;
+            for message in received.messages() {
+                let envelope: Value = serde_json::from_str(message.body().unwrap_or_default())
+                    .context("an SQS message that is not an SNS envelope")?;
+                let body = envelope
+                    .get("Message")
+                    .and_then(Value::as_str)
+                    .and_then(|m| serde_json::from_str(m).ok())
+                    .unwrap_or(Value::Null);
+                out.push((envelope, body));
+                if let Some(handle) = message.receipt_handle() {
+                    sqs.delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .context("DeleteMessage")?;
+                }
+            }
+            if (!out.is_empty() && received.messages().is_empty())
+                || std::time::Instant::now() >= deadline
+            {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// The state of one endpoint as its owner sees it.
+pub async fn endpoint_state(account: &Account, endpoint_id: &str) -> Result<EndpointState> {
+    let out = account
+        .ec2()
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(endpoint_id)
+        .send()
+        .await
+        .context("DescribeVpcEndpoints")?;
+    match out.vpc_endpoints().first().and_then(|e| e.state()) {
+        Some(state) => Ok(EndpointState::from_sdk(state)),
+        None => bail!("endpoint {endpoint_id} has no state"),
+    }
+}

@@ -1,0 +1,12 @@
+//! Workspace-level test support: the local AWS emulator (moto plus this
+//! project's PrivateLink layer, `tests/emulator/`) and the fixtures that the
+//! integration tests and the demo share.
+//!
+//! Nothing here is product code: the binaries never link it.
+
+pub mod accounts;
+pub mod emulator;
+pub mod fixtures;
+
+pub use accounts::Account;
+pub use emulator::{Emulator, Fault};
