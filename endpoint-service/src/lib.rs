@@ -9,9 +9,15 @@
 //!   enum casing bug;
 //! - [`wait`]: the one deadline + capped-backoff poller for states that have
 //!   no SDK waiter.
+//!
+//! The provider CLI's argument types and dispatch are in `cli` (feature
+//! `cli`).
 
 pub mod approval;
 pub mod aws;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod errors;
+pub mod naming;
 pub mod state;
 pub mod wait;
