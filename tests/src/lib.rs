@@ -5,8 +5,11 @@
 //! Nothing here is product code: the binaries never link it.
 
 pub mod accounts;
+pub mod bins;
+pub mod bridge;
 pub mod emulator;
 pub mod fixtures;
+pub mod standin;
 
 pub use accounts::Account;
 pub use emulator::{Emulator, Fault};

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"; .ci/run calls exactly this).
+#
+# 1. installs the pinned test tools it needs (idempotent; skipped when up to date):
+#    the emulator's venv (moto + our PrivateLink layer) and cargo-lambda;
+# 2. runs the emulator layer's own tests (pytest, a few seconds);
+# 3. builds the Lambda package once with cargo-lambda (release, the real bootstrap.zip);
+# 4. builds every binary of the workspace, then runs every Rust test of the workspace.
+#
+# Each Rust test process starts its own emulator on a free 127.0.0.1 port and stops it when it
+# exits (see tests/src/emulator.rs); nothing is left running. Extra arguments go to `cargo test`
+# (e.g. `tests/run.sh --test provider`).
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing the emulator (pinned moto, from PyPI)"
+tests/emulator/install.sh
+
+step "installing cargo-lambda (pinned, from PyPI)"
+cargo_lambda="$(tests/tools/install-cargo-lambda.sh --print-path)"
+export PATH="$(dirname "$cargo_lambda"):$PATH"
+
+step "emulator layer tests (pytest)"
+PYTHONPATH=tests/emulator .venv-emulator/bin/python -m pytest -q tests/emulator/tests
+
+step "building the approver Lambda package (cargo lambda build --release)"
+tests/tools/build-lambda.sh
+
+step "building the workspace binaries"
+cargo build --workspace --bins --locked
+
+step "running the workspace tests"
+cargo test --workspace --locked "$@"

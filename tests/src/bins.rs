@@ -1,0 +1,30 @@
+//! Finding the workspace's compiled binaries (`endpoint-service`,
+//! `consumer-cli`, …) from a test, a bench or the demo, so they run the real
+//! programs a user runs. They sit in the profile directory of the target dir:
+//! next to the demo binary, or one level above a test or bench executable
+//! (`target/debug/deps/`).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+
+/// The path of the workspace binary `name`, built by
+/// `cargo build --workspace --bins` (tests/run.sh and tests/demo.sh do that).
+pub fn binary(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the running executable")?;
+    let mut dir = exe.parent().map(PathBuf::from);
+    while let Some(candidate_dir) = dir {
+        let candidate = candidate_dir.join(name);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+        if candidate_dir.file_name().is_some_and(|n| n == "target") {
+            break;
+        }
+        dir = candidate_dir.parent().map(PathBuf::from);
+    }
+    bail!(
+        "the `{name}` binary is not built next to {}: run `cargo build --workspace --bins` first",
+        exe.display()
+    )
+}
