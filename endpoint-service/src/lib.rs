@@ -19,5 +19,9 @@ pub mod aws;
 pub mod cli;
 pub mod errors;
 pub mod naming;
+#[cfg(feature = "provision")]
+pub mod operator;
+#[cfg(feature = "provision")]
+pub mod provision;
 pub mod state;
 pub mod wait;

@@ -9,6 +9,8 @@ pub mod bins;
 pub mod bridge;
 pub mod emulator;
 pub mod fixtures;
+pub mod lambda_runtime;
+pub mod provider_cli;
 pub mod standin;
 
 pub use accounts::Account;

@@ -64,6 +64,9 @@ pub enum Reason {
     UnknownState,
     /// AWS reported no owner or no state; never acted on.
     IncompleteConnection,
+    /// An operator's accept/reject that differs from what the rule decides
+    /// (never produced by [`decide`]; see `operator::overrides`).
+    ManualOverride,
 }
 
 impl Reason {
@@ -80,6 +83,7 @@ impl Reason {
             Reason::InTransition => "in_transition",
             Reason::UnknownState => "unknown_state",
             Reason::IncompleteConnection => "incomplete_connection",
+            Reason::ManualOverride => "manual_override",
         }
     }
 }
@@ -248,6 +252,7 @@ mod tests {
             InTransition,
             UnknownState,
             IncompleteConnection,
+            ManualOverride,
         ] {
             let json = serde_json::to_value(reason).expect("serializes");
             assert_eq!(json, serde_json::Value::from(reason.as_str()));

@@ -6,17 +6,22 @@
 //!
 //! Pure parts: [`allowlist`] (account ids), [`config`] (the environment
 //! contract, failing closed), [`decide`] (the rule), [`record`] (the audit
-//! records and the run's report). The AWS adapter is [`reconcile`]; error
+//! records and the run's report). The AWS adapters are [`reconcile`] and
+//! [`history`] (the last decision, kept as tags on the connection); error
 //! classification is in [`crate::errors`].
 
 pub mod allowlist;
 pub mod config;
 pub mod decide;
+pub mod history;
 pub mod reconcile;
 pub mod record;
 
 pub use allowlist::{AccountId, Allowlist, AllowlistError};
 pub use config::{ApproverConfig, ConfigError, ConfigProblem, NonAllowlistedPolicy};
 pub use decide::{decide, plan, Connection, Decision, Planned, Reason};
-pub use reconcile::{reconcile, ReconcileError};
+pub use history::LastDecision;
+pub use reconcile::{
+    list_connections, list_connections_detailed, reconcile, Listed, ReconcileError,
+};
 pub use record::{DecisionRecord, Hint, Outcome, Report, Trigger};

@@ -12,6 +12,7 @@ use crate::errors::{AwsError, ErrorKind};
 
 use super::config::ApproverConfig;
 use super::decide::{plan, Connection, Decision};
+use super::history::{self, LastDecision, Recorded};
 use super::record::{DecisionRecord, Hint, Outcome, Report, Trigger};
 
 /// The most connections one Describe page returns (AWS caps `MaxResults`
@@ -81,11 +82,42 @@ impl ReconcileError {
     }
 }
 
+/// One connection as listed, with what the operator views need besides the
+/// decision inputs: its connection id (where the history is written), when
+/// it was created, and the last decision recorded on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub connection: Connection,
+    pub connection_id: Option<String>,
+    pub created: Option<aws_smithy_types::DateTime>,
+    pub last: Option<LastDecision>,
+}
+
+impl Listed {
+    fn recorded(&self) -> Recorded {
+        Recorded {
+            endpoint_id: self.connection.endpoint_id.clone(),
+            connection_id: self.connection_id.clone(),
+            last: self.last.clone(),
+        }
+    }
+}
+
 /// Every connection of the service, all pages, and the number of pages.
 pub async fn list_connections(
     ec2: &Client,
     service_id: &str,
 ) -> Result<(Vec<Connection>, u32), ReconcileError> {
+    let (listed, pages) = list_connections_detailed(ec2, service_id).await?;
+    Ok((listed.into_iter().map(|l| l.connection).collect(), pages))
+}
+
+/// [`list_connections`] with each connection's id, creation time and last
+/// recorded decision.
+pub async fn list_connections_detailed(
+    ec2: &Client,
+    service_id: &str,
+) -> Result<(Vec<Listed>, u32), ReconcileError> {
     let mut pages = ec2
         .describe_vpc_endpoint_connections()
         // Filter by service only: the vpc-endpoint-id filter is reported
@@ -122,7 +154,12 @@ pub async fn list_connections(
                 continue;
             }
             match Connection::from_sdk(sdk) {
-                Some(connection) => connections.push(connection),
+                Some(connection) => connections.push(Listed {
+                    connection,
+                    connection_id: sdk.vpc_endpoint_connection_id().map(str::to_string),
+                    created: sdk.creation_timestamp().copied(),
+                    last: LastDecision::from_tags(sdk.tags()),
+                }),
                 None => tracing::warn!(service_id, "connection without an endpoint id; ignored"),
             }
         }
@@ -148,7 +185,8 @@ pub async fn reconcile(
         dry_run = config.dry_run,
         "reconciling all connections of the service"
     );
-    let (connections, describe_pages) = list_connections(ec2, service_id).await?;
+    let (listed, describe_pages) = list_connections_detailed(ec2, service_id).await?;
+    let connections: Vec<Connection> = listed.iter().map(|l| l.connection.clone()).collect();
     let hint = hint.map(|endpoint_id| {
         let found = connections.iter().find(|c| c.endpoint_id == endpoint_id);
         match found {
@@ -189,14 +227,11 @@ pub async fn reconcile(
 
     let mut failure = None;
     if !config.dry_run {
-        // Accept first: the customers waiting matter most.
-        for decision in [Decision::Accept, Decision::Reject] {
-            let result = apply(ec2, service_id, decision, &mut records, &mut report).await;
-            if let Err(error) = result {
-                failure = Some(error);
-                break;
-            }
-        }
+        failure = apply_all(ec2, service_id, &mut records, &mut report)
+            .await
+            .err();
+        let known: Vec<Recorded> = listed.iter().map(Listed::recorded).collect();
+        history::record(ec2, &known, &records).await;
     }
 
     for record in &records {
@@ -227,6 +262,23 @@ pub async fn reconcile(
             Ok(report)
         }
     }
+}
+
+/// Sends every Accept, then every Reject, still to be made (records with
+/// outcome `not_attempted`), and sets each record's outcome. Stops at the
+/// first failed call. Shared by [`reconcile`] and the operator's manual
+/// override, so both read `Unsuccessful` the same way.
+pub async fn apply_all(
+    ec2: &Client,
+    service_id: &str,
+    records: &mut [DecisionRecord],
+    report: &mut Report,
+) -> Result<(), ReconcileError> {
+    // Accept first: the customers waiting matter most.
+    for decision in [Decision::Accept, Decision::Reject] {
+        apply(ec2, service_id, decision, records, report).await?;
+    }
+    Ok(())
 }
 
 /// Sends every `decision` (Accept or Reject) still to be made, in batches,

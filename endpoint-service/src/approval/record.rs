@@ -84,6 +84,10 @@ pub struct DecisionRecord {
     pub trigger: Trigger,
     pub dry_run: bool,
     pub outcome: Outcome,
+    /// Who decided, for [`Trigger::Manual`]: the operator's ARN from STS
+    /// `GetCallerIdentity`. Absent (and not serialized) otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
 }
 
 impl DecisionRecord {
@@ -103,6 +107,7 @@ impl DecisionRecord {
                 // Replaced once the call's answer is read.
                 _ => Outcome::NotAttempted,
             },
+            operator: None,
         }
     }
 
@@ -132,6 +137,7 @@ impl DecisionRecord {
                     reason = self.reason.as_str(),
                     trigger = self.trigger.kind(),
                     sns_message_ids = message_ids.as_deref(),
+                    operator = self.operator.as_deref(),
                     dry_run = self.dry_run,
                     outcome = self.outcome.status(),
                     error_code,
@@ -265,6 +271,7 @@ mod tests {
                 code: "InvalidVpcEndpointId.NotFound".into(),
                 message: "gone".into(),
             },
+            operator: None,
         };
         assert_eq!(
             serde_json::to_value(&record).expect("serializes"),

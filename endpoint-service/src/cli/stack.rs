@@ -1,11 +1,261 @@
-//! Stack lifecycle commands: plan, up, status, down, iam-policy.
+//! Stack lifecycle commands: plan, up, status, down, iam-policy. Each
+//! parses its flags, loads and validates the config (before any AWS call),
+//! calls the library in [`crate::provision`] and prints the result in the
+//! chosen format; failures map to the exit codes in [`super::exit`].
+
+use std::fmt;
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use serde_json::Value;
 
 use super::exit::CliError;
+use super::output::emit;
 use super::GlobalArgs;
+use crate::aws::AwsOptions;
+use crate::naming::StackName;
+use crate::provision::down::{down, DownError};
+use crate::provision::policy::{self, Scope};
+use crate::provision::progress::Progress;
+use crate::provision::spec::{Overrides, StackSpec};
+use crate::provision::status::status;
+use crate::provision::up::{preview, up, UpError};
+use crate::provision::{Clients, ProvisionError};
 
 #[derive(Debug, clap::Subcommand)]
-pub enum StackCommand {}
+pub enum StackCommand {
+    /// Show what `up` would create, change or delete; changes nothing
+    Plan(ConfigArgs),
+    /// Create the provider stack from a config file, or converge it to the
+    /// file (safe to re-run: a converged stack makes no changes)
+    Up(ConfigArgs),
+    /// Show the service name, AZs, load balancer and target health, the
+    /// notification wiring and every connection
+    Status(StackArgs),
+    /// Delete everything the stack created (refuses while consumers are
+    /// connected, unless --force)
+    Down(DownArgs),
+    /// Print the least-privilege IAM policies: the operator's (for
+    /// plan/up/status/down) and the approver Lambda role's
+    IamPolicy(IamPolicyArgs),
+}
 
-pub async fn run(command: StackCommand, _global: &GlobalArgs) -> Result<(), CliError> {
-    match command {}
+/// A stack config file and the flags that override it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// The stack's TOML config (see endpoint-service/examples/)
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: PathBuf,
+    /// Use this stack name instead of the file's `name`
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Accept subnets that do not cover every AZ of the region
+    #[arg(long)]
+    pub allow_partial_az_coverage: bool,
+}
+
+/// Which stack: from its config file or by name.
+#[derive(Debug, Clone, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct StackArgs {
+    /// The stack's TOML config
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The stack name (when the config file is not at hand)
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub target: StackArgs,
+    /// Reject live connections first instead of refusing
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct IamPolicyArgs {
+    #[command(flatten)]
+    pub target: StackArgs,
+    /// The AWS account id to put in the ARNs (default: *)
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+    /// The endpoint service id for the approver policy (default: any
+    /// vpce-svc-* of the account; `up` always uses the real one)
+    #[arg(long, value_name = "ID")]
+    pub service_id: Option<String>,
+}
+
+fn load(
+    config: &std::path::Path,
+    name: Option<&str>,
+    partial: bool,
+    check_package: bool,
+    global: &GlobalArgs,
+) -> Result<StackSpec, CliError> {
+    let overrides = Overrides {
+        name: name.map(str::to_string),
+        region: global.aws.region.clone(),
+        allow_partial_az_coverage: partial,
+        check_package,
+    };
+    StackSpec::load(config, &overrides).map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// The spec (if a config was given) and the stack name.
+fn target(
+    args: &StackArgs,
+    global: &GlobalArgs,
+) -> Result<(Option<StackSpec>, StackName), CliError> {
+    match (&args.config, &args.stack) {
+        (Some(config), _) => {
+            let spec = load(config, None, false, false, global)?;
+            let name = spec.name.clone();
+            Ok((Some(spec), name))
+        }
+        (None, Some(stack)) => StackName::parse(stack)
+            .map(|name| (None, name))
+            .map_err(|e| CliError::Usage(format!("--stack: {e}"))),
+        (None, None) => Err(CliError::Usage("give --config FILE or --stack NAME".into())),
+    }
+}
+
+async fn clients(global: &GlobalArgs, spec: Option<&StackSpec>) -> Result<Clients, CliError> {
+    let mut options = AwsOptions::from(&global.aws);
+    if options.region.is_none() {
+        options.region = spec.and_then(|s| s.region.clone());
+    }
+    let config = options.load().await?;
+    Clients::new(&config).map_err(provision_error)
+}
+
+fn provision_error(error: ProvisionError) -> CliError {
+    match error {
+        ProvisionError::Refused(m) => CliError::Refused(m),
+        ProvisionError::Input(m) => CliError::Usage(m),
+        other => CliError::Failed(anyhow!(other)),
+    }
+}
+
+/// Both policies `iam-policy` prints.
+#[derive(Debug, serde::Serialize)]
+pub struct IamPolicies {
+    pub stack: String,
+    pub operator_policy: Value,
+    pub approver_role_policy: Value,
+    pub approver_trust_policy: Value,
+}
+
+impl fmt::Display for IamPolicies {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
+        writeln!(
+            f,
+            "# Operator policy for plan/up/status/down of stack {}",
+            self.stack
+        )?;
+        writeln!(f, "{}", pretty(&self.operator_policy))?;
+        writeln!(
+            f,
+            "\n# Approver Lambda role: inline policy (what `up` applies)"
+        )?;
+        writeln!(f, "{}", pretty(&self.approver_role_policy))?;
+        writeln!(f, "\n# Approver Lambda role: trust policy")?;
+        write!(f, "{}", pretty(&self.approver_trust_policy))
+    }
+}
+
+pub async fn run(command: StackCommand, global: &GlobalArgs) -> Result<(), CliError> {
+    let progress = Progress::stderr();
+    match command {
+        StackCommand::Plan(args) => {
+            let spec = load(
+                &args.config,
+                args.name.as_deref(),
+                args.allow_partial_az_coverage,
+                true,
+                global,
+            )?;
+            let clients = clients(global, Some(&spec)).await?;
+            let report = preview(&clients, &spec).await.map_err(provision_error)?;
+            emit(global.output, &report)?;
+        }
+        StackCommand::Up(args) => {
+            let spec = load(
+                &args.config,
+                args.name.as_deref(),
+                args.allow_partial_az_coverage,
+                true,
+                global,
+            )?;
+            let clients = clients(global, Some(&spec)).await?;
+            match up(&clients, &spec, &progress).await {
+                Ok(report) => emit(global.output, &report)?,
+                Err(UpError::Before(e)) => return Err(provision_error(e)),
+                Err(UpError::Apply(e)) => return Err(CliError::Failed(anyhow!(e))),
+            }
+        }
+        StackCommand::Status(args) => {
+            let (spec, name) = target(&args, global)?;
+            let clients = clients(global, spec.as_ref()).await?;
+            let report = status(&clients, &name, spec.as_ref())
+                .await
+                .map_err(provision_error)?;
+            emit(global.output, &report)?;
+        }
+        StackCommand::Down(args) => {
+            let (spec, name) = target(&args.target, global)?;
+            let clients = clients(global, spec.as_ref()).await?;
+            match down(
+                &clients,
+                &name,
+                spec.as_ref().map(|s| &s.network),
+                args.force,
+                &progress,
+            )
+            .await
+            {
+                Ok(report) => emit(global.output, &report)?,
+                Err(e @ DownError::LiveConnections(_)) => {
+                    return Err(CliError::Refused(e.to_string()))
+                }
+                Err(DownError::Before(e)) => return Err(provision_error(e)),
+                Err(e) => return Err(CliError::Failed(anyhow!(e))),
+            }
+        }
+        StackCommand::IamPolicy(args) => {
+            let (spec, name) = target(&args.target, global)?;
+            if let Some(account) = &args.account {
+                crate::approval::AccountId::parse(account)
+                    .map_err(|e| CliError::Usage(format!("--account: {e}")))?;
+            }
+            if let Some(id) = &args.service_id {
+                if !crate::approval::config::is_service_id(id) {
+                    return Err(CliError::Usage(format!("--service-id {id:?} is not an endpoint service id: write it like vpce-svc-0123456789abcdef0")));
+                }
+            }
+            let region = global
+                .aws
+                .region
+                .clone()
+                .or_else(|| spec.as_ref().and_then(|s| s.region.clone()))
+                .unwrap_or_else(|| "*".into());
+            let scope = Scope {
+                stack: name.clone(),
+                region,
+                account: args.account.clone().unwrap_or_else(|| "*".into()),
+                service_id: args.service_id.clone(),
+            };
+            let report = IamPolicies {
+                stack: name.to_string(),
+                operator_policy: policy::operator_policy(&scope),
+                approver_role_policy: policy::approver_role_policy(&scope),
+                approver_trust_policy: policy::lambda_trust_policy(),
+            };
+            emit(global.output, &report)?;
+        }
+    }
+    Ok(())
 }

@@ -14,7 +14,7 @@ from moto.ec2.models.vpc_service_configuration import VPCServiceConfiguration
 from moto.ec2.models.vpcs import VPCEndPoint
 from moto.ec2.responses import EC2Response
 
-from . import ec2_endpoints, ec2_notifications, ec2_services
+from . import connection_tags, ec2_endpoints, ec2_notifications, ec2_services
 from .connections import endpoint_state_property
 from .lookup import service_zone_ids
 
@@ -26,3 +26,4 @@ def apply() -> None:
     for actions in (ec2_services.ACTIONS, ec2_endpoints.ACTIONS, ec2_notifications.ACTIONS):
         for name, function in actions.items():
             setattr(EC2Response, name, function)
+    connection_tags.apply()

@@ -1,0 +1,2 @@
+//! Helpers for consumer-cli's integration tests.
+pub mod tls_server;

@@ -1,0 +1,148 @@
+//! A local HTTPS server for tests: a throw-away CA made with rcgen, leaf
+//! certificates for chosen names, and a rustls + hyper server that answers
+//! with a chosen status and body, or misbehaves on purpose (never answers
+//! TLS, never answers HTTP). Shared by the consumer-cli TLS tests, the
+//! emulator tests and the benchmark (included with `#[path]`).
+
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// A certificate authority that exists only for one test.
+pub struct TestCa {
+    pub cert_pem: String,
+    cert_der: CertificateDer<'static>,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl TestCa {
+    pub fn new(common_name: &str) -> TestCa {
+        let key = KeyPair::generate().expect("CA key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        let cert = params.self_signed(&key).expect("CA certificate");
+        TestCa {
+            cert_pem: cert.pem(),
+            cert_der: cert.der().clone(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A leaf certificate for `names`, with its key.
+    pub fn leaf(&self, names: &[&str]) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        let key = KeyPair::generate().expect("leaf key");
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("leaf params");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
+        (
+            vec![cert.der().clone(), self.cert_der.clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+    }
+
+    /// Writes the CA certificate as PEM into `dir`.
+    pub fn write_pem(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, &self.cert_pem).expect("writing ca.pem");
+        path
+    }
+}
+
+/// What the server does with a connection.
+#[derive(Debug, Clone)]
+pub enum Behaviour {
+    /// Completes TLS and answers every request with this status and body.
+    Respond { status: u16, body: String },
+    /// Accepts TCP and then says nothing (no TLS handshake).
+    Silent,
+    /// Completes TLS, then never answers the HTTP request.
+    StallAfterHandshake,
+}
+
+/// A running server; stops when dropped.
+pub struct TlsServer {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a server on 127.0.0.1 with a certificate for `names` from `ca`.
+pub async fn serve(ca: &TestCa, names: &[&str], behaviour: Behaviour) -> TlsServer {
+    let (chain, key) = ca.leaf(names);
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server certificate");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            let behaviour = behaviour.clone();
+            tokio::spawn(async move {
+                match behaviour {
+                    Behaviour::Silent => {
+                        let _held = tcp;
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                    Behaviour::StallAfterHandshake => {
+                        let Ok(_tls) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                    Behaviour::Respond { status, body } => {
+                        let Ok(tls) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        let service = hyper::service::service_fn(move |_request| {
+                            let body = body.clone();
+                            async move {
+                                Ok::<_, Infallible>(
+                                    hyper::Response::builder()
+                                        .status(status)
+                                        .body(Full::new(Bytes::from(body)))
+                                        .expect("response"),
+                                )
+                            }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(tls), service)
+                            .await;
+                    }
+                }
+            });
+        }
+    });
+    TlsServer { addr, task }
+}

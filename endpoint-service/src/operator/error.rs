@@ -1,0 +1,67 @@
+//! Why an operator command could not do its work: the AWS call that failed
+//! (with the resource it was about), or a stack that cannot be found or is
+//! not configured the way the operator commands need.
+
+use crate::approval::{ConfigError, ReconcileError};
+use crate::errors::AwsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    /// An AWS call failed.
+    #[error("{source} ({resource})")]
+    Aws {
+        resource: String,
+        #[source]
+        source: Box<AwsError>,
+    },
+    /// Listing or deciding connections failed.
+    #[error(transparent)]
+    Reconcile(Box<ReconcileError>),
+    /// The stack, service or function is not there.
+    #[error("{0}")]
+    NotFound(String),
+    /// The service and function do not belong together, or one is not
+    /// configured as the kit makes it.
+    #[error("{0}")]
+    Mismatch(String),
+    /// The approver function's configuration is invalid.
+    #[error("approver function {function}: {source}")]
+    ApproverConfig {
+        function: String,
+        #[source]
+        source: ConfigError,
+    },
+    /// The change would leave the approver with an empty allowlist, which it
+    /// treats as invalid configuration.
+    #[error("{0}")]
+    EmptyAllowlist(String),
+    /// A wait for AWS ran out of time.
+    #[error("{0}")]
+    TimedOut(String),
+}
+
+impl OperatorError {
+    /// Wraps an SDK error of `operation` on `resource`.
+    pub fn aws<E>(
+        operation: &'static str,
+        resource: impl Into<String>,
+        error: &aws_sdk_ec2::error::SdkError<
+            E,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    ) -> OperatorError
+    where
+        E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        OperatorError::Aws {
+            resource: resource.into(),
+            source: Box::new(AwsError::from_sdk(operation, error)),
+        }
+    }
+}
+
+impl From<ReconcileError> for OperatorError {
+    fn from(error: ReconcileError) -> Self {
+        OperatorError::Reconcile(Box::new(error))
+    }
+}

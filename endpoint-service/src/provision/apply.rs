@@ -1,0 +1,541 @@
+//! Runs a [`Plan`] step by step through the resource adapters, keeping the
+//! observation current so later steps use the ids earlier steps created.
+//! A failure stops at that step and says what was done before it; running
+//! `up` again observes (by tag and name) and continues from there.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use super::observe::{
+    ListenerObs, LoadBalancerObs, Observed, RoleObs, TargetGroupObs, TargetObs, TopicObs,
+};
+use super::plan::{desired_environment, desired_principals, scope, Action, Plan, Resource, Step};
+use super::policy::{self, SNS_PERMISSION_SID, SWEEP_PERMISSION_SID};
+use super::progress::Progress;
+use super::resources::approver::{self, FunctionSpec};
+use super::resources::nlb::desired_targets;
+use super::resources::{network, nlb, schedule, service, topic, StackTags};
+use super::spec::{NetworkSpec, StackSpec};
+use super::{Clients, ProvisionError};
+
+/// Why `apply` stopped.
+#[derive(Debug, thiserror::Error)]
+pub struct ApplyError {
+    /// Steps completed before the failing one.
+    pub done: usize,
+    pub total: usize,
+    pub step: Step,
+    /// In the message (not a `source`, so it is printed once).
+    pub error: ProvisionError,
+}
+
+impl fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "step {}/{} ({} {}) failed: {}. ",
+            self.done + 1,
+            self.total,
+            self.step.action,
+            self.step.resource,
+            self.error
+        )?;
+        if self.done == 0 {
+            write!(f, "Nothing was changed before it.")?;
+        } else {
+            write!(
+                f,
+                "The {} step(s) before it were done and are kept.",
+                self.done
+            )?;
+        }
+        write!(
+            f,
+            " Run `up` again to continue: it finds what exists by the stack's tag."
+        )
+    }
+}
+
+fn unknown(what: &str) -> ProvisionError {
+    ProvisionError::Refused(format!("{what} is not known at this step; run `up` again"))
+}
+
+/// The subnets the load balancer uses.
+pub fn load_balancer_subnets(spec: &StackSpec, observed: &Observed) -> Vec<String> {
+    match &spec.network {
+        NetworkSpec::Existing { subnet_ids, .. } => subnet_ids.clone(),
+        NetworkSpec::Create { .. } => {
+            let ids: BTreeSet<String> = observed
+                .subnets
+                .iter()
+                .filter(|s| s.owned && observed.zones.iter().any(|z| z.id == s.zone_id))
+                .map(|s| s.id.clone())
+                .collect();
+            ids.into_iter().collect()
+        }
+    }
+}
+
+/// Runs every step of `plan` in order. `zip` is the approver package.
+pub async fn apply(
+    clients: &Clients,
+    spec: &StackSpec,
+    observed: &mut Observed,
+    plan: &Plan,
+    zip: &[u8],
+    progress: &Progress,
+) -> Result<(), ApplyError> {
+    let total = plan.steps.len();
+    for (done, step) in plan.steps.iter().enumerate() {
+        progress.step(done + 1, total, &step.to_string());
+        if let Err(error) = apply_step(clients, spec, observed, step, zip, progress).await {
+            return Err(ApplyError {
+                done,
+                total,
+                step: step.clone(),
+                error,
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn apply_step(
+    clients: &Clients,
+    spec: &StackSpec,
+    observed: &mut Observed,
+    step: &Step,
+    zip: &[u8],
+    progress: &Progress,
+) -> Result<(), ProvisionError> {
+    let tags = StackTags::new(&spec.name, &spec.tags);
+    let stack = &spec.name;
+    let vpc_id = || {
+        observed
+            .vpc
+            .as_ref()
+            .map(|v| v.id.clone())
+            .ok_or_else(|| unknown("the VPC"))
+    };
+    match (&step.action, &step.resource) {
+        (Action::Create, Resource::Vpc) => {
+            let NetworkSpec::Create { cidr } = &spec.network else {
+                return Err(unknown("the VPC CIDR"));
+            };
+            observed.vpc = Some(network::create_vpc(&clients.ec2, &tags, cidr).await?);
+        }
+        (
+            Action::Create,
+            Resource::Subnet {
+                zone_name,
+                zone_id,
+                cidr,
+            },
+        ) => {
+            let vpc = vpc_id()?;
+            let block = super::spec::Ipv4Cidr::parse(cidr).map_err(ProvisionError::Input)?;
+            let zone = super::observe::Zone {
+                name: zone_name.clone(),
+                id: zone_id.clone(),
+            };
+            let subnet = network::create_subnet(&clients.ec2, &tags, &vpc, &zone, &block).await?;
+            observed.subnets.push(subnet);
+        }
+        (Action::Create, Resource::TargetGroup { port }) => {
+            let vpc = vpc_id()?;
+            let arn = nlb::create_target_group(
+                &clients.elbv2,
+                &tags,
+                *port,
+                &vpc,
+                spec.targets.kind,
+                &spec.health_check,
+            )
+            .await?;
+            observed.target_groups.push(TargetGroupObs {
+                arn,
+                name: stack.target_group(*port),
+                port: *port,
+                target_type: spec.targets.kind.as_str().to_string(),
+                health_check: super::observe::HealthCheckObs {
+                    protocol: spec.health_check.protocol.as_str().to_string(),
+                    port: spec
+                        .health_check
+                        .port
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "traffic-port".into()),
+                    path: spec.health_check.path.clone(),
+                    interval_seconds: i32::from(spec.health_check.interval_seconds),
+                    healthy_threshold: i32::from(spec.health_check.healthy_threshold),
+                    unhealthy_threshold: i32::from(spec.health_check.unhealthy_threshold),
+                },
+                targets: Vec::new(),
+            });
+        }
+        (Action::Update, Resource::HealthCheck { port }) => {
+            let arn = observed
+                .target_group(*port)
+                .map(|t| t.arn.clone())
+                .ok_or_else(|| unknown("the target group"))?;
+            nlb::set_health_check(&clients.elbv2, &arn, &spec.health_check).await?;
+        }
+        (Action::Create | Action::Update, Resource::Targets { port }) => {
+            let desired = desired_targets(&spec.targets.ids, *port, spec.target_port);
+            let tg = observed
+                .target_groups
+                .iter_mut()
+                .find(|t| t.port == *port)
+                .ok_or_else(|| unknown("the target group"))?;
+            let current: BTreeSet<(String, u16)> =
+                tg.targets.iter().map(|t| (t.id.clone(), t.port)).collect();
+            let register: Vec<(String, u16)> = desired.difference(&current).cloned().collect();
+            let deregister: Vec<(String, u16)> = current.difference(&desired).cloned().collect();
+            nlb::set_targets(&clients.elbv2, &tg.arn, &register, &deregister).await?;
+            tg.targets = desired
+                .into_iter()
+                .map(|(id, port)| TargetObs {
+                    id,
+                    port,
+                    health: "initial".into(),
+                    reason: None,
+                })
+                .collect();
+        }
+        (Action::Create, Resource::LoadBalancer) => {
+            let subnets = load_balancer_subnets(spec, observed);
+            let arn = nlb::create_load_balancer(&clients.elbv2, &tags, &subnets, progress).await?;
+            observed.load_balancer = Some(LoadBalancerObs {
+                arn,
+                name: stack.load_balancer(),
+                state: "active".into(),
+                scheme: "internal".into(),
+                subnet_ids: subnets.into_iter().collect(),
+                zone_names: Vec::new(),
+                cross_zone: false,
+            });
+        }
+        (Action::Update, Resource::LoadBalancerSubnets) => {
+            let subnets = load_balancer_subnets(spec, observed);
+            let lb = observed
+                .load_balancer
+                .as_mut()
+                .ok_or_else(|| unknown("the load balancer"))?;
+            nlb::set_subnets(&clients.elbv2, &lb.arn, &subnets).await?;
+            lb.subnet_ids = subnets.into_iter().collect();
+        }
+        (Action::Update, Resource::CrossZone) => {
+            let lb = observed
+                .load_balancer
+                .as_mut()
+                .ok_or_else(|| unknown("the load balancer"))?;
+            nlb::set_cross_zone(&clients.elbv2, &lb.arn).await?;
+            lb.cross_zone = true;
+        }
+        (Action::Create, Resource::Listener { port }) => {
+            let lb = observed
+                .load_balancer
+                .as_ref()
+                .map(|l| l.arn.clone())
+                .ok_or_else(|| unknown("the load balancer"))?;
+            let tg = observed
+                .target_group(*port)
+                .map(|t| t.arn.clone())
+                .ok_or_else(|| unknown("the target group"))?;
+            let arn = nlb::create_listener(&clients.elbv2, &tags, &lb, *port, &tg).await?;
+            observed.listeners.push(ListenerObs {
+                arn,
+                port: *port,
+                target_group_arn: Some(tg),
+            });
+        }
+        (Action::Update, Resource::Listener { port }) => {
+            let tg = observed
+                .target_group(*port)
+                .map(|t| t.arn.clone())
+                .ok_or_else(|| unknown("the target group"))?;
+            let listener = observed
+                .listeners
+                .iter_mut()
+                .find(|l| l.port == *port)
+                .ok_or_else(|| unknown("the listener"))?;
+            nlb::set_listener_target(&clients.elbv2, &listener.arn, &tg).await?;
+            listener.target_group_arn = Some(tg);
+        }
+        (Action::Delete, Resource::Listener { port }) => {
+            if let Some(listener) = observed.listener(*port) {
+                nlb::delete_listener(&clients.elbv2, &listener.arn).await?;
+            }
+            observed.listeners.retain(|l| l.port != *port);
+        }
+        (Action::Delete, Resource::TargetGroup { port }) => {
+            if let Some(tg) = observed.target_group(*port) {
+                nlb::delete_target_group(&clients.elbv2, &tg.arn).await?;
+            }
+            observed.target_groups.retain(|t| t.port != *port);
+        }
+        (Action::Create, Resource::Service) => {
+            let lb = observed
+                .load_balancer
+                .as_ref()
+                .map(|l| l.arn.clone())
+                .ok_or_else(|| unknown("the load balancer"))?;
+            observed.service = Some(service::create_service(&clients.ec2, &tags, &lb).await?);
+        }
+        (Action::Update, Resource::Service) => {
+            let lb = observed
+                .load_balancer
+                .as_ref()
+                .map(|l| l.arn.clone())
+                .ok_or_else(|| unknown("the load balancer"))?;
+            let svc = observed
+                .service
+                .as_mut()
+                .ok_or_else(|| unknown("the endpoint service"))?;
+            let add = (!svc.load_balancer_arns.contains(&lb)).then_some(lb.as_str());
+            service::set_service(&clients.ec2, &svc.id, add).await?;
+            svc.load_balancer_arns.insert(lb.clone());
+            svc.acceptance_required = true;
+        }
+        (Action::Update, Resource::Principals) => {
+            let desired = desired_principals(spec);
+            let svc = observed
+                .service
+                .as_mut()
+                .ok_or_else(|| unknown("the endpoint service"))?;
+            let add: Vec<String> = desired.difference(&svc.principals).cloned().collect();
+            let remove: Vec<String> = svc.principals.difference(&desired).cloned().collect();
+            service::set_principals(&clients.ec2, &svc.id, &add, &remove).await?;
+            svc.principals = desired;
+        }
+        (Action::Update, Resource::PrivateDnsName) => {
+            let svc = observed
+                .service
+                .as_mut()
+                .ok_or_else(|| unknown("the endpoint service"))?;
+            service::set_private_dns(&clients.ec2, &svc.id, spec.private_dns_name.as_deref())
+                .await?;
+            svc.private_dns_name = spec.private_dns_name.clone();
+        }
+        (Action::Create, Resource::Topic) => {
+            let arn = topic::create_topic(&clients.sns, &tags).await?;
+            observed.topic = Some(TopicObs { arn, policy: None });
+        }
+        (Action::Update, Resource::TopicPolicy) => {
+            let service_id = observed
+                .service
+                .as_ref()
+                .map(|s| s.id.clone())
+                .ok_or_else(|| unknown("the endpoint service"))?;
+            let (region, account) = (observed.region.clone(), observed.account.clone());
+            let t = observed
+                .topic
+                .as_mut()
+                .ok_or_else(|| unknown("the topic"))?;
+            let document = policy::topic_policy(&t.arn, &region, &account, &service_id);
+            topic::set_policy(&clients.sns, &t.arn, &document).await?;
+            t.policy = Some(document);
+        }
+        (Action::Create, Resource::Notification) => {
+            let service_id = observed
+                .service
+                .as_ref()
+                .map(|s| s.id.clone())
+                .ok_or_else(|| unknown("the endpoint service"))?;
+            let topic_arn = observed
+                .topic
+                .as_ref()
+                .map(|t| t.arn.clone())
+                .ok_or_else(|| unknown("the topic"))?;
+            observed.notification = Some(
+                service::create_notification(&clients.ec2, stack, &service_id, &topic_arn).await?,
+            );
+        }
+        (Action::Update, Resource::Notification) => {
+            let topic_arn = observed
+                .topic
+                .as_ref()
+                .map(|t| t.arn.clone())
+                .ok_or_else(|| unknown("the topic"))?;
+            let n = observed
+                .notification
+                .as_mut()
+                .ok_or_else(|| unknown("the notification"))?;
+            service::set_notification(&clients.ec2, &n.id, &topic_arn).await?;
+            n.topic_arn = topic_arn;
+        }
+        (Action::Create, Resource::Role) => {
+            let arn = approver::create_role(&clients.iam, &tags).await?;
+            observed.role = Some(RoleObs {
+                arn,
+                trust: Some(policy::lambda_trust_policy()),
+                policy: None,
+            });
+        }
+        (Action::Update, Resource::RoleTrust) => {
+            approver::set_trust(&clients.iam, stack).await?;
+        }
+        (Action::Update, Resource::RolePolicy) => {
+            if observed.service.is_none() {
+                return Err(unknown("the endpoint service"));
+            }
+            let document = policy::approver_role_policy(&scope(spec, observed));
+            approver::put_role_policy(&clients.iam, stack, &document).await?;
+            if let Some(role) = observed.role.as_mut() {
+                role.policy = Some(document);
+            }
+        }
+        (Action::Create, Resource::Function) => {
+            let role_arn = observed
+                .role
+                .as_ref()
+                .map(|r| r.arn.clone())
+                .ok_or_else(|| unknown("the approver role"))?;
+            let service_id = observed
+                .service
+                .as_ref()
+                .map(|s| s.id.clone())
+                .ok_or_else(|| unknown("the endpoint service"))?;
+            let env = desired_environment(spec, &service_id);
+            let function = FunctionSpec {
+                role_arn: &role_arn,
+                zip,
+                architecture: spec.approver.architecture.as_str(),
+                environment: &env,
+            };
+            approver::create_function(&clients.lambda, &tags, &function, progress).await?;
+            observed.function = approver::find_function(&clients.lambda, stack).await?;
+        }
+        (Action::Update, Resource::FunctionCode) => {
+            approver::update_code(
+                &clients.lambda,
+                stack,
+                zip,
+                spec.approver.architecture.as_str(),
+            )
+            .await?;
+        }
+        (Action::Update, Resource::FunctionConfiguration) => {
+            let role_arn = observed
+                .role
+                .as_ref()
+                .map(|r| r.arn.clone())
+                .ok_or_else(|| unknown("the approver role"))?;
+            let service_id = observed
+                .service
+                .as_ref()
+                .map(|s| s.id.clone())
+                .ok_or_else(|| unknown("the endpoint service"))?;
+            let env = desired_environment(spec, &service_id);
+            let function = FunctionSpec {
+                role_arn: &role_arn,
+                zip,
+                architecture: spec.approver.architecture.as_str(),
+                environment: &env,
+            };
+            approver::update_configuration(&clients.lambda, stack, &function).await?;
+        }
+        (Action::Create, Resource::SnsPermission) => {
+            let topic_arn = observed
+                .topic
+                .as_ref()
+                .map(|t| t.arn.clone())
+                .ok_or_else(|| unknown("the topic"))?;
+            replace_permission(
+                clients,
+                observed,
+                stack,
+                SNS_PERMISSION_SID,
+                "sns.amazonaws.com",
+                &topic_arn,
+            )
+            .await?;
+        }
+        (Action::Create, Resource::Subscription) => {
+            let topic_arn = observed
+                .topic
+                .as_ref()
+                .map(|t| t.arn.clone())
+                .ok_or_else(|| unknown("the topic"))?;
+            let function_arn = observed
+                .function
+                .as_ref()
+                .map(|f| f.arn.clone())
+                .ok_or_else(|| unknown("the function"))?;
+            let subscription = topic::subscribe(&clients.sns, &topic_arn, &function_arn).await?;
+            observed.subscriptions.push(subscription);
+        }
+        (Action::Create | Action::Update, Resource::SweepRule) => {
+            let arn =
+                schedule::put_rule(&clients.events, &tags, &spec.approver.sweep_schedule).await?;
+            let targets = observed
+                .rule
+                .take()
+                .map(|r| r.target_arns)
+                .unwrap_or_default();
+            observed.rule = Some(super::observe::RuleObs {
+                arn,
+                schedule: Some(spec.approver.sweep_schedule.clone()),
+                state: Some("ENABLED".into()),
+                target_arns: targets,
+            });
+        }
+        (Action::Create, Resource::SweepPermission) => {
+            let rule_arn = observed
+                .rule
+                .as_ref()
+                .map(|r| r.arn.clone())
+                .ok_or_else(|| unknown("the sweep rule"))?;
+            replace_permission(
+                clients,
+                observed,
+                stack,
+                SWEEP_PERMISSION_SID,
+                "events.amazonaws.com",
+                &rule_arn,
+            )
+            .await?;
+        }
+        (Action::Create, Resource::SweepTarget) => {
+            let function_arn = observed
+                .function
+                .as_ref()
+                .map(|f| f.arn.clone())
+                .ok_or_else(|| unknown("the function"))?;
+            schedule::put_target(&clients.events, stack, &function_arn).await?;
+            if let Some(rule) = observed.rule.as_mut() {
+                rule.target_arns = vec![function_arn];
+            }
+        }
+        (action, resource) => {
+            return Err(ProvisionError::Refused(format!(
+                "no way to {action} {resource}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Adds a permission statement, replacing a stale one with the same id.
+async fn replace_permission(
+    clients: &Clients,
+    observed: &mut Observed,
+    stack: &crate::naming::StackName,
+    sid: &str,
+    principal: &str,
+    source_arn: &str,
+) -> Result<(), ProvisionError> {
+    let account = observed.account.clone();
+    let function = observed
+        .function
+        .as_mut()
+        .ok_or_else(|| unknown("the function"))?;
+    if function.permissions.contains_key(sid) {
+        approver::remove_permission(&clients.lambda, stack, sid).await?;
+    }
+    approver::add_permission(&clients.lambda, stack, sid, principal, source_arn, &account).await?;
+    function.permissions.insert(
+        sid.to_string(),
+        serde_json::json!({"Sid": sid, "Principal": {"Service": principal}, "Condition": {"ArnLike": {"AWS:SourceArn": source_arn}}}),
+    );
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! `down`: deletes everything the stack owns, in an order AWS accepts.
+//! Live connections (pending acceptance, pending, available) make it refuse
+//! and name them, unless forced, in which case they are rejected first.
+//! Every delete treats "already gone" as done, so after a partial failure
+//! running `down` again finishes the job. Resources the stack did not
+//! create (an operator's VPC and subnets) are never touched.
+
+use std::fmt;
+
+use super::calls::CallSummary;
+use super::observe::observe;
+use super::progress::Progress;
+use super::resources::service::{self, ConnectionObs};
+use super::resources::{approver, network, nlb, schedule, topic, wait_error, DEPENDENCY_BACKOFF};
+use super::spec::NetworkSpec;
+use super::{Clients, ProvisionError};
+use crate::naming::StackName;
+use crate::wait::{until, Poll};
+
+/// What `down` did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DownReport {
+    pub stack: String,
+    /// Connections rejected first (`--force`).
+    pub rejected: Vec<String>,
+    /// What was deleted, in order.
+    pub deleted: Vec<String>,
+    /// What was left because the stack did not create it.
+    pub kept: Vec<String>,
+    pub calls: CallSummary,
+}
+
+impl fmt::Display for DownReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.deleted.is_empty() && self.rejected.is_empty() {
+            write!(f, "stack {}: nothing to delete", self.stack)?;
+        } else {
+            write!(f, "stack {} is down", self.stack)?;
+            if !self.rejected.is_empty() {
+                write!(f, "\nrejected connections: {}", self.rejected.join(", "))?;
+            }
+            for d in &self.deleted {
+                write!(f, "\n  deleted {d}")?;
+            }
+        }
+        for k in &self.kept {
+            write!(f, "\n  kept {k} (not created by the stack)")?;
+        }
+        write!(
+            f,
+            "\n{} AWS calls ({} mutating)",
+            self.calls.total, self.calls.mutating
+        )
+    }
+}
+
+/// Why `down` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DownError {
+    /// Live connections and no `--force`: nothing was changed.
+    #[error("{}", refusal(.0))]
+    LiveConnections(Vec<ConnectionObs>),
+    /// Observing failed or was refused (e.g. a same-named resource that
+    /// is not the stack's); nothing was changed.
+    #[error(transparent)]
+    Before(ProvisionError),
+    /// A delete failed; what was deleted before it is listed.
+    #[error("{error}. Deleted before the failure: [{}]. Run `down` again to finish.", .deleted.join(", "))]
+    Failed {
+        deleted: Vec<String>,
+        error: ProvisionError,
+    },
+}
+
+fn refusal(live: &[ConnectionObs]) -> String {
+    let list: Vec<String> = live
+        .iter()
+        .map(|c| {
+            format!(
+                "{} (owner {}, {})",
+                c.endpoint_id,
+                c.owner.as_deref().unwrap_or("?"),
+                c.state
+            )
+        })
+        .collect();
+    format!(
+        "refusing to delete the service: {} live connection(s): {}. Consumers would lose access. \
+         Ask them to disconnect, or pass --force to reject these connections first.",
+        live.len(),
+        list.join(", ")
+    )
+}
+
+/// Tears the stack down.
+pub async fn down(
+    clients: &Clients,
+    stack: &StackName,
+    network_spec: Option<&NetworkSpec>,
+    force: bool,
+    progress: &Progress,
+) -> Result<DownReport, DownError> {
+    let mut report = DownReport {
+        stack: stack.to_string(),
+        ..Default::default()
+    };
+    let fail = |report: &DownReport, error| DownError::Failed {
+        deleted: report.deleted.clone(),
+        error,
+    };
+    let observed = observe(clients, stack, network_spec)
+        .await
+        .map_err(DownError::Before)?;
+
+    if let Some(svc) = &observed.service {
+        let found = service::connections(&clients.ec2, &svc.id)
+            .await
+            .map_err(DownError::Before)?;
+        let live: Vec<ConnectionObs> = found.into_iter().filter(ConnectionObs::is_live).collect();
+        if !live.is_empty() && !force {
+            return Err(DownError::LiveConnections(live));
+        }
+        if !live.is_empty() {
+            let ids: Vec<String> = live.iter().map(|c| c.endpoint_id.clone()).collect();
+            progress.note(&format!(
+                "rejecting {} live connection(s): {}",
+                ids.len(),
+                ids.join(", ")
+            ));
+            service::reject(&clients.ec2, &svc.id, &ids)
+                .await
+                .map_err(|e| fail(&report, e))?;
+            report.rejected = ids;
+        }
+    }
+
+    macro_rules! step {
+        ($what:expr, $call:expr) => {{
+            let what: String = $what;
+            progress.note(&format!("deleting {what}"));
+            $call.await.map_err(|e| fail(&report, e))?;
+            report.deleted.push(what);
+        }};
+    }
+
+    if let Some(n) = &observed.notification {
+        step!(
+            format!("connection notification {}", n.id),
+            service::delete_notification(&clients.ec2, &n.id)
+        );
+    }
+    if let Some(svc) = &observed.service {
+        let id = svc.id.clone();
+        let ec2 = clients.ec2.clone();
+        // Rejected connections may take a moment to stop counting as live.
+        step!(format!("endpoint service {id}"), async {
+            until(
+                &format!("endpoint service {id} to be deletable"),
+                DEPENDENCY_BACKOFF,
+                || async {
+                    match service::delete_service(&ec2, &id).await {
+                        Ok(()) => Ok(Poll::Ready(())),
+                        Err(ProvisionError::Refused(m))
+                            if force && m.contains("ExistingVpcEndpointConnections") =>
+                        {
+                            Ok(Poll::NotYet("ExistingVpcEndpointConnections".into()))
+                        }
+                        Err(e) => Err(e),
+                    }
+                },
+                |seen| progress.waiting("the endpoint service to be deletable", seen),
+            )
+            .await
+            .map_err(wait_error)
+        });
+    }
+    for l in &observed.listeners {
+        step!(
+            format!("listener on port {}", l.port),
+            nlb::delete_listener(&clients.elbv2, &l.arn)
+        );
+    }
+    for tg in &observed.target_groups {
+        step!(
+            format!("target group {}", tg.name),
+            nlb::delete_target_group(&clients.elbv2, &tg.arn)
+        );
+    }
+    if let Some(lb) = &observed.load_balancer {
+        step!(
+            format!("load balancer {}", lb.name),
+            nlb::delete_load_balancer(&clients.elbv2, &lb.arn, progress)
+        );
+    }
+    if observed.rule.is_some() {
+        step!(
+            format!("sweep rule {}", stack.sweep_rule()),
+            schedule::delete_rule(&clients.events, stack)
+        );
+    }
+    if observed.function.is_some() {
+        step!(
+            format!("function {}", stack.function()),
+            approver::delete_function(&clients.lambda, stack)
+        );
+    }
+    if observed.role.is_some() {
+        step!(
+            format!("role {}", stack.role()),
+            approver::delete_role(&clients.iam, stack)
+        );
+    }
+    if let Some(t) = &observed.topic {
+        for s in &observed.subscriptions {
+            step!(
+                format!("subscription {}", s.arn),
+                topic::unsubscribe(&clients.sns, &s.arn)
+            );
+        }
+        step!(
+            format!("topic {}", t.arn),
+            topic::delete_topic(&clients.sns, &t.arn)
+        );
+    }
+    for s in &observed.subnets {
+        if s.owned {
+            step!(
+                format!("subnet {} ({})", s.id, s.zone_id),
+                network::delete_subnet(&clients.ec2, &s.id, progress)
+            );
+        } else {
+            report.kept.push(format!("subnet {}", s.id));
+        }
+    }
+    if let Some(vpc) = &observed.vpc {
+        if vpc.owned {
+            step!(
+                format!("VPC {}", vpc.id),
+                network::delete_vpc(&clients.ec2, &vpc.id, progress)
+            );
+        } else {
+            report.kept.push(format!("VPC {}", vpc.id));
+        }
+    }
+    report.calls = clients.calls.summary();
+    Ok(report)
+}

@@ -1,0 +1,292 @@
+//! Read-only discovery of everything a stack owns, with no local state:
+//! EC2 resources by the ownership tag, the others by their deterministic
+//! name plus a check of that tag (a same-named resource without it belongs
+//! to someone else and is never touched).
+//!
+//! The `find_*` functions are public so that other commands (the
+//! operator's accept/reject/allowlist commands, `status`) find the endpoint
+//! service and the approver function from the stack name alone.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::resources::{approver, network, nlb, schedule, service, topic};
+use super::spec::NetworkSpec;
+use super::{aws_err, Clients, ProvisionError};
+use crate::naming::StackName;
+
+/// One Availability Zone of the region, as this account names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Zone {
+    pub name: String,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VpcObs {
+    pub id: String,
+    pub cidr: String,
+    /// Created by this stack (carries its tag): `down` deletes it.
+    pub owned: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SubnetObs {
+    pub id: String,
+    pub vpc_id: String,
+    pub zone_name: String,
+    pub zone_id: String,
+    pub cidr: String,
+    pub owned: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LoadBalancerObs {
+    pub arn: String,
+    pub name: String,
+    pub state: String,
+    pub scheme: String,
+    pub subnet_ids: BTreeSet<String>,
+    pub zone_names: Vec<String>,
+    pub cross_zone: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HealthCheckObs {
+    pub protocol: String,
+    /// `traffic-port` or a number.
+    pub port: String,
+    pub path: Option<String>,
+    pub interval_seconds: i32,
+    pub healthy_threshold: i32,
+    pub unhealthy_threshold: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TargetObs {
+    pub id: String,
+    pub port: u16,
+    pub health: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TargetGroupObs {
+    pub arn: String,
+    pub name: String,
+    /// The service port this group belongs to (from its name).
+    pub port: u16,
+    pub target_type: String,
+    pub health_check: HealthCheckObs,
+    pub targets: Vec<TargetObs>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ListenerObs {
+    pub arn: String,
+    pub port: u16,
+    pub target_group_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PrivateDnsObs {
+    pub state: Option<String>,
+    pub record_type: Option<String>,
+    pub name: Option<String>,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ServiceObs {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub acceptance_required: bool,
+    pub load_balancer_arns: BTreeSet<String>,
+    pub zone_names: Vec<String>,
+    pub zone_ids: Vec<String>,
+    pub principals: BTreeSet<String>,
+    pub private_dns_name: Option<String>,
+    pub private_dns: Option<PrivateDnsObs>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TopicObs {
+    pub arn: String,
+    pub policy: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NotificationObs {
+    pub id: String,
+    pub topic_arn: String,
+    pub events: BTreeSet<String>,
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RoleObs {
+    pub arn: String,
+    pub trust: Option<Value>,
+    /// The inline policy [`super::policy::ROLE_POLICY_NAME`].
+    pub policy: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FunctionObs {
+    pub arn: String,
+    pub runtime: Option<String>,
+    pub handler: Option<String>,
+    pub role: Option<String>,
+    pub architecture: Option<String>,
+    pub code_sha256: Option<String>,
+    pub environment: BTreeMap<String, String>,
+    pub state: Option<String>,
+    /// Statements of the function's resource policy, by Sid.
+    pub permissions: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SubscriptionObs {
+    pub arn: String,
+    pub endpoint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleObs {
+    pub arn: String,
+    pub schedule: Option<String>,
+    pub state: Option<String>,
+    pub target_arns: Vec<String>,
+}
+
+/// Everything found for one stack.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Observed {
+    pub account: String,
+    pub region: String,
+    pub zones: Vec<Zone>,
+    pub vpc: Option<VpcObs>,
+    pub subnets: Vec<SubnetObs>,
+    pub load_balancer: Option<LoadBalancerObs>,
+    pub target_groups: Vec<TargetGroupObs>,
+    pub listeners: Vec<ListenerObs>,
+    pub service: Option<ServiceObs>,
+    pub topic: Option<TopicObs>,
+    pub notification: Option<NotificationObs>,
+    /// Subscriptions of the topic (the approver's and any others).
+    pub subscriptions: Vec<SubscriptionObs>,
+    pub role: Option<RoleObs>,
+    pub function: Option<FunctionObs>,
+    pub rule: Option<RuleObs>,
+}
+
+impl Observed {
+    /// The target group of a service port.
+    pub fn target_group(&self, port: u16) -> Option<&TargetGroupObs> {
+        self.target_groups.iter().find(|t| t.port == port)
+    }
+
+    /// The listener of a service port.
+    pub fn listener(&self, port: u16) -> Option<&ListenerObs> {
+        self.listeners.iter().find(|l| l.port == port)
+    }
+
+    /// The approver's subscription to the topic.
+    pub fn approver_subscription(&self) -> Option<&SubscriptionObs> {
+        let function = self.function.as_ref()?;
+        self.subscriptions
+            .iter()
+            .find(|s| s.endpoint == function.arn)
+    }
+
+    /// True when nothing of the stack exists.
+    pub fn is_empty(&self) -> bool {
+        self.vpc.as_ref().is_none_or(|v| !v.owned)
+            && !self.subnets.iter().any(|s| s.owned)
+            && self.load_balancer.is_none()
+            && self.target_groups.is_empty()
+            && self.service.is_none()
+            && self.topic.is_none()
+            && self.role.is_none()
+            && self.function.is_none()
+            && self.rule.is_none()
+    }
+}
+
+/// The calling account id.
+pub async fn account_id(clients: &Clients) -> Result<String, ProvisionError> {
+    let out = clients
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(aws_err("GetCallerIdentity", "the calling account"))?;
+    out.account()
+        .map(str::to_string)
+        .ok_or(ProvisionError::Missing {
+            operation: "GetCallerIdentity",
+            field: "Account",
+        })
+}
+
+/// Finds the stack's endpoint service by its ownership tag.
+pub async fn find_service(
+    ec2: &aws_sdk_ec2::Client,
+    stack: &StackName,
+) -> Result<Option<ServiceObs>, ProvisionError> {
+    service::find_service(ec2, stack).await
+}
+
+/// Finds the stack's approver function by name, checking its tag.
+pub async fn find_function(
+    lambda: &aws_sdk_lambda::Client,
+    stack: &StackName,
+) -> Result<Option<FunctionObs>, ProvisionError> {
+    approver::find_function(lambda, stack).await
+}
+
+/// Observes everything the stack owns. `network` is the spec's network
+/// (an existing VPC is looked up by id); `None` finds only what the stack
+/// created (for `status` and `down` without a config file).
+pub async fn observe(
+    clients: &Clients,
+    stack: &StackName,
+    network: Option<&NetworkSpec>,
+) -> Result<Observed, ProvisionError> {
+    let account = account_id(clients).await?;
+    let (zones, (vpc, subnets), lb_parts, service, role, function, rule) = tokio::try_join!(
+        network::zones(&clients.ec2),
+        network::find_network(&clients.ec2, stack, network),
+        nlb::find_all(&clients.elbv2, stack),
+        service::find_service(&clients.ec2, stack),
+        approver::find_role(&clients.iam, stack),
+        approver::find_function(&clients.lambda, stack),
+        schedule::find_rule(&clients.events, stack),
+    )?;
+    let (load_balancer, target_groups, listeners) = lb_parts;
+    let topic_arn = format!("arn:aws:sns:{}:{account}:{}", clients.region, stack.topic());
+    let notification = match &service {
+        Some(service) => service::find_notification(&clients.ec2, &service.id).await?,
+        None => None,
+    };
+    let (topic, subscriptions) = topic::find_topic(&clients.sns, stack, &topic_arn).await?;
+    Ok(Observed {
+        account,
+        region: clients.region.clone(),
+        zones,
+        vpc,
+        subnets,
+        load_balancer,
+        target_groups,
+        listeners,
+        service,
+        topic,
+        notification,
+        subscriptions,
+        role,
+        function,
+        rule,
+    })
+}

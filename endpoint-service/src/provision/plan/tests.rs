@@ -1,0 +1,517 @@
+//! The plan, table-driven: a converged observation plans nothing; each
+//! drift plans exactly the step that fixes it; unsafe changes are refused.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::json;
+
+use super::*;
+use crate::provision::observe::*;
+use crate::provision::spec::{Overrides, StackSpec};
+
+const SHA: &str = "c2hhMjU2";
+
+fn spec(extra: &str) -> StackSpec {
+    let text = format!(
+        r#"
+name = "acme"
+[network]
+vpc_cidr = "10.40.0.0/16"
+[service]
+ports = [443]
+target_port = 8443
+targets = ["10.40.0.10"]
+[access]
+allowlist = ["111111111111"]
+[approver]
+package = "bootstrap.zip"
+{extra}"#
+    );
+    StackSpec::parse(Path::new("s.toml"), &text, &Overrides::default()).expect("valid spec")
+}
+
+fn zones() -> Vec<Zone> {
+    ["a", "b", "c"]
+        .iter()
+        .enumerate()
+        .map(|(i, z)| Zone {
+            name: format!("us-east-1{z}"),
+            id: format!("use1-az{}", i + 1),
+        })
+        .collect()
+}
+
+fn empty() -> Observed {
+    Observed {
+        account: "999999999999".into(),
+        region: "us-east-1".into(),
+        zones: zones(),
+        ..Default::default()
+    }
+}
+
+/// What AWS would report for a stack `up` built from `spec`.
+fn converged(spec: &StackSpec) -> Observed {
+    let mut o = empty();
+    o.vpc = Some(VpcObs {
+        id: "vpc-1".into(),
+        cidr: "10.40.0.0/16".into(),
+        owned: true,
+    });
+    o.subnets = o
+        .zones
+        .iter()
+        .enumerate()
+        .map(|(i, z)| SubnetObs {
+            id: format!("subnet-{i}"),
+            vpc_id: "vpc-1".into(),
+            zone_name: z.name.clone(),
+            zone_id: z.id.clone(),
+            cidr: format!("10.40.{}.0/20", i * 16),
+            owned: true,
+        })
+        .collect();
+    o.load_balancer = Some(LoadBalancerObs {
+        arn: "arn:lb".into(),
+        name: "acme-nlb".into(),
+        state: "active".into(),
+        scheme: "internal".into(),
+        subnet_ids: o.subnets.iter().map(|s| s.id.clone()).collect(),
+        zone_names: o.zones.iter().map(|z| z.name.clone()).collect(),
+        cross_zone: true,
+    });
+    o.target_groups = spec
+        .ports
+        .iter()
+        .map(|&port| TargetGroupObs {
+            arn: format!("arn:tg-{port}"),
+            name: format!("acme-tg-{port}"),
+            port,
+            target_type: "ip".into(),
+            health_check: HealthCheckObs {
+                protocol: "TCP".into(),
+                port: "traffic-port".into(),
+                path: None,
+                interval_seconds: 10,
+                healthy_threshold: 3,
+                unhealthy_threshold: 3,
+            },
+            targets: spec
+                .targets
+                .ids
+                .iter()
+                .map(|id| TargetObs {
+                    id: id.clone(),
+                    port: spec.target_port.unwrap_or(port),
+                    health: "healthy".into(),
+                    reason: None,
+                })
+                .collect(),
+        })
+        .collect();
+    o.listeners = spec
+        .ports
+        .iter()
+        .map(|&port| ListenerObs {
+            arn: format!("arn:l-{port}"),
+            port,
+            target_group_arn: Some(format!("arn:tg-{port}")),
+        })
+        .collect();
+    o.service = Some(ServiceObs {
+        id: "vpce-svc-1".into(),
+        name: "com.amazonaws.vpce.us-east-1.vpce-svc-1".into(),
+        state: "Available".into(),
+        acceptance_required: true,
+        load_balancer_arns: BTreeSet::from(["arn:lb".to_string()]),
+        zone_names: vec![],
+        zone_ids: vec![],
+        principals: desired_principals(spec),
+        private_dns_name: spec.private_dns_name.clone(),
+        private_dns: None,
+    });
+    let scope = scope(spec, &o);
+    o.topic = Some(TopicObs {
+        arn: scope.topic_arn(),
+        policy: Some(policy::topic_policy(
+            &scope.topic_arn(),
+            "us-east-1",
+            "999999999999",
+            "vpce-svc-1",
+        )),
+    });
+    o.notification = Some(NotificationObs {
+        id: "vpce-nfn-1".into(),
+        topic_arn: scope.topic_arn(),
+        events: policy::CONNECTION_EVENTS
+            .iter()
+            .map(|e| e.to_string())
+            .collect(),
+        state: Some("Enabled".into()),
+    });
+    o.role = Some(RoleObs {
+        arn: scope.role_arn(),
+        trust: Some(policy::lambda_trust_policy()),
+        policy: Some(policy::approver_role_policy(&scope)),
+    });
+    o.function = Some(FunctionObs {
+        arn: scope.function_arn(),
+        runtime: Some(RUNTIME.into()),
+        handler: Some(HANDLER.into()),
+        role: Some(scope.role_arn()),
+        architecture: Some("x86_64".into()),
+        code_sha256: Some(SHA.into()),
+        environment: desired_environment(spec, "vpce-svc-1"),
+        state: Some("Active".into()),
+        permissions: BTreeMap::from([
+            (
+                SNS_PERMISSION_SID.to_string(),
+                json!({"Principal": {"Service": "sns.amazonaws.com"}, "Condition": {"ArnLike": {"AWS:SourceArn": scope.topic_arn()}}}),
+            ),
+            (
+                SWEEP_PERMISSION_SID.to_string(),
+                json!({"Principal": {"Service": "events.amazonaws.com"}, "Condition": {"ArnLike": {"AWS:SourceArn": scope.rule_arn()}}}),
+            ),
+        ]),
+    });
+    o.subscriptions = vec![SubscriptionObs {
+        arn: "arn:sub".into(),
+        endpoint: scope.function_arn(),
+    }];
+    o.rule = Some(RuleObs {
+        arn: scope.rule_arn(),
+        schedule: Some(spec.approver.sweep_schedule.clone()),
+        state: Some("ENABLED".into()),
+        target_arns: vec![scope.function_arn()],
+    });
+    o
+}
+
+fn kinds(plan: &Plan) -> Vec<(Action, String)> {
+    plan.steps
+        .iter()
+        .map(|s| {
+            (
+                s.action,
+                serde_json::to_value(&s.resource).unwrap()["kind"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_converged_stack_plans_nothing() {
+    for extra in [
+        "",
+        "[health_check]\nprotocol = \"http\"\npath = \"/healthz\"",
+    ] {
+        let spec = spec(extra);
+        let mut observed = converged(&spec);
+        for tg in &mut observed.target_groups {
+            tg.health_check.protocol = spec.health_check.protocol.as_str().to_string();
+            tg.health_check.path = spec.health_check.path.clone();
+        }
+        let plan = plan(&spec, &observed, SHA).unwrap();
+        assert!(plan.is_empty(), "{extra}: {plan}");
+        assert!(plan.to_string().contains("up to date"));
+    }
+}
+
+#[test]
+fn from_empty_everything_is_created_in_dependency_order() {
+    let spec = spec("");
+    let plan = plan(&spec, &empty(), SHA).unwrap();
+    let kinds: Vec<String> = kinds(&plan).into_iter().map(|(_, k)| k).collect();
+    let order = [
+        "vpc",
+        "subnet",
+        "subnet",
+        "subnet",
+        "target_group",
+        "targets",
+        "load_balancer",
+        "cross_zone",
+        "listener",
+        "service",
+        "principals",
+        "topic",
+        "topic_policy",
+        "notification",
+        "role",
+        "role_policy",
+        "function",
+        "sns_permission",
+        "subscription",
+        "sweep_rule",
+        "sweep_permission",
+        "sweep_target",
+    ];
+    assert_eq!(kinds, order);
+    // The subnets are carved from the VPC, one per AZ.
+    let cidrs: Vec<String> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.resource {
+            Resource::Subnet { cidr, zone_id, .. } => Some(format!("{zone_id}={cidr}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        cidrs,
+        [
+            "use1-az1=10.40.0.0/20",
+            "use1-az2=10.40.16.0/20",
+            "use1-az3=10.40.32.0/20"
+        ]
+    );
+}
+
+/// (what drifted, how, the steps that fix it)
+#[test]
+fn each_drift_plans_exactly_its_fix() {
+    type Drift = fn(&mut Observed);
+    type Case = (&'static str, Drift, Vec<(Action, &'static str)>);
+    let cases: Vec<Case> = vec![
+        (
+            "cross-zone off",
+            |o| o.load_balancer.as_mut().unwrap().cross_zone = false,
+            vec![(Action::Update, "cross_zone")],
+        ),
+        (
+            "a target missing",
+            |o| o.target_groups[0].targets.clear(),
+            vec![(Action::Update, "targets")],
+        ),
+        (
+            "a stray target",
+            |o| {
+                let extra = TargetObs {
+                    id: "10.40.0.99".into(),
+                    port: 8443,
+                    health: "healthy".into(),
+                    reason: None,
+                };
+                o.target_groups[0].targets.push(extra)
+            },
+            vec![(Action::Update, "targets")],
+        ),
+        (
+            "health check changed",
+            |o| o.target_groups[0].health_check.interval_seconds = 30,
+            vec![(Action::Update, "health_check")],
+        ),
+        (
+            "a principal added by hand",
+            |o| {
+                o.service.as_mut().unwrap().principals.insert("*".into());
+            },
+            vec![(Action::Update, "principals")],
+        ),
+        (
+            "acceptance turned off",
+            |o| o.service.as_mut().unwrap().acceptance_required = false,
+            vec![(Action::Update, "service")],
+        ),
+        (
+            "topic policy replaced",
+            |o| o.topic.as_mut().unwrap().policy = Some(json!({"Statement": []})),
+            vec![(Action::Update, "topic_policy")],
+        ),
+        (
+            "notification deleted",
+            |o| o.notification = None,
+            vec![(Action::Create, "notification")],
+        ),
+        (
+            "role policy widened",
+            |o| o.role.as_mut().unwrap().policy = Some(json!({"Statement": [{"Action": "*"}]})),
+            vec![(Action::Update, "role_policy")],
+        ),
+        (
+            "code changed",
+            |o| o.function.as_mut().unwrap().code_sha256 = Some("other".into()),
+            vec![(Action::Update, "function_code")],
+        ),
+        (
+            "environment edited",
+            |o| {
+                o.function
+                    .as_mut()
+                    .unwrap()
+                    .environment
+                    .insert("APPROVER_DRY_RUN".into(), "true".into());
+            },
+            vec![(Action::Update, "function_configuration")],
+        ),
+        (
+            "subscription removed",
+            |o| o.subscriptions.clear(),
+            vec![(Action::Create, "subscription")],
+        ),
+        (
+            "sns permission removed",
+            |o| {
+                o.function
+                    .as_mut()
+                    .unwrap()
+                    .permissions
+                    .remove(SNS_PERMISSION_SID);
+            },
+            vec![(Action::Create, "sns_permission")],
+        ),
+        (
+            "rule disabled",
+            |o| o.rule.as_mut().unwrap().state = Some("DISABLED".into()),
+            vec![(Action::Update, "sweep_rule")],
+        ),
+        (
+            "rule target removed",
+            |o| o.rule.as_mut().unwrap().target_arns.clear(),
+            vec![(Action::Create, "sweep_target")],
+        ),
+        (
+            "a subnet deleted",
+            |o| {
+                o.subnets.pop();
+            },
+            vec![
+                (Action::Create, "subnet"),
+                (Action::Update, "load_balancer_subnets"),
+                (Action::Update, "service"),
+            ],
+        ),
+        (
+            "the service deleted",
+            |o| o.service = None,
+            vec![
+                (Action::Create, "service"),
+                (Action::Update, "principals"),
+                (Action::Update, "topic_policy"),
+                (Action::Create, "notification"),
+                (Action::Update, "role_policy"),
+                (Action::Update, "function_configuration"),
+            ],
+        ),
+    ];
+    let spec = spec("");
+    for (name, drift, expected) in cases {
+        let mut observed = converged(&spec);
+        drift(&mut observed);
+        let plan = plan(&spec, &observed, SHA).unwrap();
+        let expected: Vec<(Action, String)> = expected
+            .into_iter()
+            .map(|(a, k)| (a, k.to_string()))
+            .collect();
+        assert_eq!(kinds(&plan), expected, "{name}: {plan}");
+    }
+}
+
+#[test]
+fn spec_changes_plan_updates() {
+    let before = spec("");
+    let observed = converged(&before);
+    let more = spec("").clone();
+    let mut wider = more.clone();
+    wider.allowlist = crate::approval::Allowlist::parse("111111111111,222222222222").unwrap();
+    assert_eq!(
+        kinds(&plan(&wider, &observed, SHA).unwrap()),
+        [
+            (Action::Update, "principals".to_string()),
+            (Action::Update, "function_configuration".to_string())
+        ]
+    );
+    let mut ports = more.clone();
+    ports.ports = vec![443, 8443];
+    ports.target_port = None;
+    let kinds_ports = kinds(&plan(&ports, &observed, SHA).unwrap());
+    assert!(
+        kinds_ports.contains(&(Action::Create, "target_group".into())),
+        "{kinds_ports:?}"
+    );
+    assert!(
+        kinds_ports.contains(&(Action::Create, "listener".into())),
+        "{kinds_ports:?}"
+    );
+    let mut fewer = more.clone();
+    fewer.ports = vec![8443];
+    let k = kinds(&plan(&fewer, &observed, SHA).unwrap());
+    assert!(
+        k.contains(&(Action::Delete, "listener".into()))
+            && k.contains(&(Action::Delete, "target_group".into())),
+        "{k:?}"
+    );
+    let mut any = more;
+    any.allow_any_principal = true;
+    let p = plan(&any, &observed, SHA).unwrap();
+    assert!(p.steps[0].reason.contains("add [*]"), "{p}");
+}
+
+#[test]
+fn unsafe_or_impossible_changes_are_refused() {
+    let spec_a = spec("");
+    let mut observed = converged(&spec_a);
+    observed.vpc.as_mut().unwrap().cidr = "10.50.0.0/16".into();
+    let err = plan(&spec_a, &observed, SHA).unwrap_err();
+    assert!(
+        matches!(err, ProvisionError::Refused(ref m) if m.contains("cannot be changed")),
+        "{err}"
+    );
+
+    let mut instance = spec_a.clone();
+    instance.targets.kind = crate::provision::spec::TargetKind::Instance;
+    let err = plan(&instance, &converged(&spec_a), SHA).unwrap_err();
+    assert!(err.to_string().contains("type"), "{err}");
+}
+
+#[test]
+fn existing_subnets_must_cover_every_zone_unless_allowed() {
+    let mut existing = spec("");
+    existing.network = NetworkSpec::Existing {
+        vpc_id: "vpc-9".into(),
+        subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
+    };
+    let mut observed = empty();
+    observed.vpc = Some(VpcObs {
+        id: "vpc-9".into(),
+        cidr: "10.0.0.0/16".into(),
+        owned: false,
+    });
+    observed.subnets = ["a", "b"]
+        .iter()
+        .enumerate()
+        .map(|(i, z)| SubnetObs {
+            id: format!("subnet-{z}"),
+            vpc_id: "vpc-9".into(),
+            zone_name: format!("us-east-1{z}"),
+            zone_id: format!("use1-az{}", i + 1),
+            cidr: String::new(),
+            owned: false,
+        })
+        .collect();
+    let err = plan(&existing, &observed, SHA).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("cover 2 of the 3") && message.contains("us-east-1c (use1-az3)"),
+        "{message}"
+    );
+    existing.allow_partial_az_coverage = true;
+    let ok = plan(&existing, &observed, SHA).unwrap();
+    assert!(!kinds(&ok).iter().any(|(_, k)| k == "vpc" || k == "subnet"));
+
+    // Two subnets in one AZ, or one outside the VPC, are input errors.
+    observed.subnets[1].zone_id = "use1-az1".into();
+    assert!(plan(&existing, &observed, SHA)
+        .unwrap_err()
+        .to_string()
+        .contains("one subnet per Availability Zone"));
+    observed.subnets[1].zone_id = "use1-az2".into();
+    observed.subnets[1].vpc_id = "vpc-other".into();
+    assert!(plan(&existing, &observed, SHA)
+        .unwrap_err()
+        .to_string()
+        .contains("not in network.vpc_id"));
+}

@@ -1,0 +1,459 @@
+//! The VPC endpoint service (acceptance required, allowed principals,
+//! optional private DNS name), its connection notification, and its
+//! connections (listed for `status`, rejected by `down --force`).
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::Client;
+
+use super::StackTags;
+use crate::naming::{StackName, STACK_TAG};
+use crate::provision::observe::{NotificationObs, PrivateDnsObs, ServiceObs};
+use crate::provision::policy::CONNECTION_EVENTS;
+use crate::provision::{aws_err, gone_is_ok, is_missing, ProvisionError};
+use crate::state::EndpointState;
+
+/// A deterministic idempotency token (EC2 `ClientToken`, at most 64 ASCII
+/// characters) from the stack name and what the request is about: a retry
+/// after a lost response returns the first result instead of a duplicate.
+pub fn client_token(stack: &StackName, what: &str, key: &str) -> String {
+    // FNV-1a, 64 bits: stable across runs and platforms.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{stack}-{what}-{hash:016x}")
+}
+
+fn service_obs(
+    s: &aws_sdk_ec2::types::ServiceConfiguration,
+    principals: BTreeSet<String>,
+) -> Option<ServiceObs> {
+    Some(ServiceObs {
+        id: s.service_id()?.to_string(),
+        name: s.service_name().unwrap_or_default().to_string(),
+        state: s
+            .service_state()
+            .map(|x| x.as_str().to_string())
+            .unwrap_or_default(),
+        acceptance_required: s.acceptance_required().unwrap_or(false),
+        load_balancer_arns: s.network_load_balancer_arns().iter().cloned().collect(),
+        zone_names: s.availability_zones().to_vec(),
+        zone_ids: s.availability_zone_ids().to_vec(),
+        principals,
+        private_dns_name: s.private_dns_name().map(str::to_string),
+        private_dns: s.private_dns_name_configuration().map(|c| PrivateDnsObs {
+            state: c.state().map(|x| x.as_str().to_string()),
+            record_type: c.r#type().map(str::to_string),
+            name: c.name().map(str::to_string),
+            value: c.value().map(str::to_string),
+        }),
+    })
+}
+
+/// The service's allowed principals.
+pub async fn principals(
+    ec2: &Client,
+    service_id: &str,
+) -> Result<BTreeSet<String>, ProvisionError> {
+    let mut out = BTreeSet::new();
+    let mut pages = ec2
+        .describe_vpc_endpoint_service_permissions()
+        .service_id(service_id)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws_err(
+            "DescribeVpcEndpointServicePermissions",
+            service_id.to_string(),
+        ))?;
+        out.extend(
+            page.allowed_principals()
+                .iter()
+                .filter_map(|p| p.principal().map(str::to_string)),
+        );
+    }
+    Ok(out)
+}
+
+/// The stack's endpoint service, found by its tag.
+pub async fn find_service(
+    ec2: &Client,
+    stack: &StackName,
+) -> Result<Option<ServiceObs>, ProvisionError> {
+    let out = ec2
+        .describe_vpc_endpoint_service_configurations()
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{STACK_TAG}"))
+                .values(stack.as_str())
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(aws_err(
+            "DescribeVpcEndpointServiceConfigurations",
+            format!("service of stack {stack}"),
+        ))?;
+    let live: Vec<_> = out
+        .service_configurations()
+        .iter()
+        .filter(|s| {
+            !matches!(
+                s.service_state()
+                    .map(|x| x.as_str().to_ascii_lowercase())
+                    .as_deref(),
+                Some("deleted" | "deleting")
+            )
+        })
+        .collect();
+    if live.len() > 1 {
+        let ids: Vec<&str> = live.iter().filter_map(|s| s.service_id()).collect();
+        return Err(ProvisionError::Refused(format!(
+            "several endpoint services are tagged {STACK_TAG}={stack} ({}): delete the extra ones, then run again",
+            ids.join(", ")
+        )));
+    }
+    let Some(config) = live.first() else {
+        return Ok(None);
+    };
+    let id = config.service_id().unwrap_or_default();
+    let principals = principals(ec2, id).await?;
+    Ok(service_obs(config, principals))
+}
+
+/// Creates the endpoint service on the load balancer, acceptance
+/// required, tagged; the token makes a retried create return the same one.
+pub async fn create_service(
+    ec2: &Client,
+    tags: &StackTags,
+    lb_arn: &str,
+) -> Result<ServiceObs, ProvisionError> {
+    let mut spec = TagSpecification::builder().resource_type(ResourceType::VpcEndpointService);
+    for (k, v) in tags.pairs() {
+        spec = spec.tags(Tag::builder().key(k).value(v).build());
+    }
+    let out = ec2
+        .create_vpc_endpoint_service_configuration()
+        .acceptance_required(true)
+        .network_load_balancer_arns(lb_arn)
+        .tag_specifications(spec.build())
+        .client_token(client_token(&tags.stack, "svc", lb_arn))
+        .send()
+        .await
+        .map_err(aws_err(
+            "CreateVpcEndpointServiceConfiguration",
+            format!("service on {lb_arn}"),
+        ))?;
+    out.service_configuration()
+        .and_then(|s| service_obs(s, BTreeSet::new()))
+        .ok_or(ProvisionError::Missing {
+            operation: "CreateVpcEndpointServiceConfiguration",
+            field: "ServiceConfiguration",
+        })
+}
+
+/// Requires acceptance and attaches the load balancer (if missing).
+pub async fn set_service(
+    ec2: &Client,
+    service_id: &str,
+    add_lb: Option<&str>,
+) -> Result<(), ProvisionError> {
+    ec2.modify_vpc_endpoint_service_configuration()
+        .service_id(service_id)
+        .acceptance_required(true)
+        .set_add_network_load_balancer_arns(add_lb.map(|a| vec![a.to_string()]))
+        .send()
+        .await
+        .map(drop)
+        .map_err(aws_err(
+            "ModifyVpcEndpointServiceConfiguration",
+            service_id.to_string(),
+        ))
+}
+
+/// Adds and removes allowed principals.
+pub async fn set_principals(
+    ec2: &Client,
+    service_id: &str,
+    add: &[String],
+    remove: &[String],
+) -> Result<(), ProvisionError> {
+    ec2.modify_vpc_endpoint_service_permissions()
+        .service_id(service_id)
+        .set_add_allowed_principals((!add.is_empty()).then(|| add.to_vec()))
+        .set_remove_allowed_principals((!remove.is_empty()).then(|| remove.to_vec()))
+        .send()
+        .await
+        .map(drop)
+        .map_err(aws_err(
+            "ModifyVpcEndpointServicePermissions",
+            service_id.to_string(),
+        ))
+}
+
+/// Sets (or removes) the service's private DNS name.
+pub async fn set_private_dns(
+    ec2: &Client,
+    service_id: &str,
+    name: Option<&str>,
+) -> Result<(), ProvisionError> {
+    let call = ec2
+        .modify_vpc_endpoint_service_configuration()
+        .service_id(service_id);
+    let call = match name {
+        Some(name) => call.private_dns_name(name),
+        None => call.remove_private_dns_name(true),
+    };
+    call.send().await.map(drop).map_err(aws_err(
+        "ModifyVpcEndpointServiceConfiguration",
+        format!("{service_id} private DNS name"),
+    ))
+}
+
+/// The service's connection notification (the first one, if several).
+pub async fn find_notification(
+    ec2: &Client,
+    service_id: &str,
+) -> Result<Option<NotificationObs>, ProvisionError> {
+    let out = ec2
+        .describe_vpc_endpoint_connection_notifications()
+        .filters(
+            Filter::builder()
+                .name("service-id")
+                .values(service_id)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(aws_err(
+            "DescribeVpcEndpointConnectionNotifications",
+            service_id.to_string(),
+        ))?;
+    Ok(out.connection_notification_set().iter().find_map(|n| {
+        Some(NotificationObs {
+            id: n.connection_notification_id()?.to_string(),
+            topic_arn: n
+                .connection_notification_arn()
+                .unwrap_or_default()
+                .to_string(),
+            events: n.connection_events().iter().cloned().collect(),
+            state: n
+                .connection_notification_state()
+                .map(|s| s.as_str().to_string()),
+        })
+    }))
+}
+
+fn events() -> Vec<String> {
+    CONNECTION_EVENTS.iter().map(|e| e.to_string()).collect()
+}
+
+/// Creates the notification for Connect, Accept, Reject and Delete.
+pub async fn create_notification(
+    ec2: &Client,
+    stack: &StackName,
+    service_id: &str,
+    topic_arn: &str,
+) -> Result<NotificationObs, ProvisionError> {
+    let out = ec2
+        .create_vpc_endpoint_connection_notification()
+        .service_id(service_id)
+        .connection_notification_arn(topic_arn)
+        .set_connection_events(Some(events()))
+        .client_token(client_token(
+            stack,
+            "nfn",
+            &format!("{service_id} {topic_arn}"),
+        ))
+        .send()
+        .await
+        .map_err(aws_err(
+            "CreateVpcEndpointConnectionNotification",
+            service_id.to_string(),
+        ))?;
+    let n = out
+        .connection_notification()
+        .ok_or(ProvisionError::Missing {
+            operation: "CreateVpcEndpointConnectionNotification",
+            field: "ConnectionNotification",
+        })?;
+    Ok(NotificationObs {
+        id: n
+            .connection_notification_id()
+            .unwrap_or_default()
+            .to_string(),
+        topic_arn: topic_arn.to_string(),
+        events: events().into_iter().collect(),
+        state: n
+            .connection_notification_state()
+            .map(|s| s.as_str().to_string()),
+    })
+}
+
+/// Points the notification at the topic with all four events.
+pub async fn set_notification(
+    ec2: &Client,
+    id: &str,
+    topic_arn: &str,
+) -> Result<(), ProvisionError> {
+    ec2.modify_vpc_endpoint_connection_notification()
+        .connection_notification_id(id)
+        .connection_notification_arn(topic_arn)
+        .set_connection_events(Some(events()))
+        .send()
+        .await
+        .map(drop)
+        .map_err(aws_err(
+            "ModifyVpcEndpointConnectionNotification",
+            id.to_string(),
+        ))
+}
+
+pub async fn delete_notification(ec2: &Client, id: &str) -> Result<(), ProvisionError> {
+    let out = gone_is_ok(
+        ec2.delete_vpc_endpoint_connection_notifications()
+            .connection_notification_ids(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(aws_err(
+                "DeleteVpcEndpointConnectionNotifications",
+                id.to_string(),
+            )),
+    );
+    out
+}
+
+/// One connection as `status` and `down` show it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConnectionObs {
+    pub endpoint_id: String,
+    pub owner: Option<String>,
+    pub state: EndpointState,
+    /// Seconds since the epoch.
+    pub created: Option<i64>,
+}
+
+impl ConnectionObs {
+    /// Still connected or waiting: blocks `down` without `--force`.
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self.state,
+            EndpointState::PendingAcceptance | EndpointState::Pending | EndpointState::Available
+        )
+    }
+}
+
+/// Every connection of the service (all pages).
+pub async fn connections(
+    ec2: &Client,
+    service_id: &str,
+) -> Result<Vec<ConnectionObs>, ProvisionError> {
+    let mut out = Vec::new();
+    let mut pages = ec2
+        .describe_vpc_endpoint_connections()
+        .filters(
+            Filter::builder()
+                .name("service-id")
+                .values(service_id)
+                .build(),
+        )
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws_err(
+            "DescribeVpcEndpointConnections",
+            service_id.to_string(),
+        ))?;
+        for c in page.vpc_endpoint_connections() {
+            if c.service_id().is_some_and(|s| s != service_id) {
+                continue;
+            }
+            let Some(endpoint_id) = c.vpc_endpoint_id() else {
+                continue;
+            };
+            out.push(ConnectionObs {
+                endpoint_id: endpoint_id.to_string(),
+                owner: c.vpc_endpoint_owner().map(str::to_string),
+                state: c
+                    .vpc_endpoint_state()
+                    .map(EndpointState::from_sdk)
+                    .unwrap_or_else(|| EndpointState::Other("unknown".into())),
+                created: c.creation_timestamp().map(|t| t.secs()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Rejects connections; any `Unsuccessful` item is an error naming it.
+pub async fn reject(
+    ec2: &Client,
+    service_id: &str,
+    endpoint_ids: &[String],
+) -> Result<(), ProvisionError> {
+    for batch in endpoint_ids.chunks(100) {
+        let out = ec2
+            .reject_vpc_endpoint_connections()
+            .service_id(service_id)
+            .set_vpc_endpoint_ids(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(aws_err(
+                "RejectVpcEndpointConnections",
+                service_id.to_string(),
+            ))?;
+        let failed: Vec<String> = out
+            .unsuccessful()
+            .iter()
+            .map(|u| {
+                let error = u.error();
+                format!(
+                    "{}: {} {}",
+                    u.resource_id().unwrap_or("?"),
+                    error.and_then(|e| e.code()).unwrap_or("?"),
+                    error.and_then(|e| e.message()).unwrap_or("")
+                )
+            })
+            .collect();
+        if !failed.is_empty() {
+            return Err(ProvisionError::Refused(format!(
+                "could not reject every connection of {service_id}: {}",
+                failed.join("; ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the endpoint service. Connections still live make AWS refuse
+/// (`ExistingVpcEndpointConnections`), reported as such.
+pub async fn delete_service(ec2: &Client, service_id: &str) -> Result<(), ProvisionError> {
+    let out = ec2
+        .delete_vpc_endpoint_service_configurations()
+        .service_ids(service_id)
+        .send()
+        .await
+        .map_err(aws_err(
+            "DeleteVpcEndpointServiceConfigurations",
+            service_id.to_string(),
+        ));
+    let out = match out {
+        Err(ProvisionError::Aws { error, .. }) if is_missing(&error) => return Ok(()),
+        other => other?,
+    };
+    for item in out.unsuccessful() {
+        let code = item.error().and_then(|e| e.code()).unwrap_or_default();
+        if code.ends_with("NotFound") {
+            continue;
+        }
+        let message = item.error().and_then(|e| e.message()).unwrap_or_default();
+        return Err(ProvisionError::Refused(format!(
+            "endpoint service {service_id} was not deleted: {code}: {message}"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,514 @@
+//! The newcomer's first minute: the whole product, with the real binaries,
+//! against the local emulator (README's first command, `tests/demo.sh`, and
+//! the end-to-end test `tests/tests/e2e.rs`).
+//!
+//! Three accounts in one emulator: the vendor (provider), a customer whose
+//! account is on the allowlist, and a customer who is not. The vendor's app is
+//! [`StandIn`], an HTTPS server on 127.0.0.1. The approver Lambda is the
+//! compiled binary under the Lambda Runtime API emulator; [`Bridge`] carries
+//! the emulator's SNS deliveries to it (test infrastructure, see its docs).
+//!
+//! Every step says in plain words what it did. Everything started here (the
+//! emulator, the runtime emulator, child commands) stops when the returned
+//! future is dropped, which is what happens on Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+
+use crate::bins::binary;
+use crate::bridge::{Bridge, Deliver};
+use crate::fixtures;
+use crate::lambda_runtime::{LambdaRuntime, RuntimeOptions};
+use crate::standin::{StandIn, BODY};
+use crate::{Account, Emulator};
+
+/// The name consumers use for the vendor's service.
+pub const DNS_NAME: &str = "api.vendor.internal";
+
+/// What the demo showed, for the end-to-end test to assert on.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub service_name: String,
+    /// The allowlisted customer's endpoint, accepted by the Lambda.
+    pub auto_endpoint: String,
+    /// The Lambda's decision for it, as logged (`accept`).
+    pub auto_decision: String,
+    /// The other customer's endpoint, left pending by the Lambda, accepted by
+    /// the operator's override.
+    pub manual_endpoint: String,
+    pub manual_decision_before_override: String,
+    /// `verify` passed for both customers.
+    pub verified: Vec<String>,
+    /// Resources found after teardown (should be empty).
+    pub leftovers: Vec<String>,
+    pub elapsed: Duration,
+}
+
+/// Where the demo finds what it runs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// The approver's `bootstrap.zip` (cargo lambda build --release).
+    pub lambda_zip: PathBuf,
+    /// The approver's compiled `bootstrap` binary, run under the runtime emulator.
+    pub lambda_binary: PathBuf,
+    /// A scratch directory for the config file and the CA certificate.
+    pub workdir: PathBuf,
+    /// Print every step (the demo) or stay quiet (the test).
+    pub verbose: bool,
+}
+
+impl DemoOptions {
+    /// The default places: cargo-lambda's output under the target dir.
+    pub fn from_target_dir(workdir: PathBuf, verbose: bool) -> Result<DemoOptions> {
+        let lambda_dir = crate::emulator::repo_root()
+            .join("target")
+            .join("lambda")
+            .join("approver-lambda");
+        let options = DemoOptions {
+            lambda_zip: lambda_dir.join("bootstrap.zip"),
+            lambda_binary: lambda_dir.join("bootstrap"),
+            workdir,
+            verbose,
+        };
+        for path in [&options.lambda_zip, &options.lambda_binary] {
+            if !path.is_file() {
+                bail!(
+                    "{} is missing: build the approver with `tests/tools/build-lambda.sh` \
+                     (tests/demo.sh does)",
+                    path.display()
+                );
+            }
+        }
+        Ok(options)
+    }
+}
+
+struct Narrator {
+    verbose: bool,
+    start: Instant,
+}
+
+impl Narrator {
+    fn step(&self, text: &str) {
+        if self.verbose {
+            println!("\n[{:>5.1}s] {text}", self.start.elapsed().as_secs_f64());
+        }
+    }
+    fn detail(&self, text: &str) {
+        if self.verbose {
+            println!("         {text}");
+        }
+    }
+}
+
+/// Runs the whole flow once. Drop the future to stop everything it started.
+pub async fn run(options: DemoOptions) -> Result<Summary> {
+    let say = Narrator {
+        verbose: options.verbose,
+        start: Instant::now(),
+    };
+    let mut summary = Summary::default();
+
+    say.step("1. Starting the local AWS emulator (moto + the PrivateLink layer) on 127.0.0.1");
+    let emulator = Emulator::start().context("starting the emulator")?;
+    say.detail(&format!("emulator: {}", emulator.url()));
+    let vendor = Account::fresh(&emulator).await?;
+    let customer = Account::fresh(&emulator).await?;
+    let stranger = Account::fresh(&emulator).await?;
+    say.detail(&format!(
+        "accounts: vendor {}, allowlisted customer {}, other customer {}",
+        vendor.id, customer.id, stranger.id
+    ));
+
+    say.step("2. The vendor's app: an HTTPS server answering GET / with \"API OK\"");
+    let standin = StandIn::start(DNS_NAME, &options.workdir).await?;
+    say.detail(&format!(
+        "listening on https://{} with a certificate for {DNS_NAME} from a fresh CA ({})",
+        standin.addr,
+        standin.ca_file.display()
+    ));
+
+    say.step("3. Vendor: `endpoint-service up` from a config file");
+    let stack = format!("demo{}", &vendor.id[8..]);
+    let config = write_stack_config(&options, &stack, &customer.id)?;
+    say.detail(&format!("config: {}", config.display()));
+    let up = cli(&vendor, "endpoint-service", &["up", "--config", path_str(&config)?]).await?;
+    say.detail(&format!("up: {}", one_line(&up)));
+    let status = cli(&vendor, "endpoint-service", &["status", "--stack", &stack]).await?;
+    let service_name = string_at(&status, &["service", "service_name"])?;
+    let service_id = string_at(&status, &["service", "service_id"])?;
+    let topic_arn = string_at(&status, &["notification", "topic_arn"])?;
+    say.detail(&format!(
+        "the value customers need: {service_name} (service {service_id})"
+    ));
+    summary.service_name = service_name.clone();
+
+    say.step("4. The approver Lambda: the compiled binary under the Lambda Runtime API emulator");
+    let runtime = LambdaRuntime::start(RuntimeOptions::for_deployed_function(
+        &vendor,
+        &options.lambda_binary,
+        &stack,
+    )
+    .await?)
+    .await?;
+    let invoke = runtime.invoker();
+    let deliver: Deliver = Arc::new(move |event| {
+        let invoke = invoke.clone();
+        Box::pin(async move { invoke.invoke(event).await.map(|_| ()) })
+    });
+    let bridge = Bridge::start(&vendor, &topic_arn, &format!("{stack}-bridge"), deliver).await?;
+    say.detail("SNS deliveries of the connection notification now reach it (demo bridge)");
+
+    say.step("5. Allowlisted customer: `consumer-cli connect` (waits for the Lambda to accept)");
+    let (customer_vpc, _) = customer_vpc(&customer).await?;
+    let connected = connect(&customer, &service_name, &customer_vpc, &standin).await?;
+    summary.auto_endpoint = string_at(&connected, &["endpoint_id"])?;
+    summary.auto_decision = runtime
+        .decision_for(&summary.auto_endpoint)
+        .ok_or_else(|| anyhow!("the Lambda logged no decision for {}", summary.auto_endpoint))?;
+    say.detail(&format!(
+        "endpoint {} accepted by the Lambda (decision: {}); verify passed",
+        summary.auto_endpoint, summary.auto_decision
+    ));
+    summary.verified.push(customer.id.clone());
+
+    say.step("6. Other customer (not allowlisted): the Lambda leaves it pending for review");
+    let (stranger_vpc, _) = customer_vpc(&stranger).await?;
+    let stranger_connect = {
+        let stranger = stranger.clone();
+        let service_name = service_name.clone();
+        let standin_args = (standin.resolve_arg(DNS_NAME), standin.ca_file.clone());
+        tokio::spawn(async move {
+            connect_with(&stranger, &service_name, &stranger_vpc, &standin_args).await
+        })
+    };
+    let endpoint = wait_for_pending_review(&vendor, &stack, &stranger.id, &runtime).await?;
+    summary.manual_endpoint = endpoint.clone();
+    summary.manual_decision_before_override =
+        runtime.decision_for(&endpoint).unwrap_or_default();
+    say.detail(&format!(
+        "endpoint {endpoint} is pendingAcceptance (decision: {})",
+        summary.manual_decision_before_override
+    ));
+    say.step("7. Vendor's operator: `endpoint-service accept` (the manual override)");
+    let accepted = cli(
+        &vendor,
+        "endpoint-service",
+        &["accept", "--stack", &stack, "--yes", &endpoint],
+    )
+    .await?;
+    say.detail(&format!("accept: {}", one_line(&accepted)));
+    stranger_connect
+        .await
+        .context("the second customer's connect task")??;
+    say.detail("the second customer's connect finished; verify passed");
+    summary.verified.push(stranger.id.clone());
+
+    say.step("8. Teardown: both customers disconnect, the vendor runs `endpoint-service down`");
+    for (account, vpc) in [(&customer, &customer_vpc), (&stranger, &stranger_vpc)] {
+        cli(
+            account,
+            "consumer-cli",
+            &["disconnect", "--service-name", &service_name, "--vpc", vpc],
+        )
+        .await?;
+    }
+    bridge.stop().await?;
+    drop(runtime);
+    cli(&vendor, "endpoint-service", &["down", "--config", path_str(&config)?]).await?;
+    for account in [&customer, &stranger] {
+        delete_customer_vpc(account).await?;
+    }
+
+    say.step("9. Checking that nothing is left in any of the three accounts");
+    summary.leftovers = leftovers(&[&vendor, &customer, &stranger]).await?;
+    if summary.leftovers.is_empty() {
+        say.detail("nothing left: no VPC, subnet, endpoint, service, NLB, topic, queue, function, role or zone");
+    } else {
+        for item in &summary.leftovers {
+            say.detail(&format!("LEFT BEHIND: {item}"));
+        }
+    }
+    summary.elapsed = say.start.elapsed();
+    drop(standin);
+    drop(emulator);
+    Ok(summary)
+}
+
+/// The vendor's stack config: a new VPC with a subnet in every AZ, port 443
+/// to the stand-in, the allowlisted customer, and `leave-pending` so other
+/// requests wait for the operator. `allow_any_principal` is the named opt-in
+/// that lets an account outside the allowlist *request* a connection at all
+/// (the allowlist still decides who is accepted automatically).
+fn write_stack_config(options: &DemoOptions, stack: &str, allowlisted: &str) -> Result<PathBuf> {
+    let path = options.workdir.join("stack.toml");
+    let text = format!(
+        r#"# Demo stack: see docs/provider.md for every key.
+name = "{stack}"
+region = "{region}"
+ports = [443]
+allowlist = ["{allowlisted}"]
+non_allowlisted = "leave-pending"
+allow_any_principal = true
+
+[network]
+cidr = "10.0.0.0/16"
+
+[targets]
+ips = ["10.0.0.10"]
+
+[approver]
+package = "{zip}"
+"#,
+        region = crate::accounts::REGION,
+        zip = options.lambda_zip.display(),
+    );
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// Runs one of the kit's binaries as `account` with `--output json` and
+/// returns its JSON output; a failure carries the command's stderr.
+pub async fn cli(account: &Account, name: &str, args: &[&str]) -> Result<Value> {
+    let mut command = tokio::process::Command::new(binary(name)?);
+    command.args(args).args(["--output", "json"]);
+    account.apply_env(command.as_std_mut());
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let output = command
+        .output()
+        .await
+        .with_context(|| format!("running {name}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "`{name} {}` failed ({}):\n{}\n{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim(),
+            stdout.trim()
+        );
+    }
+    serde_json::from_str(&stdout)
+        .with_context(|| format!("`{name} {}` printed no JSON: {stdout}", args.join(" ")))
+}
+
+fn string_at(value: &Value, path: &[&str]) -> Result<String> {
+    let mut cursor = value;
+    for key in path {
+        cursor = cursor
+            .get(key)
+            .ok_or_else(|| anyhow!("no `{}` in {}", path.join("."), one_line(value)))?;
+    }
+    cursor
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("`{}` is not a string in {}", path.join("."), one_line(value)))
+}
+
+fn one_line(value: &Value) -> String {
+    let text = value.to_string();
+    if text.len() > 200 {
+        format!("{}…", &text[..200])
+    } else {
+        text
+    }
+}
+
+fn path_str(path: &Path) -> Result<&str> {
+    path.to_str()
+        .ok_or_else(|| anyhow!("{} is not UTF-8", path.display()))
+}
+
+/// The customer's existing VPC (DNS attributes on) with a subnet in every AZ
+/// of the region, as a customer's network team would have it.
+async fn customer_vpc(account: &Account) -> Result<(String, Vec<String>)> {
+    let zones = fixtures::zones(account).await?;
+    let ids: Vec<&str> = zones.iter().map(|z| z.id.as_str()).collect();
+    fixtures::vpc_with_subnets(account, "customer-vpc", &ids).await
+}
+
+async fn connect(
+    account: &Account,
+    service_name: &str,
+    vpc: &str,
+    standin: &StandIn,
+) -> Result<Value> {
+    let args = (standin.resolve_arg(DNS_NAME), standin.ca_file.clone());
+    connect_with(account, service_name, vpc, &args).await
+}
+
+async fn connect_with(
+    account: &Account,
+    service_name: &str,
+    vpc: &str,
+    (resolve, ca_file): &(String, PathBuf),
+) -> Result<Value> {
+    cli(
+        account,
+        "consumer-cli",
+        &[
+            "connect",
+            "--service-name",
+            service_name,
+            "--vpc",
+            vpc,
+            "--dns-name",
+            DNS_NAME,
+            "--port",
+            "443",
+            "--resolve",
+            resolve,
+            "--ca-file",
+            path_str(ca_file)?,
+            "--expect-body",
+            BODY,
+            "--wait",
+            "120s",
+        ],
+    )
+    .await
+}
+
+/// Polls the operator's `connections` view until `owner`'s request is
+/// pending and the Lambda has logged its decision about it.
+async fn wait_for_pending_review(
+    vendor: &Account,
+    stack: &str,
+    owner: &str,
+    runtime: &LambdaRuntime,
+) -> Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let listed = cli(vendor, "endpoint-service", &["connections", "--stack", stack]).await?;
+        let found = listed
+            .get("connections")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|c| c.get("owner").and_then(Value::as_str) == Some(owner))
+            .and_then(|c| {
+                let state = c.get("state").and_then(Value::as_str)?;
+                let id = c.get("endpoint_id").and_then(Value::as_str)?;
+                Some((state.to_string(), id.to_string()))
+            });
+        if let Some((state, id)) = found {
+            if state.eq_ignore_ascii_case("pendingAcceptance") && runtime.decision_for(&id).is_some()
+            {
+                return Ok(id);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("no pending request from {owner} with a Lambda decision after 60 s: {listed}");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn delete_customer_vpc(account: &Account) -> Result<()> {
+    let ec2 = account.ec2();
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("is-default")
+                .values("false")
+                .build(),
+        )
+        .send()
+        .await?;
+    for vpc in vpcs.vpcs() {
+        let Some(vpc_id) = vpc.vpc_id() else { continue };
+        let subnets = ec2
+            .describe_subnets()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(vpc_id)
+                    .build(),
+            )
+            .send()
+            .await?;
+        for subnet in subnets.subnets() {
+            if let Some(id) = subnet.subnet_id() {
+                ec2.delete_subnet().subnet_id(id).send().await?;
+            }
+        }
+        ec2.delete_vpc().vpc_id(vpc_id).send().await?;
+    }
+    Ok(())
+}
+
+/// Everything a stack or a connection could have left in these accounts,
+/// listed with plain SDK calls (independent of the kit's own discovery, so a
+/// discovery bug cannot hide a leftover). Default VPCs and groups are
+/// excluded: every account has them.
+pub async fn leftovers(accounts: &[&Account]) -> Result<Vec<String>> {
+    let mut left = Vec::new();
+    for account in accounts {
+        let who = &account.id;
+        let ec2 = account.ec2();
+        for vpc in ec2.describe_vpcs().send().await?.vpcs() {
+            if vpc.is_default() != Some(true) {
+                left.push(format!("{who}: VPC {}", vpc.vpc_id().unwrap_or("?")));
+            }
+        }
+        for group in ec2.describe_security_groups().send().await?.security_groups() {
+            if group.group_name() != Some("default") {
+                left.push(format!("{who}: security group {}", group.group_id().unwrap_or("?")));
+            }
+        }
+        for endpoint in ec2.describe_vpc_endpoints().send().await?.vpc_endpoints() {
+            let state = endpoint.state().map(|s| s.as_str().to_ascii_lowercase());
+            if state.as_deref() != Some("deleted") {
+                left.push(format!("{who}: VPC endpoint {}", endpoint.vpc_endpoint_id().unwrap_or("?")));
+            }
+        }
+        let services = ec2.describe_vpc_endpoint_service_configurations().send().await?;
+        for service in services.service_configurations() {
+            left.push(format!("{who}: endpoint service {}", service.service_id().unwrap_or("?")));
+        }
+        let notifications = ec2.describe_vpc_endpoint_connection_notifications().send().await?;
+        for n in notifications.connection_notification_set() {
+            left.push(format!("{who}: notification {}", n.connection_notification_id().unwrap_or("?")));
+        }
+        let elbv2 = account.elbv2();
+        for lb in elbv2.describe_load_balancers().send().await?.load_balancers() {
+            left.push(format!("{who}: load balancer {}", lb.load_balancer_name().unwrap_or("?")));
+        }
+        for tg in elbv2.describe_target_groups().send().await?.target_groups() {
+            left.push(format!("{who}: target group {}", tg.target_group_name().unwrap_or("?")));
+        }
+        for topic in account.sns().list_topics().send().await?.topics() {
+            left.push(format!("{who}: SNS topic {}", topic.topic_arn().unwrap_or("?")));
+        }
+        for url in account.sqs().list_queues().send().await?.queue_urls() {
+            left.push(format!("{who}: SQS queue {url}"));
+        }
+        let lambda = aws_sdk_lambda::Client::new(&account.config);
+        for f in lambda.list_functions().send().await?.functions() {
+            left.push(format!("{who}: Lambda function {}", f.function_name().unwrap_or("?")));
+        }
+        let iam = aws_sdk_iam::Client::new(&account.config);
+        for role in iam.list_roles().send().await?.roles() {
+            left.push(format!("{who}: IAM role {}", role.role_name()));
+        }
+        let events = aws_sdk_eventbridge::Client::new(&account.config);
+        for rule in events.list_rules().send().await?.rules() {
+            left.push(format!("{who}: EventBridge rule {}", rule.name().unwrap_or("?")));
+        }
+        let route53 = aws_sdk_route53::Client::new(&account.config);
+        for zone in route53.list_hosted_zones().send().await?.hosted_zones() {
+            left.push(format!("{who}: hosted zone {}", zone.name()));
+        }
+    }
+    Ok(left)
+}

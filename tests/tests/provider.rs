@@ -1,0 +1,748 @@
+//! The provider stack commands of the real `endpoint-service` binary
+//! against the local emulator: `plan`/`up`/`status`/`down` from empty, a
+//! converged `up` that makes no mutating call, a failure injected at every
+//! mutating step followed by `up` again (converges, no duplicates, nothing
+//! orphaned after `down`), `down` refused with a live connection and
+//! `--force`, partial AZ coverage, a name taken by someone else, and bad
+//! configs reported before any AWS call.
+//!
+//! Needs the binary: `cargo build -p endpoint-service` first.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, Result};
+use aws_sdk_ec2::types::{Filter, VpcEndpointType};
+use endpoint_service::naming::STACK_TAG;
+use endpoint_service::provision::policy::operator_actions;
+use endpoint_service::state::EndpointState;
+use privatelink_tests::fixtures::{endpoint_state, vpc_with_subnets, zones};
+use privatelink_tests::provider_cli::{run, run_json, stack_toml, StackDir};
+use privatelink_tests::{Account, Emulator, Fault};
+use serde_json::Value;
+
+/// What exists for a stack, counted with plain SDK calls.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Counts {
+    vpcs: usize,
+    subnets: usize,
+    load_balancers: usize,
+    target_groups: usize,
+    services: usize,
+    notifications: usize,
+    topics: usize,
+    subscriptions: usize,
+    roles: usize,
+    functions: usize,
+    rules: usize,
+}
+
+impl Counts {
+    /// A complete stack in a region with `zones` AZs.
+    fn complete(zones: usize) -> Counts {
+        Counts {
+            vpcs: 1,
+            subnets: zones,
+            load_balancers: 1,
+            target_groups: 1,
+            services: 1,
+            notifications: 1,
+            topics: 1,
+            subscriptions: 1,
+            roles: 1,
+            functions: 1,
+            rules: 1,
+        }
+    }
+}
+
+fn tag_filter(stack: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{STACK_TAG}"))
+        .values(stack)
+        .build()
+}
+
+async fn count(account: &Account, stack: &str) -> Result<Counts> {
+    let ec2 = account.ec2();
+    let elb = account.elbv2();
+    let sns = account.sns();
+    let iam = aws_sdk_iam::Client::new(&account.config);
+    let lambda = aws_sdk_lambda::Client::new(&account.config);
+    let events = aws_sdk_eventbridge::Client::new(&account.config);
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(tag_filter(stack))
+        .send()
+        .await?
+        .vpcs()
+        .len();
+    let subnets = ec2
+        .describe_subnets()
+        .filters(tag_filter(stack))
+        .send()
+        .await?
+        .subnets()
+        .len();
+    let lbs = elb.describe_load_balancers().send().await?;
+    let load_balancers = lbs
+        .load_balancers()
+        .iter()
+        .filter(|l| l.load_balancer_name() == Some(&format!("{stack}-nlb")))
+        .count();
+    let tgs = elb.describe_target_groups().send().await?;
+    let target_groups = tgs
+        .target_groups()
+        .iter()
+        .filter(|t| {
+            t.target_group_name()
+                .is_some_and(|n| n.starts_with(&format!("{stack}-tg-")))
+        })
+        .count();
+    let service_ids: Vec<String> = ec2
+        .describe_vpc_endpoint_service_configurations()
+        .filters(tag_filter(stack))
+        .send()
+        .await?
+        .service_configurations()
+        .iter()
+        .filter_map(|s| s.service_id().map(str::to_string))
+        .collect();
+    let notifications = ec2
+        .describe_vpc_endpoint_connection_notifications()
+        .send()
+        .await?
+        .connection_notification_set()
+        .len();
+    let topic_suffix = format!(":{stack}-connections");
+    let topics = sns
+        .list_topics()
+        .send()
+        .await?
+        .topics()
+        .iter()
+        .filter(|t| t.topic_arn().is_some_and(|a| a.ends_with(&topic_suffix)))
+        .count();
+    let subscriptions = sns
+        .list_subscriptions()
+        .send()
+        .await?
+        .subscriptions()
+        .iter()
+        .filter(|s| s.topic_arn().is_some_and(|a| a.ends_with(&topic_suffix)))
+        .count();
+    let roles = usize::from(
+        iam.get_role()
+            .role_name(format!("{stack}-approver"))
+            .send()
+            .await
+            .is_ok(),
+    );
+    let functions = usize::from(
+        lambda
+            .get_function()
+            .function_name(format!("{stack}-approver"))
+            .send()
+            .await
+            .is_ok(),
+    );
+    let rules = usize::from(
+        events
+            .describe_rule()
+            .name(format!("{stack}-sweep"))
+            .send()
+            .await
+            .is_ok(),
+    );
+    Ok(Counts {
+        vpcs,
+        subnets,
+        load_balancers,
+        target_groups,
+        services: service_ids.len(),
+        notifications,
+        topics,
+        subscriptions,
+        roles,
+        functions,
+        rules,
+    })
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect()
+}
+
+#[tokio::test]
+async fn up_status_down_from_empty_and_a_converged_up_changes_nothing() -> Result<()> {
+    let emulator = Emulator::shared();
+    let account = Account::fresh(emulator).await?;
+    let allowed = ["111111111111", "222222222222"];
+    let stack = StackDir::new(&stack_toml("alpha", &allowed, ""))?;
+    let config = stack.config().to_str().context("utf-8 path")?;
+    let region_zones = zones(&account).await?;
+
+    // plan: everything to create, and no mutating call.
+    let plan = run_json(&account, &["plan", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    let planned = plan["steps"].as_array().context("steps")?.len();
+    assert!(planned >= 20, "{plan:#}");
+    assert_eq!(plan["calls"]["mutating"], 0, "{plan:#}");
+    assert_eq!(count(&account, "alpha").await?, Counts::default());
+
+    // up from empty does what the plan said.
+    let up = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(up["changes"].as_array().map(Vec::len), Some(planned));
+    let service_name = up["service_name"]
+        .as_str()
+        .context("service name")?
+        .to_string();
+    let service_id = up["service_id"].as_str().context("service id")?.to_string();
+    assert!(service_name.ends_with(&service_id), "{service_name}");
+    assert_eq!(
+        count(&account, "alpha").await?,
+        Counts::complete(region_zones.len())
+    );
+
+    // Every call up made is one the operator policy allows.
+    let allowed_actions: BTreeSet<String> = operator_actions()
+        .iter()
+        .filter_map(|a| a.split(':').nth(1))
+        .map(String::from)
+        .collect();
+    for operation in up["calls"]["by_operation"]
+        .as_object()
+        .context("by_operation")?
+        .keys()
+    {
+        assert!(
+            allowed_actions.contains(operation),
+            "{operation} is missing from the operator policy"
+        );
+    }
+
+    // A converged stack: nothing planned, no mutating call.
+    let again = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(again["changes"], Value::Array(vec![]), "{again:#}");
+    assert_eq!(again["calls"]["mutating"], 0, "{again:#}");
+    assert!(again["calls"]["total"].as_u64().unwrap_or(0) > 10);
+    assert_eq!(again["service_id"], service_id.as_str());
+
+    // status: what consumers and operators need.
+    let status = run_json(&account, &["status", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(status["service"]["name"], service_name.as_str());
+    assert_eq!(status["service"]["acceptance_required"], true);
+    let zone_ids: BTreeSet<String> = status["service"]["zones"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|z| z["id"].as_str().map(String::from))
+        .collect();
+    let expected_ids: BTreeSet<String> = region_zones.iter().map(|z| z.id.clone()).collect();
+    assert_eq!(zone_ids, expected_ids);
+    for zone in status["service"]["zones"].as_array().into_iter().flatten() {
+        let known = region_zones
+            .iter()
+            .find(|z| z.name == zone["name"].as_str().unwrap_or_default());
+        assert_eq!(
+            known.map(|z| z.id.as_str()),
+            zone["id"].as_str(),
+            "AZ name and ID must match: {zone}"
+        );
+    }
+    assert_eq!(
+        strings(&status["service"]["allowed_principals"]),
+        allowed
+            .iter()
+            .map(|a| format!("arn:aws:iam::{a}:root"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(status["load_balancer"]["scheme"], "internal");
+    assert_eq!(status["load_balancer"]["cross_zone"], true);
+    assert_eq!(status["targets"].as_array().map(Vec::len), Some(2));
+    for key in [
+        "topic_policy_set",
+        "notification_to_topic",
+        "approver_subscribed",
+        "sns_may_invoke",
+        "sweep_invokes_approver",
+    ] {
+        assert_eq!(status["wiring"][key], true, "{key}: {:#}", status["wiring"]);
+    }
+    assert_eq!(
+        strings(&status["wiring"]["notification_events"]),
+        ["Accept", "Connect", "Delete", "Reject"]
+    );
+    // Without the config, status finds the same stack by name.
+    let by_name = run_json(&account, &["status", "--stack", "alpha"])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(by_name["service"]["id"], service_id.as_str());
+    assert_eq!(strings(&by_name["allowlist"]), allowed);
+    let human = run(&account, &["status", "--stack", "alpha"])?
+        .expect(0)
+        .stdout;
+    assert!(
+        human.contains(&service_name) && human.contains("notifications: wired"),
+        "{human}"
+    );
+
+    // What up applied, read back with the SDK.
+    let sns = account.sns();
+    let topic_arn = status["wiring"]["topic_arn"].as_str().context("topic")?;
+    let attributes = sns
+        .get_topic_attributes()
+        .topic_arn(topic_arn)
+        .send()
+        .await?;
+    let policy: Value = serde_json::from_str(
+        attributes
+            .attributes()
+            .and_then(|a| a.get("Policy"))
+            .context("policy")?,
+    )?;
+    let statements = policy["Statement"].as_array().context("statements")?;
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["Principal"]["Service"], "vpce.amazonaws.com");
+    assert_eq!(
+        statements[0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+        account.id.as_str()
+    );
+    assert_eq!(
+        statements[0]["Condition"]["ArnLike"]["aws:SourceArn"],
+        format!(
+            "arn:aws:ec2:us-east-1:{}:vpc-endpoint-service/{service_id}",
+            account.id
+        )
+        .as_str()
+    );
+    let lambda = aws_sdk_lambda::Client::new(&account.config);
+    let function = lambda
+        .get_function()
+        .function_name("alpha-approver")
+        .send()
+        .await?;
+    let configuration = function.configuration().context("configuration")?;
+    assert_eq!(
+        configuration.runtime().map(|r| r.as_str()),
+        Some("provided.al2023")
+    );
+    assert_eq!(configuration.handler(), Some("bootstrap"));
+    let env = configuration
+        .environment()
+        .and_then(|e| e.variables())
+        .context("env")?;
+    assert_eq!(
+        env.get("APPROVER_SERVICE_ID").map(String::as_str),
+        Some(service_id.as_str())
+    );
+    assert_eq!(
+        env.get("APPROVER_ALLOWLIST").map(String::as_str),
+        Some("111111111111,222222222222")
+    );
+    assert_eq!(
+        env.get("APPROVER_NON_ALLOWLISTED_POLICY")
+            .map(String::as_str),
+        Some("reject")
+    );
+
+    // down removes everything; a second down has nothing to do.
+    let down = run_json(&account, &["down", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert!(
+        down["deleted"].as_array().map(Vec::len).unwrap_or(0) >= 10,
+        "{down:#}"
+    );
+    assert_eq!(count(&account, "alpha").await?, Counts::default());
+    let again = run_json(&account, &["down", "--stack", "alpha"])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(again["deleted"], Value::Array(vec![]));
+    assert_eq!(again["calls"]["mutating"], 0);
+    let gone = run_json(&account, &["status", "--stack", "alpha"])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(gone["exists"], false);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failure_at_every_mutating_step_then_up_again_converges() -> Result<()> {
+    let emulator = Emulator::shared();
+    let reference = Account::fresh(emulator).await?;
+    let stack = StackDir::new(&stack_toml("beta", &["111111111111"], ""))?;
+    let config = stack.config().to_str().context("utf-8 path")?.to_string();
+    let zone_count = zones(&reference).await?.len();
+
+    // Every mutating operation `up` makes, from a reference run.
+    let up = run_json(&reference, &["up", "-c", &config])
+        .await?
+        .expect(0)
+        .json()?;
+    let mut actions: Vec<String> = Vec::new();
+    for operation in strings(&up["calls"]["mutating_operations"]) {
+        if !actions.contains(&operation) {
+            actions.push(operation);
+        }
+    }
+    assert!(actions.len() >= 15, "{actions:?}");
+
+    for action in &actions {
+        let account = Account::fresh(emulator).await?;
+        // Both attempts of the call fail (the binary retries once).
+        emulator
+            .inject_fault(action, 2, Fault::ServerError, &account.id)
+            .await?;
+        let failed = run_json(&account, &["up", "-c", &config]).await?.expect(1);
+        assert!(
+            failed.stderr.contains(action.as_str()),
+            "{action}: {}",
+            failed.stderr
+        );
+        assert!(
+            failed.stderr.contains("Run `up` again"),
+            "{}",
+            failed.stderr
+        );
+
+        let again = run_json(&account, &["up", "-c", &config])
+            .await?
+            .expect(0)
+            .json()?;
+        assert!(
+            !again["changes"].as_array().context("changes")?.is_empty(),
+            "{action}"
+        );
+        assert_eq!(
+            count(&account, "beta").await?,
+            Counts::complete(zone_count),
+            "after a failed {action}"
+        );
+        let converged = run_json(&account, &["up", "-c", &config])
+            .await?
+            .expect(0)
+            .json()?;
+        assert_eq!(
+            converged["calls"]["mutating"], 0,
+            "after a failed {action}: {converged:#}"
+        );
+
+        run_json(&account, &["down", "-c", &config])
+            .await?
+            .expect(0);
+        assert_eq!(
+            count(&account, "beta").await?,
+            Counts::default(),
+            "orphans after a failed {action}"
+        );
+    }
+    run_json(&reference, &["down", "-c", &config])
+        .await?
+        .expect(0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn down_refuses_while_a_consumer_is_connected_unless_forced() -> Result<()> {
+    let emulator = Emulator::shared();
+    let (provider, consumer) =
+        tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
+    let stack = StackDir::new(&stack_toml("gamma", &[&consumer.id], ""))?;
+    let config = stack.config().to_str().context("utf-8 path")?;
+    let up = run_json(&provider, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    let service_name = up["service_name"].as_str().context("service name")?;
+
+    // The allowlisted consumer connects (nobody accepts: the emulator does
+    // not run the Lambda), so the connection is pending acceptance.
+    let zone = zones(&provider)
+        .await?
+        .first()
+        .context("a zone")?
+        .id
+        .clone();
+    let (vpc_id, subnets) = vpc_with_subnets(&consumer, "consumer", &[&zone]).await?;
+    let endpoint = consumer
+        .ec2()
+        .create_vpc_endpoint()
+        .vpc_endpoint_type(VpcEndpointType::Interface)
+        .vpc_id(vpc_id)
+        .service_name(service_name)
+        .set_subnet_ids(Some(subnets))
+        .send()
+        .await?;
+    let endpoint_id = endpoint
+        .vpc_endpoint()
+        .and_then(|e| e.vpc_endpoint_id())
+        .context("endpoint id")?
+        .to_string();
+
+    let status = run_json(&provider, &["status", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    let connection = &status["connections"][0];
+    assert_eq!(connection["endpoint_id"], endpoint_id.as_str());
+    assert_eq!(connection["owner"], consumer.id.as_str());
+    assert_eq!(connection["state"], "pendingAcceptance");
+    assert_eq!(connection["allowlisted"], true);
+    assert!(connection["age_seconds"].as_i64().is_some_and(|a| a >= 0));
+
+    let refused = run_json(&provider, &["down", "-c", config])
+        .await?
+        .expect(4);
+    assert!(
+        refused.stderr.contains(&endpoint_id) && refused.stderr.contains("--force"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        count(&provider, "gamma").await?.services,
+        1,
+        "a refused down changes nothing"
+    );
+
+    let forced = run_json(&provider, &["down", "-c", config, "--force"])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(strings(&forced["rejected"]), vec![endpoint_id.clone()]);
+    assert_eq!(count(&provider, "gamma").await?, Counts::default());
+    assert_eq!(
+        endpoint_state(&consumer, &endpoint_id).await?,
+        EndpointState::Rejected
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn partial_az_coverage_is_refused_unless_allowed_and_the_operators_vpc_is_kept() -> Result<()>
+{
+    let emulator = Emulator::shared();
+    let account = Account::fresh(emulator).await?;
+    let region_zones = zones(&account).await?;
+    let two: Vec<&str> = region_zones.iter().take(2).map(|z| z.id.as_str()).collect();
+    let (vpc_id, subnets) = vpc_with_subnets(&account, "operator", &two).await?;
+    let subnet_list: Vec<String> = subnets.iter().map(|s| format!("\"{s}\"")).collect();
+    let toml = stack_toml("delta", &["111111111111"], "")
+        .replace(
+            "vpc_cidr = \"10.40.0.0/16\"",
+            &format!(
+                "vpc_id = \"{vpc_id}\"\nsubnet_ids = [{}]",
+                subnet_list.join(", ")
+            ),
+        )
+        .replace("\"10.40.0.10\", \"10.40.16.10\"", "\"10.0.0.10\"");
+    let stack = StackDir::new(&toml)?;
+    let config = stack.config().to_str().context("utf-8 path")?;
+
+    let refused = run_json(&account, &["up", "-c", config]).await?.expect(4);
+    assert!(
+        refused.stderr.contains("cover 2 of the"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains(&region_zones[2].id),
+        "names the missing AZs: {}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("--allow-partial-az-coverage"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(count(&account, "delta").await?.load_balancers, 0);
+
+    run_json(
+        &account,
+        &["up", "-c", config, "--allow-partial-az-coverage"],
+    )
+    .await?
+    .expect(0);
+    let status = run_json(&account, &["status", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(status["service"]["zones"].as_array().map(Vec::len), Some(2));
+
+    let down = run_json(&account, &["down", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    let kept = strings(&down["kept"]);
+    assert!(kept.contains(&format!("VPC {vpc_id}")), "{kept:?}");
+    let still = account
+        .ec2()
+        .describe_vpcs()
+        .vpc_ids(&vpc_id)
+        .send()
+        .await?;
+    assert_eq!(
+        still.vpcs().len(),
+        1,
+        "the operator's VPC must survive down"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_changed_allowlist_is_an_update_and_a_foreign_name_is_refused() -> Result<()> {
+    let emulator = Emulator::shared();
+    let account = Account::fresh(emulator).await?;
+    let stack = StackDir::new(&stack_toml("eps", &["111111111111"], ""))?;
+    let config = stack.config().to_str().context("utf-8 path")?;
+    run_json(&account, &["up", "-c", config]).await?.expect(0);
+
+    stack.rewrite(&stack_toml("eps", &["111111111111", "333333333333"], ""))?;
+    let plan = run_json(&account, &["plan", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    let kinds: Vec<String> = plan["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["resource"]["kind"].as_str().map(String::from))
+        .collect();
+    assert_eq!(kinds, ["principals", "function_configuration"], "{plan:#}");
+    let up = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(
+        strings(&up["calls"]["mutating_operations"]),
+        [
+            "ModifyVpcEndpointServicePermissions",
+            "UpdateFunctionConfiguration"
+        ]
+    );
+    let again = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(again["calls"]["mutating"], 0);
+    run_json(&account, &["down", "-c", config]).await?.expect(0);
+
+    // A load balancer with the stack's name that the stack does not own.
+    let other = Account::fresh(emulator).await?;
+    let zone_ids: Vec<String> = zones(&other).await?.iter().map(|z| z.id.clone()).collect();
+    let ids: Vec<&str> = zone_ids.iter().map(String::as_str).collect();
+    let (_, subnets) = vpc_with_subnets(&other, "someone-else", &ids).await?;
+    other
+        .elbv2()
+        .create_load_balancer()
+        .name("eps-nlb")
+        .set_subnets(Some(subnets))
+        .r#type(aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum::Network)
+        .send()
+        .await?;
+    let refused = run_json(&other, &["up", "-c", config]).await?.expect(4);
+    assert!(
+        refused.stderr.contains("eps-nlb") && refused.stderr.contains("not tagged"),
+        "{}",
+        refused.stderr
+    );
+    let down = run_json(&other, &["down", "-c", config]).await?.expect(4);
+    assert!(
+        down.stderr.contains("not tagged"),
+        "down never deletes what is not the stack's: {}",
+        down.stderr
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_configs_are_reported_with_file_line_and_key_before_any_call() -> Result<()> {
+    // An endpoint nothing listens on: any AWS call would fail with a
+    // network error and exit code 1, not 2.
+    let emulator = Emulator::shared();
+    let account = Account::fresh(emulator).await?;
+    let good = stack_toml("zeta", &["111111111111"], "");
+    let cases = [
+        (
+            "\"111111111111\"",
+            "\"11111111111\"",
+            "access.allowlist",
+            "12 digits",
+        ),
+        (
+            "10.40.0.0/16",
+            "10.40.0.0/33",
+            "network.vpc_cidr",
+            "prefix length",
+        ),
+        (
+            "ports = [443]",
+            "ports = [70000]",
+            "service.ports",
+            "1 to 65535",
+        ),
+        (
+            "package = \"bootstrap.zip\"",
+            "package = \"missing.zip\"",
+            "approver.package",
+            "cargo lambda build",
+        ),
+        (
+            "ports = [443]",
+            "ports = [443]\nprot = \"tcp\"",
+            "prot",
+            "unknown field",
+        ),
+    ];
+    for (from, to, key, fragment) in cases {
+        assert!(good.contains(from), "{from}");
+        let stack = StackDir::new(&good.replacen(from, to, 1))?;
+        let config = stack.config().to_str().context("utf-8 path")?;
+        for command in ["up", "plan"] {
+            let mut child =
+                std::process::Command::new(privatelink_tests::bins::binary("endpoint-service")?);
+            account.apply_env(&mut child);
+            let out = child
+                .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+                .args([command, "-c", config])
+                .output()?;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command} {key}: {stderr}");
+            assert!(
+                stderr.contains("stack.toml:"),
+                "names the file and line: {stderr}"
+            );
+            assert!(
+                stderr.contains(key) && stderr.contains(fragment),
+                "{key}/{fragment}: {stderr}"
+            );
+            assert!(stderr.contains("nothing was sent to AWS"), "{stderr}");
+        }
+    }
+    let missing = run(&account, &["up", "-c", "/nonexistent/stack.toml"])?.expect(2);
+    assert!(
+        missing.stderr.contains("/nonexistent/stack.toml"),
+        "{}",
+        missing.stderr
+    );
+    Ok(())
+}
