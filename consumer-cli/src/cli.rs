@@ -5,7 +5,7 @@
 //! |---|---|
 //! | 0 | done (for `connect` and `verify`: every check passed) |
 //! | 1 | failed: an AWS call, a wait, a rejected connection, or (`verify`) a check |
-//! | 2 | bad input: arguments; nothing was sent to AWS |
+//! | 2 | bad input: arguments; nothing was changed |
 //! | 3 | partly done: `connect` set everything up but verification failed; `disconnect` kept a zone holding records it did not make |
 //! | 4 | refused: VPC DNS attributes off without `--fix-vpc-dns`, or a same-named zone or group that is not ours |
 
@@ -192,14 +192,24 @@ impl ConnectArgs {
         if self.port == 0 {
             return Err(ConsumerError::Input("--port must be 1-65535".into()));
         }
+        let check = self.check.parse()?;
+        let dns_name = self
+            .dns_name
+            .as_deref()
+            .map(target::parse_dns_name)
+            .transpose()?;
+        if let (Some((resolve_name, _)), Some(name)) = (&check.resolve, &dns_name) {
+            if resolve_name != name {
+                return Err(ConsumerError::Input(format!(
+                    "--resolve is for {resolve_name}, but --dns-name is {name}: write \
+                     --resolve {name}:IP"
+                )));
+            }
+        }
         Ok(ConnectOptions {
             target: self.target.parse()?,
             subnets: target::parse_subnet_ids(&self.subnets)?,
-            dns_name: self
-                .dns_name
-                .as_deref()
-                .map(target::parse_dns_name)
-                .transpose()?,
+            dns_name,
             port: self.port,
             allow_cidrs: self
                 .allow_cidr
@@ -209,7 +219,7 @@ impl ConnectArgs {
             wait: target::parse_duration("--wait", &self.wait)?,
             fix_vpc_dns: self.fix_vpc_dns,
             verify: !self.no_verify,
-            check: self.check.parse()?,
+            check,
         })
     }
 }
@@ -371,6 +381,16 @@ mod tests {
         assert_eq!(options.allow_cidrs, ["10.0.0.0/8", "192.168.1.0/24"]);
         assert_eq!(options.wait.as_secs(), 120);
         assert_eq!(options.port, 443);
+
+        let mut other_name = args.clone();
+        other_name.dns_name = Some("other.vendor.internal".into());
+        let err = exit_error(other_name.options().unwrap_err());
+        assert_eq!(err.code(), 2);
+        assert!(
+            err.to_string()
+                .contains("--resolve other.vendor.internal:IP"),
+            "{err}"
+        );
 
         let mut bad = args.clone();
         bad.allow_cidr = vec!["10.0.0.0".into()];

@@ -42,9 +42,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
 
 /// Process starts measured per side (plus the one that also runs events).
-const INIT_RUNS: usize = 6;
+const INIT_RUNS: usize = 10;
 /// Events measured per side, after one warm-up event.
-const EVENTS: usize = 20;
+const EVENTS: usize = 50;
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The floor: what any Python Lambda with boto3 does before its first
@@ -56,7 +56,7 @@ ec2 = boto3.client("ec2")
 print("ready", flush=True)
 for _ in sys.stdin:
     ec2.describe_vpc_endpoint_connections(
-        Filters=[{"Name": "service-id", "Values": [sys.argv[1]]}])
+        Filters=[{"Name": "service-id", "Values": [sys.argv[1]]}], MaxResults=1000)
     print("done", flush=True)
 "#;
 
@@ -388,7 +388,10 @@ fn floor_python() -> Result<PathBuf> {
         .unwrap_or_else(|| repo_root().join(".venv-emulator"));
     let python = venv.join("bin").join("python");
     if !python.exists() {
-        bail!("{} is missing (tests/emulator/install.sh makes it)", python.display());
+        bail!(
+            "{} is missing (tests/emulator/install.sh makes it)",
+            python.display()
+        );
     }
     Ok(python)
 }

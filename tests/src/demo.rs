@@ -140,9 +140,9 @@ pub async fn run(options: DemoOptions) -> Result<Summary> {
     let up = cli(&vendor, "endpoint-service", &["up", "--config", path_str(&config)?]).await?;
     say.detail(&format!("up: {}", one_line(&up)));
     let status = cli(&vendor, "endpoint-service", &["status", "--stack", &stack]).await?;
-    let service_name = string_at(&status, &["service", "service_name"])?;
-    let service_id = string_at(&status, &["service", "service_id"])?;
-    let topic_arn = string_at(&status, &["notification", "topic_arn"])?;
+    let service_name = string_at(&status, &["service", "name"])?;
+    let service_id = string_at(&status, &["service", "id"])?;
+    let topic_arn = string_at(&status, &["wiring", "topic_arn"])?;
     say.detail(&format!(
         "the value customers need: {service_name} (service {service_id})"
     ));
@@ -168,9 +168,7 @@ pub async fn run(options: DemoOptions) -> Result<Summary> {
     let (customer_vpc, _) = customer_vpc(&customer).await?;
     let connected = connect(&customer, &service_name, &customer_vpc, &standin).await?;
     summary.auto_endpoint = string_at(&connected, &["endpoint_id"])?;
-    summary.auto_decision = runtime
-        .decision_for(&summary.auto_endpoint)
-        .ok_or_else(|| anyhow!("the Lambda logged no decision for {}", summary.auto_endpoint))?;
+    summary.auto_decision = recorded_decision(&vendor, &stack, &customer.id).await?;
     say.detail(&format!(
         "endpoint {} accepted by the Lambda (decision: {}); verify passed",
         summary.auto_endpoint, summary.auto_decision
@@ -187,10 +185,9 @@ pub async fn run(options: DemoOptions) -> Result<Summary> {
             connect_with(&stranger, &service_name, &stranger_vpc, &standin_args).await
         })
     };
-    let endpoint = wait_for_pending_review(&vendor, &stack, &stranger.id, &runtime).await?;
+    let (endpoint, decision) = wait_for_pending_review(&vendor, &stack, &stranger.id).await?;
     summary.manual_endpoint = endpoint.clone();
-    summary.manual_decision_before_override =
-        runtime.decision_for(&endpoint).unwrap_or_default();
+    summary.manual_decision_before_override = decision;
     say.detail(&format!(
         "endpoint {endpoint} is pendingAcceptance (decision: {})",
         summary.manual_decision_before_override
@@ -251,16 +248,18 @@ fn write_stack_config(options: &DemoOptions, stack: &str, allowlisted: &str) -> 
         r#"# Demo stack: see docs/provider.md for every key.
 name = "{stack}"
 region = "{region}"
+
+[network]
+vpc_cidr = "10.0.0.0/16"
+
+[service]
 ports = [443]
+targets = ["10.0.0.10"]
+
+[access]
 allowlist = ["{allowlisted}"]
 non_allowlisted = "leave-pending"
 allow_any_principal = true
-
-[network]
-cidr = "10.0.0.0/16"
-
-[targets]
-ips = ["10.0.0.10"]
 
 [approver]
 package = "{zip}"
@@ -379,38 +378,51 @@ async fn connect_with(
 }
 
 /// Polls the operator's `connections` view until `owner`'s request is
-/// pending and the Lambda has logged its decision about it.
+/// pending and the Lambda's decision about it is recorded on the connection
+/// (the decision history). Returns the endpoint id and that decision.
 async fn wait_for_pending_review(
     vendor: &Account,
     stack: &str,
     owner: &str,
-    runtime: &LambdaRuntime,
-) -> Result<String> {
+) -> Result<(String, String)> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let listed = cli(vendor, "endpoint-service", &["connections", "--stack", stack]).await?;
-        let found = listed
-            .get("connections")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .find(|c| c.get("owner").and_then(Value::as_str) == Some(owner))
-            .and_then(|c| {
-                let state = c.get("state").and_then(Value::as_str)?;
-                let id = c.get("endpoint_id").and_then(Value::as_str)?;
-                Some((state.to_string(), id.to_string()))
-            });
-        if let Some((state, id)) = found {
-            if state.eq_ignore_ascii_case("pendingAcceptance") && runtime.decision_for(&id).is_some()
+        if let Some(found) = connection_of(&listed, owner) {
+            let state = found.get("state").and_then(Value::as_str).unwrap_or("");
+            let decision = found
+                .pointer("/last_decision/decision")
+                .and_then(Value::as_str);
+            if let (true, Some(decision)) =
+                (state.eq_ignore_ascii_case("pendingAcceptance"), decision)
             {
-                return Ok(id);
+                return Ok((string_at(found, &["endpoint_id"])?, decision.to_string()));
             }
         }
         if Instant::now() > deadline {
-            bail!("no pending request from {owner} with a Lambda decision after 60 s: {listed}");
+            bail!("no pending request from {owner} with a recorded decision after 60 s: {listed}");
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// The connection row of `owner` in a `connections --output json` listing.
+fn connection_of<'a>(listed: &'a Value, owner: &str) -> Option<&'a Value> {
+    listed
+        .get("connections")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("owner").and_then(Value::as_str) == Some(owner))
+}
+
+/// The decision recorded on `owner`'s connection, as `connections` shows it.
+async fn recorded_decision(vendor: &Account, stack: &str, owner: &str) -> Result<String> {
+    let listed = cli(vendor, "endpoint-service", &["connections", "--stack", stack]).await?;
+    let row = connection_of(&listed, owner)
+        .ok_or_else(|| anyhow!("no connection of {owner} in {}", one_line(&listed)))?;
+    let decision = string_at(row, &["last_decision", "decision"])?;
+    let trigger = string_at(row, &["last_decision", "trigger"])?;
+    Ok(format!("{decision} ({trigger})"))
 }
 
 async fn delete_customer_vpc(account: &Account) -> Result<()> {

@@ -47,7 +47,10 @@ const INVOKE_TIMEOUT: Duration = Duration::from_secs(90);
 /// when nothing changed; serialised between test binaries by a lock file).
 pub fn cargo_lambda() -> Result<PathBuf> {
     let root = repo_root();
-    let script = root.join("tests").join("tools").join("install-cargo-lambda.sh");
+    let script = root
+        .join("tests")
+        .join("tools")
+        .join("install-cargo-lambda.sh");
     let lock = root.join("target").join(".cargo-lambda-install.lock");
     std::fs::create_dir_all(root.join("target")).context("creating target/")?;
     let out = Command::new("flock")
@@ -66,7 +69,11 @@ pub fn cargo_lambda() -> Result<PathBuf> {
         .map(PathBuf::from)
         .with_context(|| format!("{} printed no path", script.display()))?;
     if !path.exists() {
-        bail!("{} printed {}, which does not exist", script.display(), path.display());
+        bail!(
+            "{} printed {}, which does not exist",
+            script.display(),
+            path.display()
+        );
     }
     Ok(path)
 }
@@ -103,10 +110,9 @@ pub fn build_release() -> Result<Package> {
     let venv_bin = cargo_lambda
         .parent()
         .context("cargo-lambda has no parent directory")?;
-    let path = std::env::join_paths(
-        std::iter::once(venv_bin.to_path_buf())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
+    let path = std::env::join_paths(std::iter::once(venv_bin.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
     .context("building PATH")?;
     let lock = root.join("target").join(".approver-lambda-build.lock");
     for format in [&["--output-format", "zip"][..], &[][..]] {
@@ -350,9 +356,8 @@ impl LambdaRuntime {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                Value::String(String::from_utf8_lossy(&bytes).into_owned())
-            })
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         Ok(Invoked {
             status,

@@ -12,8 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, HostedZoneConfig, ResourceRecord, ResourceRecordSet, RrType,
-    Vpc, VpcRegion,
+    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType, Vpc, VpcRegion,
 };
 use endpoint_service::state::EndpointState;
 use privatelink_tests::bins::binary;
@@ -722,12 +721,12 @@ async fn vpc_without_dns_attributes_is_refused_then_fixed_on_request() -> Result
 async fn a_zone_that_is_not_ours_is_never_touched() -> Result<()> {
     let setup = setup().await?;
     let r53 = setup.r53();
-    // The customer's own zone for the same name, on the same VPC.
+    // The customer's own zone for the same name, on the same VPC (made the
+    // way `aws route53 create-hosted-zone --vpc ...` makes it).
     let zone = r53
         .create_hosted_zone()
         .name(NAME)
         .caller_reference(format!("someone-else-{}", setup.vpc_id))
-        .hosted_zone_config(HostedZoneConfig::builder().private_zone(true).build())
         .vpc(
             Vpc::builder()
                 .vpc_id(&setup.vpc_id)

@@ -69,9 +69,10 @@ async fn connect_notification(provider: &Provider, endpoint_id: &str) -> Result<
     let delivered = provider
         .drain_notifications(Duration::from_secs(15))
         .await?;
-    let Some((envelope, _)) = delivered.iter().find(|(_, body)| {
-        body["eventType"] == "Connect" && body["vpcEndpointId"] == endpoint_id
-    }) else {
+    let Some((envelope, _)) = delivered
+        .iter()
+        .find(|(_, body)| body["eventType"] == "Connect" && body["vpcEndpointId"] == endpoint_id)
+    else {
         bail!("no Connect notification for {endpoint_id} was delivered: {delivered:?}");
     };
     let subscription = queue_subscription_arn(provider).await?;

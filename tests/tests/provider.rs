@@ -644,6 +644,76 @@ async fn a_changed_allowlist_is_an_update_and_a_foreign_name_is_refused() -> Res
         .expect(0)
         .json()?;
     assert_eq!(again["calls"]["mutating"], 0);
+
+    // A private DNS name: set on the service, and its TXT verification
+    // record written into the operator's public Route 53 zone.
+    let route53 = aws_sdk_route53::Client::new(&account.config);
+    let zone = route53
+        .create_hosted_zone()
+        .name("eps.example")
+        .caller_reference(format!("provider-test-{}", account.id))
+        .send()
+        .await?;
+    let zone_id = zone
+        .hosted_zone()
+        .context("zone")?
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_string();
+    let with_dns = stack_toml("eps", &["111111111111", "333333333333"], "").replace(
+        "targets = [",
+        "private_dns_name = \"api.eps.example\"\ntargets = [",
+    );
+    stack.rewrite(&with_dns)?;
+    let up = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(
+        strings(&up["calls"]["mutating_operations"]),
+        [
+            "ModifyVpcEndpointServiceConfiguration",
+            "ChangeResourceRecordSets"
+        ]
+    );
+    let status = run_json(&account, &["status", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(status["service"]["private_dns_name"], "api.eps.example");
+    let verification = &status["service"]["private_dns_verification"];
+    let record = &status["service"]["private_dns_record"];
+    assert_eq!(record["zone_id"], zone_id.as_str(), "{status:#}");
+    assert_eq!(record["present"], true);
+    let expected_name = format!(
+        "{}.api.eps.example.",
+        verification["name"].as_str().context("TXT name")?
+    );
+    assert_eq!(record["record_name"], expected_name.as_str());
+    let sets = route53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .send()
+        .await?;
+    let txt = sets
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.name() == expected_name)
+        .context("the TXT record in Route 53")?;
+    assert_eq!(
+        txt.resource_records()
+            .first()
+            .map(|r| r.value().to_string()),
+        Some(format!(
+            "\"{}\"",
+            verification["value"].as_str().unwrap_or_default()
+        ))
+    );
+    let again = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(again["calls"]["mutating"], 0, "{again:#}");
     run_json(&account, &["down", "-c", config]).await?.expect(0);
 
     // A load balancer with the stack's name that the stack does not own.

@@ -14,7 +14,7 @@ use super::policy::{self, SNS_PERMISSION_SID, SWEEP_PERMISSION_SID};
 use super::progress::Progress;
 use super::resources::approver::{self, FunctionSpec};
 use super::resources::nlb::desired_targets;
-use super::resources::{network, nlb, schedule, service, topic, StackTags};
+use super::resources::{dns, network, nlb, schedule, service, topic, StackTags};
 use super::spec::{NetworkSpec, StackSpec};
 use super::{Clients, ProvisionError};
 
@@ -315,6 +315,33 @@ async fn apply_step(
             service::set_private_dns(&clients.ec2, &svc.id, spec.private_dns_name.as_deref())
                 .await?;
             svc.private_dns_name = spec.private_dns_name.clone();
+        }
+        (Action::Create, Resource::VerificationRecord) => {
+            // The verification values exist only once the name is set.
+            let found = service::find_service(&clients.ec2, stack).await?;
+            let dns = found.as_ref().and_then(|s| s.private_dns.clone());
+            let (Some(name), Some(record), Some(value)) = (
+                spec.private_dns_name.as_deref(),
+                dns.as_ref().and_then(|d| d.name.clone()),
+                dns.as_ref().and_then(|d| d.value.clone()),
+            ) else {
+                progress.note(
+                    "  the service reports no verification record yet; `status` shows it later",
+                );
+                return Ok(());
+            };
+            match dns::find_record(&clients.route53, &record, &value, name).await? {
+                Some(found) if found.present => observed.verification = Some(found),
+                Some(mut missing) => {
+                    dns::upsert_record(&clients.route53, &missing).await?;
+                    missing.present = true;
+                    observed.verification = Some(missing);
+                }
+                None => progress.note(&format!(
+                    "  no public Route 53 zone in this account holds {name}: create TXT {} = \"{value}\" at your DNS host",
+                    dns::record_name(&record, name)
+                )),
+            }
         }
         (Action::Create, Resource::Topic) => {
             let arn = topic::create_topic(&clients.sns, &tags).await?;

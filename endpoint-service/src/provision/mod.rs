@@ -48,6 +48,7 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub sts: aws_sdk_sts::Client,
+    pub route53: aws_sdk_route53::Client,
     /// The region every client works in.
     pub region: String,
     pub calls: CallLog,
@@ -81,6 +82,7 @@ impl Clients {
             lambda: client!(aws_sdk_lambda),
             events: client!(aws_sdk_eventbridge),
             sts: client!(aws_sdk_sts),
+            route53: client!(aws_sdk_route53),
             region,
             calls,
         })

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::resources::{approver, network, nlb, schedule, service, topic};
+use super::resources::{approver, dns, network, nlb, schedule, service, topic};
 use super::spec::NetworkSpec;
 use super::{aws_err, Clients, ProvisionError};
 use crate::naming::StackName;
@@ -161,6 +161,18 @@ pub struct RuleObs {
     pub target_arns: Vec<String>,
 }
 
+/// The private DNS name's TXT verification record in a public Route 53
+/// zone of the operator's account.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VerificationObs {
+    pub zone_id: String,
+    pub zone_name: String,
+    /// Fully qualified, with a trailing dot.
+    pub record_name: String,
+    pub value: String,
+    pub present: bool,
+}
+
 /// Everything found for one stack.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Observed {
@@ -180,6 +192,8 @@ pub struct Observed {
     pub role: Option<RoleObs>,
     pub function: Option<FunctionObs>,
     pub rule: Option<RuleObs>,
+    /// Only looked up when the service has a private DNS name.
+    pub verification: Option<VerificationObs>,
 }
 
 impl Observed {
@@ -247,6 +261,26 @@ pub async fn find_function(
     approver::find_function(lambda, stack).await
 }
 
+/// Looks up the private DNS verification record when the service has a
+/// private DNS name with its verification values (Route 53 calls only
+/// then).
+pub async fn observe_verification(
+    clients: &Clients,
+    observed: &mut Observed,
+) -> Result<(), ProvisionError> {
+    let Some(service) = &observed.service else {
+        return Ok(());
+    };
+    let (Some(name), Some(dns)) = (&service.private_dns_name, &service.private_dns) else {
+        return Ok(());
+    };
+    let (Some(record), Some(value)) = (&dns.name, &dns.value) else {
+        return Ok(());
+    };
+    observed.verification = dns::find_record(&clients.route53, record, value, name).await?;
+    Ok(())
+}
+
 /// Observes everything the stack owns. `network` is the spec's network
 /// (an existing VPC is looked up by id); `None` finds only what the stack
 /// created (for `status` and `down` without a config file).
@@ -288,5 +322,6 @@ pub async fn observe(
         role,
         function,
         rule,
+        verification: None,
     })
 }

@@ -61,6 +61,7 @@ pub enum Resource {
     Service,
     Principals,
     PrivateDnsName,
+    VerificationRecord,
     Topic,
     TopicPolicy,
     Notification,
@@ -96,6 +97,7 @@ impl fmt::Display for Resource {
             Resource::Service => write!(f, "endpoint service"),
             Resource::Principals => write!(f, "allowed principals"),
             Resource::PrivateDnsName => write!(f, "private DNS name"),
+            Resource::VerificationRecord => write!(f, "private DNS verification TXT record"),
             Resource::Topic => write!(f, "SNS topic"),
             Resource::TopicPolicy => write!(f, "SNS topic policy"),
             Resource::Notification => write!(f, "connection notification"),
@@ -545,6 +547,22 @@ pub fn plan(
                     &reason,
                 );
             }
+        }
+    }
+
+    // The TXT record proving the private DNS name's domain: with a new
+    // name, written after it is set (when a public Route 53 zone holds the
+    // domain); otherwise only when it went missing.
+    if spec.private_dns_name.is_some() {
+        let name_changes = steps.iter().any(|s| s.resource == Resource::PrivateDnsName);
+        let missing = observed.verification.as_ref().is_some_and(|v| !v.present);
+        if name_changes || missing {
+            push(
+                &mut steps,
+                Action::Create,
+                Resource::VerificationRecord,
+                "TXT record in the domain's public Route 53 zone, if this account has one",
+            );
         }
     }
 

@@ -65,6 +65,16 @@ impl Scope {
     }
 }
 
+/// Endpoint connections of this account's services
+/// (`vpc-endpoint-connection/vpce-con-*`), the only resources the decision
+/// history tags.
+fn connection_arns(scope: &Scope) -> String {
+    format!(
+        "arn:aws:ec2:{}:{}:vpc-endpoint-connection/*",
+        scope.region, scope.account
+    )
+}
+
 /// `arn:aws:ec2:REGION:ACCOUNT:vpc-endpoint-service/ID`.
 pub fn service_arn(region: &str, account: &str, service_id: &str) -> String {
     format!("arn:aws:ec2:{region}:{account}:vpc-endpoint-service/{service_id}")
@@ -105,7 +115,8 @@ pub fn lambda_trust_policy() -> Value {
 
 /// The approver role's inline policy: list connections (Describe actions
 /// support no resource scoping), accept or reject them on this endpoint
-/// service only, and write its own logs.
+/// service only, record each decision as tags on the connection (the
+/// decision history, see `approval::history`), and write its own logs.
 pub fn approver_role_policy(scope: &Scope) -> Value {
     let log_group = format!(
         "arn:aws:logs:{}:{}:log-group:/aws/lambda/{}",
@@ -127,6 +138,12 @@ pub fn approver_role_policy(scope: &Scope) -> Value {
                 "Effect": "Allow",
                 "Action": ["ec2:AcceptVpcEndpointConnections", "ec2:RejectVpcEndpointConnections"],
                 "Resource": scope.service_arn()
+            },
+            {
+                "Sid": "RecordDecisionsOnConnections",
+                "Effect": "Allow",
+                "Action": "ec2:CreateTags",
+                "Resource": connection_arns(scope)
             },
             {
                 "Sid": "OwnLogs",
@@ -156,6 +173,7 @@ pub const OPERATOR_READ_ACTIONS: &[&str] = &[
     "elasticloadbalancing:DescribeTargetHealth",
     "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeTags",
+    "route53:ListHostedZonesByName",
 ];
 
 /// EC2 creates, allowed only when the request tags the new resource with
@@ -173,6 +191,7 @@ pub const OPERATOR_EC2_OWNED_ACTIONS: &[&str] = &[
     "ec2:ModifyVpcEndpointServiceConfiguration",
     "ec2:ModifyVpcEndpointServicePermissions",
     "ec2:DeleteVpcEndpointServiceConfigurations",
+    "ec2:AcceptVpcEndpointConnections",
     "ec2:RejectVpcEndpointConnections",
     "ec2:CreateVpcEndpointConnectionNotification",
     "ec2:ModifyVpcEndpointConnectionNotification",
@@ -222,6 +241,7 @@ pub const OPERATOR_LAMBDA_ACTIONS: &[&str] = &[
     "lambda:CreateFunction",
     "lambda:TagResource",
     "lambda:GetFunction",
+    "lambda:GetFunctionConfiguration",
     "lambda:GetPolicy",
     "lambda:UpdateFunctionCode",
     "lambda:UpdateFunctionConfiguration",
@@ -239,6 +259,12 @@ pub const OPERATOR_EVENTS_ACTIONS: &[&str] = &[
     "events:PutTargets",
     "events:RemoveTargets",
     "events:DeleteRule",
+];
+
+/// Route 53 changes: only TXT records (the private DNS verification).
+pub const OPERATOR_ROUTE53_ACTIONS: &[&str] = &[
+    "route53:ListResourceRecordSets",
+    "route53:ChangeResourceRecordSets",
 ];
 
 /// The least-privilege policy for the operator who runs `up`, `plan`,
@@ -268,6 +294,12 @@ pub fn operator_policy(scope: &Scope) -> Value {
                 "Condition": {"StringEquals": {"ec2:CreateAction": OPERATOR_EC2_CREATE_ACTIONS.iter().map(|a| a.trim_start_matches("ec2:")).collect::<Vec<_>>()}}
             },
             {
+                "Sid": "RecordDecisionsOnConnections",
+                "Effect": "Allow",
+                "Action": "ec2:CreateTags",
+                "Resource": connection_arns(scope)
+            },
+            {
                 "Sid": "ChangeOnlyThisStacksEc2Resources",
                 "Effect": "Allow",
                 "Action": OPERATOR_EC2_OWNED_ACTIONS,
@@ -294,7 +326,14 @@ pub fn operator_policy(scope: &Scope) -> Value {
                 "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}
             },
             {"Sid": "ApproverFunctionOfThisStack", "Effect": "Allow", "Action": OPERATOR_LAMBDA_ACTIONS, "Resource": scope.function_arn()},
-            {"Sid": "SweepRuleOfThisStack", "Effect": "Allow", "Action": OPERATOR_EVENTS_ACTIONS, "Resource": scope.rule_arn()}
+            {"Sid": "SweepRuleOfThisStack", "Effect": "Allow", "Action": OPERATOR_EVENTS_ACTIONS, "Resource": scope.rule_arn()},
+            {
+                "Sid": "PrivateDnsVerificationRecordOnly",
+                "Effect": "Allow",
+                "Action": OPERATOR_ROUTE53_ACTIONS,
+                "Resource": "arn:aws:route53:::hostedzone/*",
+                "Condition": {"ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["TXT"]}}
+            }
         ]
     })
 }
@@ -311,6 +350,7 @@ pub fn operator_actions() -> Vec<&'static str> {
         OPERATOR_IAM_ACTIONS,
         OPERATOR_LAMBDA_ACTIONS,
         OPERATOR_EVENTS_ACTIONS,
+        OPERATOR_ROUTE53_ACTIONS,
     ]
     .concat()
 }
@@ -381,9 +421,18 @@ mod tests {
                 _ => vec![],
             })
             .collect();
-        assert!(all_actions
+        assert!(all_actions.iter().all(|a| a.starts_with("logs:")
+            || a.ends_with("VpcEndpointConnections")
+            || a == "ec2:CreateTags"));
+        // Tags (the decision history) only on endpoint connections.
+        let tagging = statements
             .iter()
-            .all(|a| a.starts_with("logs:") || a.ends_with("VpcEndpointConnections")));
+            .find(|s| s["Action"] == "ec2:CreateTags")
+            .unwrap();
+        assert_eq!(
+            tagging["Resource"],
+            "arn:aws:ec2:us-east-1:111111111111:vpc-endpoint-connection/*"
+        );
         // Nothing but the describe call is unscoped.
         for s in statements {
             if s["Resource"] == "*" {

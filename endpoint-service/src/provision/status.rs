@@ -6,7 +6,7 @@
 use std::fmt;
 
 use super::calls::CallSummary;
-use super::observe::{observe, Observed, PrivateDnsObs};
+use super::observe::{observe, observe_verification, Observed, PrivateDnsObs, VerificationObs};
 use super::policy::{SNS_PERMISSION_SID, SWEEP_PERMISSION_SID};
 use super::resources::service::{connections, ConnectionObs};
 use super::spec::StackSpec;
@@ -14,6 +14,8 @@ use super::{Clients, ProvisionError};
 use crate::approval::config::ENV_ALLOWLIST;
 use crate::approval::Allowlist;
 use crate::naming::StackName;
+use crate::operator::drift::{self, Drift};
+use crate::operator::principals::Principals;
 use crate::state::EndpointState;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -34,6 +36,9 @@ pub struct ServiceStatus {
     pub private_dns_name: Option<String>,
     /// The TXT record that proves the private DNS name's domain.
     pub private_dns_verification: Option<PrivateDnsObs>,
+    /// That record in a public Route 53 zone of this account, if one
+    /// holds the domain.
+    pub private_dns_record: Option<VerificationObs>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -104,6 +109,9 @@ pub struct StatusReport {
     /// else the approver's environment.
     pub allowlist: Vec<String>,
     pub connections: Vec<ConnectionStatus>,
+    /// The service's allowed principals compared with the approver's
+    /// `APPROVER_ALLOWLIST` (both exist), the same check as `drift`.
+    pub drift: Option<Drift>,
     pub calls: CallSummary,
 }
 
@@ -179,6 +187,7 @@ pub fn report(
             .private_dns
             .clone()
             .filter(|_| s.private_dns_name.is_some()),
+        private_dns_record: observed.verification.clone(),
     });
     let load_balancer = observed
         .load_balancer
@@ -213,6 +222,20 @@ pub fn report(
             allowlisted: c.owner.as_deref().is_some_and(|o| allowlist.contains(o)),
         })
         .collect();
+    // Computed from what was observed anyway: no extra AWS call.
+    let drift = match (&observed.service, &observed.function) {
+        (Some(service), Some(function)) => Some(drift::compare(
+            &service.id,
+            &stack.function(),
+            &Principals::from_list(service.principals.iter().map(String::as_str)),
+            function
+                .environment
+                .get(ENV_ALLOWLIST)
+                .and_then(|text| Allowlist::parse(text).ok())
+                .as_ref(),
+        )),
+        _ => None,
+    };
     StatusReport {
         stack: stack.to_string(),
         region: observed.region.clone(),
@@ -224,6 +247,7 @@ pub fn report(
         wiring: wiring(observed),
         allowlist: allowlist.iter().map(|a| a.to_string()).collect(),
         connections,
+        drift,
         calls,
     }
 }
@@ -236,7 +260,8 @@ pub async fn status(
     stack: &StackName,
     spec: Option<&StackSpec>,
 ) -> Result<StatusReport, ProvisionError> {
-    let observed = observe(clients, stack, spec.map(|s| &s.network)).await?;
+    let mut observed = observe(clients, stack, spec.map(|s| &s.network)).await?;
+    observe_verification(clients, &mut observed).await?;
     let found = match &observed.service {
         Some(s) => connections(&clients.ec2, &s.id).await?,
         None => Vec::new(),
@@ -323,6 +348,16 @@ impl fmt::Display for StatusReport {
                         )?;
                     }
                     writeln!(f)?;
+                    match &s.private_dns_record {
+                        Some(r) => writeln!(
+                            f,
+                            "  TXT record in Route 53 zone {} ({}): {}",
+                            r.zone_name,
+                            r.zone_id,
+                            if r.present { "present" } else { "MISSING (run `up`)" }
+                        )?,
+                        None => writeln!(f, "  no public Route 53 zone of this account holds the domain: create the record at your DNS host")?,
+                    }
                 }
             }
         }
@@ -391,6 +426,9 @@ impl fmt::Display for StatusReport {
             w.sweep_schedule.as_deref().unwrap_or("MISSING"),
             yes(w.sweep_invokes_approver)
         )?;
+        if let Some(drift) = self.drift.as_ref().filter(|d| !d.in_sync) {
+            writeln!(f, "\n{drift}")?;
+        }
         writeln!(f, "\nconnections: {}", self.connections.len())?;
         if !self.connections.is_empty() {
             writeln!(
@@ -411,5 +449,174 @@ impl fmt::Display for StatusReport {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::observe::{ServiceObs, Zone};
+
+    #[test]
+    fn connections_show_age_and_whether_the_owner_is_allowlisted() {
+        let observed = Observed {
+            account: "999999999999".into(),
+            region: "us-east-1".into(),
+            zones: vec![
+                Zone {
+                    name: "us-east-1a".into(),
+                    id: "use1-az6".into(),
+                },
+                Zone {
+                    name: "us-east-1b".into(),
+                    id: "use1-az1".into(),
+                },
+            ],
+            service: Some(ServiceObs {
+                id: "vpce-svc-1".into(),
+                name: "com.amazonaws.vpce.us-east-1.vpce-svc-1".into(),
+                state: "Available".into(),
+                acceptance_required: true,
+                load_balancer_arns: Default::default(),
+                // The service's own lists need not be in the same order.
+                zone_names: vec!["us-east-1b".into(), "us-east-1a".into()],
+                zone_ids: vec!["use1-az6".into(), "use1-az1".into()],
+                principals: Default::default(),
+                private_dns_name: None,
+                private_dns: None,
+            }),
+            ..Default::default()
+        };
+        let allowlist = Allowlist::parse("111111111111").unwrap();
+        let found = vec![
+            ConnectionObs {
+                endpoint_id: "vpce-a".into(),
+                owner: Some("111111111111".into()),
+                state: EndpointState::Available,
+                created: Some(1_000),
+            },
+            ConnectionObs {
+                endpoint_id: "vpce-b".into(),
+                owner: Some("222222222222".into()),
+                state: EndpointState::PendingAcceptance,
+                created: Some(4_000),
+            },
+            ConnectionObs {
+                endpoint_id: "vpce-c".into(),
+                owner: None,
+                state: EndpointState::Rejected,
+                created: None,
+            },
+        ];
+        let stack = StackName::parse("acme").unwrap();
+        let report = report(
+            &stack,
+            &observed,
+            &allowlist,
+            &found,
+            10_000,
+            CallSummary::default(),
+        );
+        let zones: Vec<(&str, &str)> = report
+            .service
+            .as_ref()
+            .unwrap()
+            .zones
+            .iter()
+            .map(|z| (z.name.as_str(), z.id.as_str()))
+            .collect();
+        assert_eq!(
+            zones,
+            [("us-east-1b", "use1-az1"), ("us-east-1a", "use1-az6")]
+        );
+        let rows: Vec<(bool, Option<i64>)> = report
+            .connections
+            .iter()
+            .map(|c| (c.allowlisted, c.age_seconds))
+            .collect();
+        assert_eq!(
+            rows,
+            [(true, Some(9_000)), (false, Some(6_000)), (false, None)]
+        );
+        let text = report.to_string();
+        assert!(
+            text.contains(
+                "service name (give this to consumers): com.amazonaws.vpce.us-east-1.vpce-svc-1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("2h") && text.contains("100m") && text.contains("INCOMPLETE"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["connections"][1]["state"], "pendingAcceptance");
+    }
+
+    fn with_function(principals: &[&str], allowlist_env: &str) -> Observed {
+        use crate::provision::observe::FunctionObs;
+        Observed {
+            account: "999999999999".into(),
+            region: "us-east-1".into(),
+            service: Some(ServiceObs {
+                id: "vpce-svc-1".into(),
+                name: "com.amazonaws.vpce.us-east-1.vpce-svc-1".into(),
+                state: "Available".into(),
+                acceptance_required: true,
+                load_balancer_arns: Default::default(),
+                zone_names: vec![],
+                zone_ids: vec![],
+                principals: principals.iter().map(|p| p.to_string()).collect(),
+                private_dns_name: None,
+                private_dns: None,
+            }),
+            function: Some(FunctionObs {
+                arn: "arn:aws:lambda:us-east-1:999999999999:function:acme-approver".into(),
+                runtime: None,
+                handler: None,
+                role: None,
+                architecture: None,
+                code_sha256: None,
+                environment: [(ENV_ALLOWLIST.to_string(), allowlist_env.to_string())]
+                    .into_iter()
+                    .collect(),
+                state: None,
+                permissions: Default::default(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn status_warns_when_principals_and_approver_allowlist_disagree() {
+        let stack = StackName::parse("acme").unwrap();
+        let allowlist = Allowlist::parse("111111111111").unwrap();
+        let render = |observed: &Observed| {
+            report(&stack, observed, &allowlist, &[], 0, CallSummary::default())
+        };
+
+        let in_sync = render(&with_function(
+            &["arn:aws:iam::111111111111:root"],
+            "111111111111",
+        ));
+        assert!(in_sync.drift.as_ref().unwrap().in_sync);
+        assert!(!in_sync.to_string().contains("drift"), "{in_sync}");
+
+        // Someone added a principal in the console, not through `allow`.
+        let drifted = render(&with_function(
+            &[
+                "arn:aws:iam::111111111111:root",
+                "arn:aws:iam::222222222222:root",
+            ],
+            "111111111111",
+        ));
+        let drift = drifted.drift.as_ref().unwrap();
+        assert!(!drift.in_sync);
+        assert_eq!(drift.only_in_principals[0].as_str(), "222222222222");
+        let text = drifted.to_string();
+        assert!(text.contains("allowlist drift"), "{text}");
+        assert!(text.contains("222222222222"), "{text}");
+        let json = serde_json::to_value(&drifted).unwrap();
+        assert_eq!(json["drift"]["in_sync"], false);
     }
 }

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::apply::{apply, ApplyError};
 use super::calls::CallSummary;
-use super::observe::observe;
+use super::observe::{observe, observe_verification};
 use super::plan::{plan, Plan, Step};
 use super::progress::Progress;
 use super::spec::StackSpec;
@@ -48,7 +48,8 @@ impl fmt::Display for PlanReport {
 /// Observes and plans without changing anything.
 pub async fn preview(clients: &Clients, spec: &StackSpec) -> Result<PlanReport, ProvisionError> {
     let (_, sha) = read_package(spec)?;
-    let observed = observe(clients, &spec.name, Some(&spec.network)).await?;
+    let mut observed = observe(clients, &spec.name, Some(&spec.network)).await?;
+    observe_verification(clients, &mut observed).await?;
     let plan = plan(spec, &observed, &sha)?;
     Ok(PlanReport {
         plan,
@@ -113,6 +114,7 @@ pub async fn up(
     let started = Instant::now();
     let (zip, sha) = read_package(spec)?;
     let mut observed = observe(clients, &spec.name, Some(&spec.network)).await?;
+    observe_verification(clients, &mut observed).await?;
     let plan = plan(spec, &observed, &sha)?;
     if plan.is_empty() {
         progress.note(&format!("stack {}: up to date", spec.name));

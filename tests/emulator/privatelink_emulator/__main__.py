@@ -17,7 +17,7 @@ import time
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from . import ec2_patches
+from . import ec2_patches, route53_zones
 from .connections import SETTINGS
 from .server import PrivateLinkMiddleware
 
@@ -58,6 +58,7 @@ def main() -> None:
 
     SETTINGS.pending_seconds = args.pending_seconds
     ec2_patches.apply()
+    route53_zones.apply()
     app = PrivateLinkMiddleware(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True)
     # moto calls itself at this port in some features (Step Functions, Lambda env vars).

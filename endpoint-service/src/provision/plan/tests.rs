@@ -515,3 +515,41 @@ fn existing_subnets_must_cover_every_zone_unless_allowed() {
         .to_string()
         .contains("not in network.vpc_id"));
 }
+
+#[test]
+fn the_verification_record_is_written_with_a_new_name_or_when_missing() {
+    let with_dns = spec("").clone();
+    let mut named = with_dns.clone();
+    named.private_dns_name = Some("api.acme.example".into());
+    // A new name: set it, then write its record.
+    let k = kinds(&plan(&named, &converged(&with_dns), SHA).unwrap());
+    assert_eq!(
+        k,
+        [
+            (Action::Update, "private_dns_name".to_string()),
+            (Action::Create, "verification_record".to_string())
+        ]
+    );
+    // Converged with the record present: nothing; record deleted: rewrite.
+    let mut observed = converged(&named);
+    let record = VerificationObs {
+        zone_id: "Z1".into(),
+        zone_name: "acme.example".into(),
+        record_name: "_v.api.acme.example.".into(),
+        value: "vpce:abc".into(),
+        present: true,
+    };
+    observed.verification = Some(record.clone());
+    assert!(plan(&named, &observed, SHA).unwrap().is_empty());
+    observed.verification = Some(VerificationObs {
+        present: false,
+        ..record
+    });
+    assert_eq!(
+        kinds(&plan(&named, &observed, SHA).unwrap()),
+        [(Action::Create, "verification_record".to_string())]
+    );
+    // No public zone in the account: nothing to do here (status says so).
+    observed.verification = None;
+    assert!(plan(&named, &observed, SHA).unwrap().is_empty());
+}

@@ -5,6 +5,7 @@
 //! [`super::apply`] and [`super::down`] call these.
 
 pub mod approver;
+pub mod dns;
 pub mod network;
 pub mod nlb;
 pub mod schedule;

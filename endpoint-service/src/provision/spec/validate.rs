@@ -1,0 +1,511 @@
+//! Validation of the raw TOML into a [`StackSpec`]: every problem is
+//! collected with its key and position, with what to write instead.
+
+use super::*;
+
+fn is_hex_id(raw: &str, prefix: &str) -> bool {
+    raw.strip_prefix(prefix).is_some_and(|rest| {
+        (rest.len() == 8 || rest.len() == 17) && rest.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+fn port(p: &mut Problems, raw: &Spanned<i64>, key: &str) -> Option<u16> {
+    match u16::try_from(*raw.get_ref()) {
+        Ok(port) if port > 0 => Some(port),
+        _ => {
+            p.at(
+                raw,
+                key,
+                format!(
+                    "{} is not a TCP port: write a number from 1 to 65535",
+                    raw.get_ref()
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn ranged(
+    p: &mut Problems,
+    raw: &Option<Spanned<i64>>,
+    key: &str,
+    range: (i64, i64),
+    default: i64,
+) -> i64 {
+    match raw {
+        None => default,
+        Some(value) if (range.0..=range.1).contains(value.get_ref()) => *value.get_ref(),
+        Some(value) => {
+            p.at(
+                value,
+                key,
+                format!(
+                    "{} is out of range: write a number from {} to {}",
+                    value.get_ref(),
+                    range.0,
+                    range.1
+                ),
+            );
+            default
+        }
+    }
+}
+
+fn valid_region(region: &str) -> bool {
+    !region.is_empty()
+        && region.contains('-')
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn valid_dns_name(name: &str) -> bool {
+    let body = name.strip_prefix("*.").unwrap_or(name);
+    name.len() <= 253
+        && body.contains('.')
+        && body.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+}
+
+pub(super) fn validate(
+    p: &mut Problems,
+    raw: RawConfig,
+    overrides: &Overrides,
+) -> Option<StackSpec> {
+    let name = match &overrides.name {
+        Some(name) => StackName::parse(name).map_err(|e| p.push(None, "--name", e.to_string())),
+        None => {
+            StackName::parse(raw.name.get_ref()).map_err(|e| p.at(&raw.name, "name", e.to_string()))
+        }
+    }
+    .ok();
+
+    let region = match (&overrides.region, &raw.region) {
+        (Some(region), _) => Some(region.clone()),
+        (None, Some(region)) => {
+            if !valid_region(region.get_ref()) {
+                p.at(
+                    region,
+                    "region",
+                    format!(
+                        "{:?} is not an AWS region: write it like us-east-1",
+                        region.get_ref()
+                    ),
+                );
+            }
+            Some(region.get_ref().clone())
+        }
+        (None, None) => None,
+    };
+
+    let network = validate_network(p, &raw.network);
+    let (ports, target_port, targets, private_dns_name) =
+        validate_service(p, &raw.service, network.as_ref());
+    let health_check = validate_health(p, raw.health_check.as_ref());
+
+    let joined = raw.access.allowlist.get_ref().join(",");
+    let allowlist = match Allowlist::parse(&joined) {
+        Ok(list) => Some(list),
+        Err(errors) => {
+            for error in errors {
+                let message = match &error {
+                    AllowlistError::Empty => "the allowlist is empty: list at least one 12-digit account id, e.g. allowlist = [\"123456789012\"]".to_string(),
+                    other => other.to_string(),
+                };
+                p.at(&raw.access.allowlist, "access.allowlist", message);
+            }
+            None
+        }
+    };
+    let non_allowlisted = match &raw.access.non_allowlisted {
+        None => NonAllowlistedPolicy::default(),
+        Some(value) => NonAllowlistedPolicy::parse(value.get_ref()).unwrap_or_else(|| {
+            p.at(
+                value,
+                "access.non_allowlisted",
+                format!(
+                    "{:?} is not a policy: write \"reject\" or \"leave-pending\"",
+                    value.get_ref()
+                ),
+            );
+            NonAllowlistedPolicy::default()
+        }),
+    };
+
+    let approver = validate_approver(p, &raw.approver, overrides.check_package);
+
+    let mut tags = BTreeMap::new();
+    for (key, value) in &raw.tags {
+        let reserved = key.starts_with("aws:") || key == STACK_TAG || key == MANAGED_BY_TAG;
+        if reserved {
+            p.at(value, &format!("tags.{key}"), "this tag key is reserved (aws: prefix or the kit's ownership tags): choose another key");
+        } else if key.is_empty() || key.len() > 128 || value.get_ref().len() > 256 {
+            p.at(
+                value,
+                &format!("tags.{key}"),
+                "tag keys have 1-128 characters and values at most 256: shorten it",
+            );
+        } else {
+            tags.insert(key.clone(), value.get_ref().clone());
+        }
+    }
+    if raw.tags.len() > 40 {
+        p.push(
+            None,
+            "tags",
+            format!(
+                "{} tags: AWS allows 50 per resource and the kit adds 2; keep at most 40",
+                raw.tags.len()
+            ),
+        );
+    }
+
+    Some(StackSpec {
+        name: name?,
+        region,
+        network: network?,
+        allow_partial_az_coverage: raw.network.allow_partial_az_coverage
+            || overrides.allow_partial_az_coverage,
+        ports: ports?,
+        target_port,
+        targets: targets?,
+        health_check: health_check?,
+        allowlist: allowlist?,
+        non_allowlisted,
+        revoke: raw.access.revoke,
+        allow_any_principal: raw.access.allow_any_principal,
+        private_dns_name,
+        approver: approver?,
+        tags,
+    })
+}
+
+fn validate_network(p: &mut Problems, raw: &RawNetwork) -> Option<NetworkSpec> {
+    match (&raw.vpc_id, &raw.vpc_cidr) {
+        (Some(_), Some(cidr)) => {
+            p.at(
+                cidr,
+                "network.vpc_cidr",
+                "give either vpc_id (use an existing VPC) or vpc_cidr (create one), not both",
+            );
+            None
+        }
+        (None, None) => {
+            p.push(None, "network", "say where the load balancer goes: vpc_cidr = \"10.40.0.0/16\" to create a VPC, or vpc_id and subnet_ids to use yours");
+            None
+        }
+        (None, Some(cidr)) => {
+            if let Some(subnets) = &raw.subnet_ids {
+                p.at(subnets, "network.subnet_ids", "subnet_ids go with vpc_id; with vpc_cidr the stack creates one subnet per Availability Zone: remove subnet_ids");
+            }
+            match Ipv4Cidr::parse(cidr.get_ref()) {
+                Ok(block) if (16..=24).contains(&block.prefix) => {
+                    Some(NetworkSpec::Create { cidr: block })
+                }
+                Ok(block) => {
+                    p.at(cidr, "network.vpc_cidr", format!("/{} is outside the range the stack supports: write a /16 to /24 block such as 10.40.0.0/16 (it is split into 16 subnets)", block.prefix));
+                    None
+                }
+                Err(message) => {
+                    p.at(cidr, "network.vpc_cidr", message);
+                    None
+                }
+            }
+        }
+        (Some(vpc), None) => {
+            let mut ok = true;
+            if !is_hex_id(vpc.get_ref(), "vpc-") {
+                p.at(
+                    vpc,
+                    "network.vpc_id",
+                    format!(
+                        "{:?} is not a VPC id: write it like vpc-0123456789abcdef0",
+                        vpc.get_ref()
+                    ),
+                );
+                ok = false;
+            }
+            let subnet_ids = match &raw.subnet_ids {
+                None => {
+                    p.at(vpc, "network.subnet_ids", "with vpc_id, list the subnets for the load balancer (one per Availability Zone): subnet_ids = [\"subnet-...\", ...]");
+                    return None;
+                }
+                Some(subnets) => subnets,
+            };
+            if subnet_ids.get_ref().is_empty() {
+                p.at(
+                    subnet_ids,
+                    "network.subnet_ids",
+                    "the list is empty: give one subnet per Availability Zone",
+                );
+                ok = false;
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for id in subnet_ids.get_ref() {
+                if !is_hex_id(id, "subnet-") {
+                    p.at(
+                        subnet_ids,
+                        "network.subnet_ids",
+                        format!(
+                            "{id:?} is not a subnet id: write it like subnet-0123456789abcdef0"
+                        ),
+                    );
+                    ok = false;
+                } else if !seen.insert(id) {
+                    p.at(
+                        subnet_ids,
+                        "network.subnet_ids",
+                        format!("{id} is listed twice: remove one"),
+                    );
+                    ok = false;
+                }
+            }
+            ok.then(|| NetworkSpec::Existing {
+                vpc_id: vpc.get_ref().clone(),
+                subnet_ids: subnet_ids.get_ref().clone(),
+            })
+        }
+    }
+}
+
+type ServiceParts = (
+    Option<Vec<u16>>,
+    Option<u16>,
+    Option<TargetsSpec>,
+    Option<String>,
+);
+
+fn validate_service(
+    p: &mut Problems,
+    raw: &RawService,
+    network: Option<&NetworkSpec>,
+) -> ServiceParts {
+    let mut ports = Vec::new();
+    let mut ports_ok = true;
+    if raw.ports.get_ref().is_empty() {
+        p.at(
+            &raw.ports,
+            "service.ports",
+            "list at least one TCP port, e.g. ports = [443]",
+        );
+        ports_ok = false;
+    }
+    for value in raw.ports.get_ref() {
+        match u16::try_from(*value) {
+            Ok(port) if port > 0 && !ports.contains(&port) => ports.push(port),
+            Ok(port) if port > 0 => {
+                p.at(
+                    &raw.ports,
+                    "service.ports",
+                    format!("port {port} is listed twice: remove one"),
+                );
+                ports_ok = false;
+            }
+            _ => {
+                p.at(
+                    &raw.ports,
+                    "service.ports",
+                    format!("{value} is not a TCP port: write a number from 1 to 65535"),
+                );
+                ports_ok = false;
+            }
+        }
+    }
+    let target_port = raw
+        .target_port
+        .as_ref()
+        .and_then(|t| port(p, t, "service.target_port"));
+    if let (Some(t), true) = (&raw.target_port, ports.len() > 1) {
+        p.at(t, "service.target_port", "target_port needs a single service port; with several ports each target group forwards to the same port as its listener: remove target_port");
+    }
+
+    let ids = raw.targets.get_ref();
+    let mut targets = None;
+    if ids.is_empty() {
+        p.at(&raw.targets, "service.targets", "list at least one target: IPv4 addresses (\"10.40.1.10\") or instance ids (\"i-0123456789abcdef0\")");
+    } else {
+        let ips: Vec<Option<Ipv4Addr>> = ids.iter().map(|id| id.parse().ok()).collect();
+        let all_ip = ips.iter().all(Option::is_some);
+        let all_instances = ids.iter().all(|id| is_hex_id(id, "i-"));
+        if all_ip {
+            if let Some(NetworkSpec::Create { cidr }) = network {
+                for (id, ip) in ids.iter().zip(&ips) {
+                    if ip.is_some_and(|ip| !cidr.contains(ip)) {
+                        p.at(&raw.targets, "service.targets", format!("{id} is outside network.vpc_cidr {cidr}: IP targets must be addresses in the stack's VPC"));
+                    }
+                }
+            }
+            targets = Some(TargetsSpec {
+                kind: TargetKind::Ip,
+                ids: ids.clone(),
+            });
+        } else if all_instances {
+            targets = Some(TargetsSpec {
+                kind: TargetKind::Instance,
+                ids: ids.clone(),
+            });
+        } else {
+            let bad: Vec<&str> = ids
+                .iter()
+                .filter(|id| id.parse::<Ipv4Addr>().is_err() && !is_hex_id(id, "i-"))
+                .map(String::as_str)
+                .collect();
+            let message = if bad.is_empty() {
+                "mixes IP addresses and instance ids: a target group holds one kind; list only one kind".to_string()
+            } else {
+                format!("{bad:?} are neither IPv4 addresses nor instance ids: write \"10.40.1.10\" or \"i-0123456789abcdef0\"")
+            };
+            p.at(&raw.targets, "service.targets", message);
+        }
+    }
+
+    let private_dns_name = raw.private_dns_name.as_ref().and_then(|name| {
+        if valid_dns_name(name.get_ref()) {
+            Some(name.get_ref().clone())
+        } else {
+            p.at(name, "service.private_dns_name", format!("{:?} is not a lowercase DNS name: write it like api.example.com (a leading *. is allowed)", name.get_ref()));
+            None
+        }
+    });
+    (
+        ports_ok.then_some(ports),
+        target_port,
+        targets,
+        private_dns_name,
+    )
+}
+
+fn validate_health(p: &mut Problems, raw: Option<&RawHealthCheck>) -> Option<HealthCheckSpec> {
+    let Some(raw) = raw else {
+        return Some(HealthCheckSpec::default());
+    };
+    let defaults = HealthCheckSpec::default();
+    let protocol = match &raw.protocol {
+        None => HealthProtocol::Tcp,
+        Some(value) => {
+            match value.get_ref().to_ascii_lowercase().as_str() {
+                "tcp" => HealthProtocol::Tcp,
+                "http" => HealthProtocol::Http,
+                "https" => HealthProtocol::Https,
+                _ => {
+                    p.at(value, "health_check.protocol", format!("{:?} is not a health check protocol: write \"tcp\", \"http\" or \"https\"", value.get_ref()));
+                    HealthProtocol::Tcp
+                }
+            }
+        }
+    };
+    let port = raw
+        .port
+        .as_ref()
+        .and_then(|v| port(p, v, "health_check.port"));
+    let path = match (&raw.path, protocol) {
+        (Some(path), HealthProtocol::Tcp) => {
+            p.at(path, "health_check.path", "a path needs protocol = \"http\" or \"https\": set the protocol or remove the path");
+            None
+        }
+        (Some(path), _) if !path.get_ref().starts_with('/') => {
+            p.at(
+                path,
+                "health_check.path",
+                format!(
+                    "{:?} must start with '/': write it like /healthz",
+                    path.get_ref()
+                ),
+            );
+            None
+        }
+        (Some(path), _) => Some(path.get_ref().clone()),
+        (None, HealthProtocol::Tcp) => None,
+        (None, _) => Some("/".to_string()),
+    };
+    let interval = ranged(
+        p,
+        &raw.interval_seconds,
+        "health_check.interval_seconds",
+        (5, 300),
+        i64::from(defaults.interval_seconds),
+    );
+    let healthy = ranged(
+        p,
+        &raw.healthy_threshold,
+        "health_check.healthy_threshold",
+        (2, 10),
+        i64::from(defaults.healthy_threshold),
+    );
+    let unhealthy = ranged(
+        p,
+        &raw.unhealthy_threshold,
+        "health_check.unhealthy_threshold",
+        (2, 10),
+        i64::from(defaults.unhealthy_threshold),
+    );
+    Some(HealthCheckSpec {
+        protocol,
+        port,
+        path,
+        interval_seconds: u16::try_from(interval).unwrap_or(defaults.interval_seconds),
+        healthy_threshold: u8::try_from(healthy).unwrap_or(defaults.healthy_threshold),
+        unhealthy_threshold: u8::try_from(unhealthy).unwrap_or(defaults.unhealthy_threshold),
+    })
+}
+
+fn validate_approver(
+    p: &mut Problems,
+    raw: &RawApprover,
+    check_package: bool,
+) -> Option<ApproverSpec> {
+    let dir = p.file.parent().unwrap_or(Path::new("."));
+    let package = dir.join(raw.package.get_ref());
+    let mut ok = true;
+    if check_package {
+        match std::fs::read(&package) {
+            // A zip starts with a local file header, or (empty) with the
+            // end-of-central-directory record.
+            Ok(bytes) if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") => {}
+            Ok(_) => {
+                p.at(&raw.package, "approver.package", format!("{} is not a zip file: build it with `cargo lambda build --release --output-format zip -p approver-lambda`", package.display()));
+                ok = false;
+            }
+            Err(e) => {
+                p.at(&raw.package, "approver.package", format!("cannot read {} ({e}): build it with `cargo lambda build --release --output-format zip -p approver-lambda`, or fix the path (relative to this file)", package.display()));
+                ok = false;
+            }
+        }
+    }
+    let architecture = match &raw.architecture {
+        None => Architecture::X86_64,
+        Some(value) => match value.get_ref().as_str() {
+            "x86_64" => Architecture::X86_64,
+            "arm64" => Architecture::Arm64,
+            other => {
+                p.at(value, "approver.architecture", format!("{other:?} is not a Lambda architecture: write \"x86_64\" or \"arm64\" (as built by cargo lambda)"));
+                ok = false;
+                Architecture::X86_64
+            }
+        },
+    };
+    let sweep_schedule = match &raw.sweep_schedule {
+        None => DEFAULT_SWEEP_SCHEDULE.to_string(),
+        Some(value) => {
+            let s = value.get_ref();
+            if !((s.starts_with("rate(") || s.starts_with("cron(")) && s.ends_with(')')) {
+                p.at(value, "approver.sweep_schedule", format!("{s:?} is not an EventBridge schedule: write rate(15 minutes) or cron(0/15 * * * ? *)"));
+                ok = false;
+            }
+            s.clone()
+        }
+    };
+    ok.then_some(ApproverSpec {
+        package,
+        architecture,
+        sweep_schedule,
+    })
+}
