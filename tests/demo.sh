@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # README's first command: the whole flow on a local AWS emulator, with the real binaries.
-# Installs what it needs (pinned, idempotent), builds the approver Lambda with cargo-lambda and
-# the workspace binaries, then runs the narrated demo (tests/src/demo.rs). The demo starts the
-# emulator and the Lambda Runtime API emulator itself and stops them on exit or Ctrl-C.
+# Installs what it needs (pinned, idempotent), builds the workspace binaries, then runs the
+# narrated demo (tests/src/demo.rs), which builds the approver package with
+# `cargo lambda build --release`, starts the emulator and the Lambda Runtime API emulator
+# itself, and stops them on exit or Ctrl-C.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,11 +11,7 @@ cd "$repo_root"
 
 echo "==> installing the emulator and cargo-lambda (pinned, from PyPI; skipped when up to date)"
 tests/emulator/install.sh
-cargo_lambda="$(tests/tools/install-cargo-lambda.sh | tail -n 1)"
-export PATH="$(dirname "$cargo_lambda"):$PATH"
-
-echo "==> building the approver Lambda package (cargo lambda build --release)"
-tests/tools/build-lambda.sh
+tests/tools/install-cargo-lambda.sh
 
 echo "==> building the kit's binaries"
 cargo build --workspace --bins --locked

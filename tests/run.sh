@@ -4,8 +4,10 @@
 # 1. installs the pinned test tools it needs (idempotent; skipped when up to date):
 #    the emulator's venv (moto + our PrivateLink layer) and cargo-lambda;
 # 2. runs the emulator layer's own tests (pytest, a few seconds);
-# 3. builds the Lambda package once with cargo-lambda (release, the real bootstrap.zip);
-# 4. builds every binary of the workspace, then runs every Rust test of the workspace.
+# 3. builds every binary of the workspace, then runs every Rust test of the workspace. The
+#    tests that run the approver as it ships build its package with `cargo lambda build
+#    --release` on first use (tests/src/lambda_runtime.rs; minutes the first time, then
+#    instant), so the binary they test is the one in bootstrap.zip.
 #
 # Each Rust test process starts its own emulator on a free 127.0.0.1 port and stops it when it
 # exits (see tests/src/emulator.rs); nothing is left running. Extra arguments go to `cargo test`
@@ -21,14 +23,10 @@ step "installing the emulator (pinned moto, from PyPI)"
 tests/emulator/install.sh
 
 step "installing cargo-lambda (pinned, from PyPI)"
-cargo_lambda="$(tests/tools/install-cargo-lambda.sh --print-path)"
-export PATH="$(dirname "$cargo_lambda"):$PATH"
+tests/tools/install-cargo-lambda.sh
 
 step "emulator layer tests (pytest)"
 PYTHONPATH=tests/emulator .venv-emulator/bin/python -m pytest -q tests/emulator/tests
-
-step "building the approver Lambda package (cargo lambda build --release)"
-tests/tools/build-lambda.sh
 
 step "building the workspace binaries"
 cargo build --workspace --bins --locked

@@ -191,3 +191,54 @@ impl fmt::Display for DisconnectReport {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::{Step, VerifyReport};
+
+    #[test]
+    fn connect_summary_for_people() {
+        let report = ConnectReport {
+            service_name: "com.amazonaws.vpce.us-east-1.vpce-svc-1".into(),
+            vpc_id: "vpc-1".into(),
+            endpoint_id: "vpce-1".into(),
+            state: EndpointState::Available,
+            security_group_id: "sg-1".into(),
+            addresses: vec![Address {
+                zone: "us-east-1a".into(),
+                subnet_id: "subnet-1".into(),
+                ip: "10.0.0.5".into(),
+            }],
+            dns: DnsSummary::HostedZone {
+                name: "api.vendor.internal".into(),
+                zone_id: "Z1".into(),
+            },
+            name_to_use: "api.vendor.internal".into(),
+            changes: vec![],
+            verification: Some(VerifyReport::new(
+                "vpce-1",
+                "api.vendor.internal",
+                443,
+                vec![Step::pass("tcp", "connected to 10.0.0.5:443")],
+            )),
+            timings: Timings::default(),
+        };
+        let text = report.to_string();
+        for line in [
+            "Connected vpc-1 to com.amazonaws.vpce.us-east-1.vpce-svc-1",
+            "  endpoint:       vpce-1 (available)",
+            "    us-east-1a     subnet-1                   10.0.0.5",
+            "  dns:            api.vendor.internal (private hosted zone Z1)",
+            "  use:            api.vendor.internal",
+            "  changes:        none (everything was already in place)",
+            "  PASS  tcp              connected to 10.0.0.5:443",
+            "All checks passed.",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["dns"]["mode"], "hosted-zone");
+        assert_eq!(json["state"], "available");
+    }
+}

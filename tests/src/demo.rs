@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::bins::binary;
 use crate::bridge::{Bridge, Deliver};
 use crate::fixtures;
-use crate::lambda_runtime::{LambdaRuntime, RuntimeOptions};
+use crate::lambda_runtime::{build_release, FunctionSpec, LambdaRuntime};
 use crate::standin::{StandIn, BODY};
 use crate::{Account, Emulator};
 
@@ -42,6 +42,8 @@ pub struct Summary {
     /// the operator's override.
     pub manual_endpoint: String,
     pub manual_decision_before_override: String,
+    /// The decision recorded after the override (`accept (manual)`).
+    pub manual_decision_after_override: String,
     /// `verify` passed for both customers.
     pub verified: Vec<String>,
     /// Resources found after teardown (should be empty).
@@ -63,28 +65,16 @@ pub struct DemoOptions {
 }
 
 impl DemoOptions {
-    /// The default places: cargo-lambda's output under the target dir.
-    pub fn from_target_dir(workdir: PathBuf, verbose: bool) -> Result<DemoOptions> {
-        let lambda_dir = crate::emulator::repo_root()
-            .join("target")
-            .join("lambda")
-            .join("approver-lambda");
-        let options = DemoOptions {
-            lambda_zip: lambda_dir.join("bootstrap.zip"),
-            lambda_binary: lambda_dir.join("bootstrap"),
+    /// Builds (or finds up to date) the approver package with
+    /// `cargo lambda build --release` and uses it.
+    pub fn build(workdir: PathBuf, verbose: bool) -> Result<DemoOptions> {
+        let package = build_release().context("building the approver with cargo-lambda")?;
+        Ok(DemoOptions {
+            lambda_zip: package.zip,
+            lambda_binary: package.bootstrap,
             workdir,
             verbose,
-        };
-        for path in [&options.lambda_zip, &options.lambda_binary] {
-            if !path.is_file() {
-                bail!(
-                    "{} is missing: build the approver with `tests/tools/build-lambda.sh` \
-                     (tests/demo.sh does)",
-                    path.display()
-                );
-            }
-        }
-        Ok(options)
+        })
     }
 }
 
@@ -135,10 +125,25 @@ pub async fn run(options: DemoOptions) -> Result<Summary> {
 
     say.step("3. Vendor: `endpoint-service up` from a config file");
     let stack = format!("demo{}", &vendor.id[8..]);
-    let config = write_stack_config(&options, &stack, &customer.id)?;
+    let config = write_stack_config(&options, &stack, &customer.id, standin.port())?;
     say.detail(&format!("config: {}", config.display()));
-    let up = cli(&vendor, "endpoint-service", &["up", "--config", path_str(&config)?]).await?;
-    say.detail(&format!("up: {}", one_line(&up)));
+    let up = cli(
+        &vendor,
+        "endpoint-service",
+        &["up", "--config", path_str(&config)?],
+    )
+    .await?;
+    say.detail(&format!(
+        "up made {} changes with {} AWS calls in {:.2} s (NLB in every AZ, endpoint service \
+         with acceptance required, topic, notification, approver function and its role, sweep)",
+        up.get("changes")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len),
+        up.pointer("/calls/total")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        up.get("seconds").and_then(Value::as_f64).unwrap_or(0.0),
+    ));
     let status = cli(&vendor, "endpoint-service", &["status", "--stack", &stack]).await?;
     let service_name = string_at(&status, &["service", "name"])?;
     let service_id = string_at(&status, &["service", "id"])?;
@@ -149,45 +154,92 @@ pub async fn run(options: DemoOptions) -> Result<Summary> {
     summary.service_name = service_name.clone();
 
     say.step("4. The approver Lambda: the compiled binary under the Lambda Runtime API emulator");
-    let runtime = LambdaRuntime::start(RuntimeOptions::for_deployed_function(
+    // The function runs with the configuration `up` gave it in the
+    // (emulated) Lambda service: the allowlist, the policy, the service id.
+    let env = deployed_environment(&vendor, &stack).await?;
+    say.detail(&format!(
+        "configuration from the deployed function: {}",
+        env.iter()
+            .filter(|(k, _)| k.starts_with("APPROVER_"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let runtime = Arc::new(LambdaRuntime::start(
+        &FunctionSpec::approver(&options.lambda_binary, &env_refs),
         &vendor,
-        &options.lambda_binary,
-        &stack,
-    )
-    .await?)
-    .await?;
-    let invoke = runtime.invoker();
+    )?);
+    let invoker = Arc::clone(&runtime);
     let deliver: Deliver = Arc::new(move |event| {
-        let invoke = invoke.clone();
-        Box::pin(async move { invoke.invoke(event).await.map(|_| ()) })
+        let runtime = Arc::clone(&invoker);
+        Box::pin(async move {
+            let invoked = runtime.invoke(&event).await?;
+            match invoked.error_type() {
+                None => Ok(()),
+                Some(error) => Err(anyhow!("the approver returned {error}: {}", invoked.body)),
+            }
+        })
     });
     let bridge = Bridge::start(&vendor, &topic_arn, &format!("{stack}-bridge"), deliver).await?;
     say.detail("SNS deliveries of the connection notification now reach it (demo bridge)");
 
     say.step("5. Allowlisted customer: `consumer-cli connect` (waits for the Lambda to accept)");
-    let (customer_vpc, _) = customer_vpc(&customer).await?;
-    let connected = connect(&customer, &service_name, &customer_vpc, &standin).await?;
+    let (customer_vpc_id, _) = customer_vpc(&customer).await?;
+    let connected = connect(&customer, &service_name, &customer_vpc_id, &standin).await?;
     summary.auto_endpoint = string_at(&connected, &["endpoint_id"])?;
     summary.auto_decision = recorded_decision(&vendor, &stack, &customer.id).await?;
+    if let Some(line) = decision_log(&runtime, &summary.auto_endpoint) {
+        say.detail(&format!("the Lambda's decision log line: {line}"));
+    }
     say.detail(&format!(
-        "endpoint {} accepted by the Lambda (decision: {}); verify passed",
+        "endpoint {} is available; decision recorded on the connection: {}",
         summary.auto_endpoint, summary.auto_decision
+    ));
+    say.detail(&format!(
+        "private DNS: {} -> the endpoint; IPs {}; verify over HTTPS: {}",
+        connected
+            .get("name_to_use")
+            .and_then(Value::as_str)
+            .unwrap_or(DNS_NAME),
+        connected
+            .get("addresses")
+            .and_then(Value::as_array)
+            .map(|a| a
+                .iter()
+                .filter_map(|x| x.get("ip").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default(),
+        if connected.pointer("/verification/passed") == Some(&Value::Bool(true)) {
+            "passed"
+        } else {
+            "see the report"
+        }
     ));
     summary.verified.push(customer.id.clone());
 
     say.step("6. Other customer (not allowlisted): the Lambda leaves it pending for review");
-    let (stranger_vpc, _) = customer_vpc(&stranger).await?;
+    let (stranger_vpc_id, _) = customer_vpc(&stranger).await?;
     let stranger_connect = {
         let stranger = stranger.clone();
         let service_name = service_name.clone();
-        let standin_args = (standin.resolve_arg(DNS_NAME), standin.ca_file.clone());
-        tokio::spawn(async move {
-            connect_with(&stranger, &service_name, &stranger_vpc, &standin_args).await
-        })
+        let vpc = stranger_vpc_id.clone();
+        let standin_args = (
+            standin.resolve_arg(DNS_NAME),
+            standin.ca_file.clone(),
+            standin.port(),
+        );
+        tokio::spawn(
+            async move { connect_with(&stranger, &service_name, &vpc, &standin_args).await },
+        )
     };
     let (endpoint, decision) = wait_for_pending_review(&vendor, &stack, &stranger.id).await?;
     summary.manual_endpoint = endpoint.clone();
     summary.manual_decision_before_override = decision;
+    if let Some(line) = decision_log(&runtime, &endpoint) {
+        say.detail(&format!("the Lambda's decision log line: {line}"));
+    }
     say.detail(&format!(
         "endpoint {endpoint} is pendingAcceptance (decision: {})",
         summary.manual_decision_before_override
@@ -199,25 +251,65 @@ pub async fn run(options: DemoOptions) -> Result<Summary> {
         &["accept", "--stack", &stack, "--yes", &endpoint],
     )
     .await?;
-    say.detail(&format!("accept: {}", one_line(&accepted)));
+    say.detail(&format!(
+        "accepted by {} (asked with --yes: the owner is not on the allowlist)",
+        accepted
+            .get("operator")
+            .and_then(Value::as_str)
+            .unwrap_or("the operator")
+    ));
     stranger_connect
         .await
         .context("the second customer's connect task")??;
-    say.detail("the second customer's connect finished; verify passed");
+    summary.manual_decision_after_override =
+        recorded_decision(&vendor, &stack, &stranger.id).await?;
+    say.detail(&format!(
+        "the second customer's connect finished and verify passed; decision recorded: {}",
+        summary.manual_decision_after_override
+    ));
     summary.verified.push(stranger.id.clone());
 
     say.step("8. Teardown: both customers disconnect, the vendor runs `endpoint-service down`");
-    for (account, vpc) in [(&customer, &customer_vpc), (&stranger, &stranger_vpc)] {
-        cli(
+    for (account, vpc) in [(&customer, &customer_vpc_id), (&stranger, &stranger_vpc_id)] {
+        let removed = cli(
             account,
             "consumer-cli",
             &["disconnect", "--service-name", &service_name, "--vpc", vpc],
         )
         .await?;
+        say.detail(&format!(
+            "customer {}: disconnect removed {}",
+            account.id,
+            removed
+                .get("removed")
+                .and_then(Value::as_array)
+                .map(|r| r
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        ));
     }
     bridge.stop().await?;
     drop(runtime);
-    cli(&vendor, "endpoint-service", &["down", "--config", path_str(&config)?]).await?;
+    let down = cli(
+        &vendor,
+        "endpoint-service",
+        &["down", "--config", path_str(&config)?],
+    )
+    .await?;
+    say.detail(&format!(
+        "vendor: down deleted, in this order: {}",
+        down.get("deleted")
+            .and_then(Value::as_array)
+            .map(|d| d
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default()
+    ));
     for account in [&customer, &stranger] {
         delete_customer_vpc(account).await?;
     }
@@ -237,12 +329,17 @@ pub async fn run(options: DemoOptions) -> Result<Summary> {
     Ok(summary)
 }
 
-/// The vendor's stack config: a new VPC with a subnet in every AZ, port 443
-/// to the stand-in, the allowlisted customer, and `leave-pending` so other
+/// The vendor's stack config: a new VPC with a subnet in every AZ, the
+/// stand-in's port as the service port (so `verify --resolve` reaches it), the allowlisted customer, and `leave-pending` so other
 /// requests wait for the operator. `allow_any_principal` is the named opt-in
 /// that lets an account outside the allowlist *request* a connection at all
 /// (the allowlist still decides who is accepted automatically).
-fn write_stack_config(options: &DemoOptions, stack: &str, allowlisted: &str) -> Result<PathBuf> {
+fn write_stack_config(
+    options: &DemoOptions,
+    stack: &str,
+    allowlisted: &str,
+    port: u16,
+) -> Result<PathBuf> {
     let path = options.workdir.join("stack.toml");
     let text = format!(
         r#"# Demo stack: see docs/provider.md for every key.
@@ -253,7 +350,7 @@ region = "{region}"
 vpc_cidr = "10.0.0.0/16"
 
 [service]
-ports = [443]
+ports = [{port}]
 targets = ["10.0.0.10"]
 
 [access]
@@ -307,10 +404,13 @@ fn string_at(value: &Value, path: &[&str]) -> Result<String> {
             .get(key)
             .ok_or_else(|| anyhow!("no `{}` in {}", path.join("."), one_line(value)))?;
     }
-    cursor
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("`{}` is not a string in {}", path.join("."), one_line(value)))
+    cursor.as_str().map(str::to_string).ok_or_else(|| {
+        anyhow!(
+            "`{}` is not a string in {}",
+            path.join("."),
+            one_line(value)
+        )
+    })
 }
 
 fn one_line(value: &Value) -> String {
@@ -341,7 +441,11 @@ async fn connect(
     vpc: &str,
     standin: &StandIn,
 ) -> Result<Value> {
-    let args = (standin.resolve_arg(DNS_NAME), standin.ca_file.clone());
+    let args = (
+        standin.resolve_arg(DNS_NAME),
+        standin.ca_file.clone(),
+        standin.port(),
+    );
     connect_with(account, service_name, vpc, &args).await
 }
 
@@ -349,8 +453,9 @@ async fn connect_with(
     account: &Account,
     service_name: &str,
     vpc: &str,
-    (resolve, ca_file): &(String, PathBuf),
+    (resolve, ca_file, port): &(String, PathBuf, u16),
 ) -> Result<Value> {
+    let port = port.to_string();
     cli(
         account,
         "consumer-cli",
@@ -363,7 +468,7 @@ async fn connect_with(
             "--dns-name",
             DNS_NAME,
             "--port",
-            "443",
+            &port,
             "--resolve",
             resolve,
             "--ca-file",
@@ -387,7 +492,12 @@ async fn wait_for_pending_review(
 ) -> Result<(String, String)> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let listed = cli(vendor, "endpoint-service", &["connections", "--stack", stack]).await?;
+        let listed = cli(
+            vendor,
+            "endpoint-service",
+            &["connections", "--stack", stack],
+        )
+        .await?;
         if let Some(found) = connection_of(&listed, owner) {
             let state = found.get("state").and_then(Value::as_str).unwrap_or("");
             let decision = found
@@ -417,12 +527,46 @@ fn connection_of<'a>(listed: &'a Value, owner: &str) -> Option<&'a Value> {
 
 /// The decision recorded on `owner`'s connection, as `connections` shows it.
 async fn recorded_decision(vendor: &Account, stack: &str, owner: &str) -> Result<String> {
-    let listed = cli(vendor, "endpoint-service", &["connections", "--stack", stack]).await?;
+    let listed = cli(
+        vendor,
+        "endpoint-service",
+        &["connections", "--stack", stack],
+    )
+    .await?;
     let row = connection_of(&listed, owner)
         .ok_or_else(|| anyhow!("no connection of {owner} in {}", one_line(&listed)))?;
     let decision = string_at(row, &["last_decision", "decision"])?;
     let trigger = string_at(row, &["last_decision", "trigger"])?;
     Ok(format!("{decision} ({trigger})"))
+}
+
+/// The Lambda's JSON decision log line about `endpoint`, if it printed one.
+fn decision_log(runtime: &LambdaRuntime, endpoint: &str) -> Option<String> {
+    runtime
+        .log_lines()
+        .into_iter()
+        .find(|line| {
+            let text = line.to_string();
+            text.contains(endpoint) && text.contains("\"decision\"")
+        })
+        .map(|line| one_line(&line))
+}
+
+/// The environment `up` configured on the approver function.
+async fn deployed_environment(vendor: &Account, stack: &str) -> Result<Vec<(String, String)>> {
+    let lambda = aws_sdk_lambda::Client::new(&vendor.config);
+    let config = lambda
+        .get_function_configuration()
+        .function_name(endpoint_service::naming::StackName::parse(stack)?.function())
+        .send()
+        .await
+        .context("reading the approver's configuration")?;
+    let vars = config
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    Ok(vars.into_iter().collect())
 }
 
 async fn delete_customer_vpc(account: &Account) -> Result<()> {
@@ -473,41 +617,81 @@ pub async fn leftovers(accounts: &[&Account]) -> Result<Vec<String>> {
                 left.push(format!("{who}: VPC {}", vpc.vpc_id().unwrap_or("?")));
             }
         }
-        for group in ec2.describe_security_groups().send().await?.security_groups() {
+        for group in ec2
+            .describe_security_groups()
+            .send()
+            .await?
+            .security_groups()
+        {
             if group.group_name() != Some("default") {
-                left.push(format!("{who}: security group {}", group.group_id().unwrap_or("?")));
+                left.push(format!(
+                    "{who}: security group {}",
+                    group.group_id().unwrap_or("?")
+                ));
             }
         }
         for endpoint in ec2.describe_vpc_endpoints().send().await?.vpc_endpoints() {
             let state = endpoint.state().map(|s| s.as_str().to_ascii_lowercase());
             if state.as_deref() != Some("deleted") {
-                left.push(format!("{who}: VPC endpoint {}", endpoint.vpc_endpoint_id().unwrap_or("?")));
+                left.push(format!(
+                    "{who}: VPC endpoint {}",
+                    endpoint.vpc_endpoint_id().unwrap_or("?")
+                ));
             }
         }
-        let services = ec2.describe_vpc_endpoint_service_configurations().send().await?;
+        let services = ec2
+            .describe_vpc_endpoint_service_configurations()
+            .send()
+            .await?;
         for service in services.service_configurations() {
-            left.push(format!("{who}: endpoint service {}", service.service_id().unwrap_or("?")));
+            left.push(format!(
+                "{who}: endpoint service {}",
+                service.service_id().unwrap_or("?")
+            ));
         }
-        let notifications = ec2.describe_vpc_endpoint_connection_notifications().send().await?;
+        let notifications = ec2
+            .describe_vpc_endpoint_connection_notifications()
+            .send()
+            .await?;
         for n in notifications.connection_notification_set() {
-            left.push(format!("{who}: notification {}", n.connection_notification_id().unwrap_or("?")));
+            left.push(format!(
+                "{who}: notification {}",
+                n.connection_notification_id().unwrap_or("?")
+            ));
         }
         let elbv2 = account.elbv2();
-        for lb in elbv2.describe_load_balancers().send().await?.load_balancers() {
-            left.push(format!("{who}: load balancer {}", lb.load_balancer_name().unwrap_or("?")));
+        for lb in elbv2
+            .describe_load_balancers()
+            .send()
+            .await?
+            .load_balancers()
+        {
+            left.push(format!(
+                "{who}: load balancer {}",
+                lb.load_balancer_name().unwrap_or("?")
+            ));
         }
         for tg in elbv2.describe_target_groups().send().await?.target_groups() {
-            left.push(format!("{who}: target group {}", tg.target_group_name().unwrap_or("?")));
+            left.push(format!(
+                "{who}: target group {}",
+                tg.target_group_name().unwrap_or("?")
+            ));
         }
         for topic in account.sns().list_topics().send().await?.topics() {
-            left.push(format!("{who}: SNS topic {}", topic.topic_arn().unwrap_or("?")));
+            left.push(format!(
+                "{who}: SNS topic {}",
+                topic.topic_arn().unwrap_or("?")
+            ));
         }
         for url in account.sqs().list_queues().send().await?.queue_urls() {
             left.push(format!("{who}: SQS queue {url}"));
         }
         let lambda = aws_sdk_lambda::Client::new(&account.config);
         for f in lambda.list_functions().send().await?.functions() {
-            left.push(format!("{who}: Lambda function {}", f.function_name().unwrap_or("?")));
+            left.push(format!(
+                "{who}: Lambda function {}",
+                f.function_name().unwrap_or("?")
+            ));
         }
         let iam = aws_sdk_iam::Client::new(&account.config);
         for role in iam.list_roles().send().await?.roles() {
@@ -515,7 +699,10 @@ pub async fn leftovers(accounts: &[&Account]) -> Result<Vec<String>> {
         }
         let events = aws_sdk_eventbridge::Client::new(&account.config);
         for rule in events.list_rules().send().await?.rules() {
-            left.push(format!("{who}: EventBridge rule {}", rule.name().unwrap_or("?")));
+            left.push(format!(
+                "{who}: EventBridge rule {}",
+                rule.name().unwrap_or("?")
+            ));
         }
         let route53 = aws_sdk_route53::Client::new(&account.config);
         for zone in route53.list_hosted_zones().send().await?.hosted_zones() {

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod bins;
 pub mod bridge;
+pub mod demo;
 pub mod emulator;
 pub mod fixtures;
 pub mod lambda_runtime;

@@ -71,9 +71,15 @@ impl StandIn {
         })
     }
 
-    /// The `--resolve` argument that sends `dns_name` to this server.
+    /// The `--resolve NAME:IP` argument that sends `dns_name` to this
+    /// server (the port is the service's port, [`StandIn::port`]).
     pub fn resolve_arg(&self, dns_name: &str) -> String {
-        format!("{dns_name}:{}:{}", self.addr.ip(), self.addr.port())
+        format!("{dns_name}:{}", self.addr.ip())
+    }
+
+    /// The port it listens on, which the demo makes the service's port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
     }
 }
 
