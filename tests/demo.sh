@@ -14,7 +14,9 @@ tests/emulator/install.sh
 tests/tools/install-cargo-lambda.sh
 
 echo "==> building the kit's binaries"
-cargo build --workspace --bins --locked
+# Built the way tests/run.sh builds them (`cargo test --no-run`), so running the demo and then
+# the tests compiles the AWS SDK crates once, not twice (dev-dependencies change their features).
+cargo test --workspace --no-run --locked
 
 echo "==> running the demo"
 exec target/debug/demo

@@ -4,8 +4,11 @@
 # 1. installs the pinned test tools it needs (idempotent; skipped when up to date):
 #    the emulator's venv (moto + our PrivateLink layer) and cargo-lambda;
 # 2. runs the emulator layer's own tests (pytest, a few seconds);
-# 3. builds every binary of the workspace, then runs every Rust test of the workspace. The
-#    tests that run the approver as it ships build its package with `cargo lambda build
+# 3. runs every Rust test of the workspace. `cargo test --workspace` also builds the binaries
+#    the workspace-level tests run (each crate has an integration test, which makes cargo build
+#    its binary), all with one feature set: a separate `cargo build --bins` would compile the
+#    AWS SDK a second time, because dev-dependencies (aws-smithy-mocks) add `test-util`
+#    features to the SDK's runtime crates. The tests that run the approver as it ships build its package with `cargo lambda build
 #    --release` on first use (tests/src/lambda_runtime.rs; minutes the first time, then
 #    instant), so the binary they test is the one in bootstrap.zip.
 #
@@ -27,9 +30,6 @@ tests/tools/install-cargo-lambda.sh
 
 step "emulator layer tests (pytest)"
 PYTHONPATH=tests/emulator .venv-emulator/bin/python -m pytest -q tests/emulator/tests
-
-step "building the workspace binaries"
-cargo build --workspace --bins --locked
 
 step "running the workspace tests"
 cargo test --workspace --locked "$@"

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
-/// The path of the workspace binary `name`, built by
-/// `cargo build --workspace --bins` (tests/run.sh and tests/demo.sh do that).
+/// The path of the workspace binary `name`, built by `cargo test
+/// --workspace` (tests/run.sh) or `cargo test --workspace --no-run`
+/// (tests/demo.sh).
 pub fn binary(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("locating the running executable")?;
     let mut dir = exe.parent().map(PathBuf::from);
@@ -24,7 +25,7 @@ pub fn binary(name: &str) -> Result<PathBuf> {
         dir = candidate_dir.parent().map(PathBuf::from);
     }
     bail!(
-        "the `{name}` binary is not built next to {}: run `cargo build --workspace --bins` first",
+        "the `{name}` binary is not built next to {}: run `cargo test --workspace --no-run` (or tests/run.sh) first",
         exe.display()
     )
 }

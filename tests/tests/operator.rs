@@ -8,7 +8,7 @@
 //! role under their deterministic names, so the commands find them exactly
 //! as they find a stack made by `endpoint-service up`.
 //!
-//! Needs the binary: `cargo build -p endpoint-service` first.
+//! Needs the binary: `cargo test --workspace --no-run` (or tests/run.sh) builds it.
 
 use std::collections::HashMap;
 use std::process::{Command, Output};

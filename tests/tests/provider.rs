@@ -6,7 +6,7 @@
 //! `--force`, partial AZ coverage, a name taken by someone else, and bad
 //! configs reported before any AWS call.
 //!
-//! Needs the binary: `cargo build -p endpoint-service` first.
+//! Needs the binary: `cargo test --workspace --no-run` (or tests/run.sh) builds it.
 
 use std::collections::BTreeSet;
 
