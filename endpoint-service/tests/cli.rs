@@ -40,7 +40,10 @@ fn help_lists_every_command_and_the_aws_flags() {
         "--max-attempts",
         "--output",
     ] {
-        assert!(text.contains(word), "--help does not mention {word}:\n{text}");
+        assert!(
+            text.contains(word),
+            "--help does not mention {word}:\n{text}"
+        );
     }
 }
 
