@@ -226,7 +226,7 @@ impl ConnectArgs {
 
 /// Runs one parsed command line and maps the outcome to an exit code.
 pub async fn run(cli: Cli) -> ExitCode {
-    init_logs(cli.global.log_level.as_deref());
+    endpoint_service::cli::init_logs(cli.global.log_level.as_deref());
     exit::report(dispatch(cli).await)
 }
 
@@ -335,19 +335,6 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             }
         }
     }
-}
-
-/// Human-readable logs on stderr, so stdout stays clean for `--output json`.
-fn init_logs(level: Option<&str>) {
-    use tracing_subscriber::EnvFilter;
-    let filter = match level {
-        Some(level) => EnvFilter::new(level),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 #[cfg(test)]

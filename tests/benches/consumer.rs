@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use endpoint_service::state::EndpointState;
-use privatelink_tests::bins::binary;
+use privatelink_tests::bins::build_binary;
 use privatelink_tests::emulator::PENDING_SECONDS;
 use privatelink_tests::fixtures::{endpoint_state, vpc_with_subnets, Provider};
 use privatelink_tests::{Account, Emulator};
@@ -54,24 +54,9 @@ struct Sample {
     disconnect: Duration,
 }
 
-/// The binary next to this bench (same profile), built if missing.
+/// The binary of this bench's profile, built (or found up to date) first.
 fn consumer_binary() -> Result<PathBuf> {
-    if let Ok(path) = binary("consumer-cli") {
-        return Ok(path);
-    }
-    let exe = std::env::current_exe()?;
-    let release = exe.components().any(|c| c.as_os_str() == "release");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = std::process::Command::new(cargo);
-    build.args(["build", "-p", "consumer-cli", "--bin", "consumer-cli"]);
-    if release {
-        build.arg("--release");
-    }
-    eprintln!("consumer bench: building consumer-cli ({build:?})");
-    if !build.status()?.success() {
-        bail!("building consumer-cli failed");
-    }
-    binary("consumer-cli")
+    build_binary("consumer-cli")
 }
 
 async fn bench() -> Result<()> {

@@ -6,9 +6,9 @@
 //! makes. Printed figures; goals: ≥ 10× faster than the CLI sequence, 0
 //! mutating calls on re-run.
 //!
-//! - `up`: the real binary when it is built next to this bench
-//!   (`cargo build [--release] -p endpoint-service`), else the same library
-//!   call in-process (said so in the output). Each round uses a fresh
+//! - `up`: the real binary, built first in this bench's profile (a no-op
+//!   when up to date), else the same library call in-process (said so in
+//!   the output). Each round uses a fresh
 //!   account, so every round starts from empty.
 //! - The CLI sequence: the AWS CLI v1 (pinned, installed by
 //!   `tests/tools/install-awscli.sh`) making the same creates in the same
@@ -32,7 +32,7 @@ use endpoint_service::provision::progress::Progress;
 use endpoint_service::provision::spec::{Overrides, StackSpec};
 use endpoint_service::provision::{up, Clients};
 use privatelink_tests::accounts::REGION;
-use privatelink_tests::bins::binary;
+use privatelink_tests::bins::build_binary;
 use privatelink_tests::emulator::repo_root;
 use privatelink_tests::provider_cli::{stack_toml, StackDir};
 use privatelink_tests::{Account, Emulator};
@@ -67,9 +67,12 @@ async fn bench() -> Result<()> {
         },
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let runner = match binary("endpoint-service") {
+    let runner = match build_binary("endpoint-service") {
         Ok(path) => Runner::Binary(path),
-        Err(_) => Runner::InProcess,
+        Err(e) => {
+            eprintln!("endpoint-service could not be built ({e:#}); timing the library call");
+            Runner::InProcess
+        }
     };
     match &runner {
         Runner::Binary(path) => println!("endpoint-service up: {}", path.display()),

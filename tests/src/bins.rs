@@ -29,3 +29,27 @@ pub fn binary(name: &str) -> Result<PathBuf> {
         exe.display()
     )
 }
+
+/// Builds the workspace binary `name` (package of the same name) in the
+/// profile of the running executable (`cargo bench` → release) and returns
+/// its path. Benchmarks use this so they never time a stale binary; cargo
+/// makes it a no-op when the binary is up to date.
+pub fn build_binary(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the running executable")?;
+    let release = exe.components().any(|c| c.as_os_str() == "release");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build
+        .args(["build", "--package", name, "--bin", name])
+        .current_dir(crate::emulator::repo_root());
+    if release {
+        build.arg("--release");
+    }
+    let status = build
+        .status()
+        .with_context(|| format!("running cargo build for {name}"))?;
+    if !status.success() {
+        bail!("building {name} failed ({status})");
+    }
+    binary(name)
+}

@@ -390,3 +390,54 @@ pub async fn endpoint_state(account: &Account, endpoint_id: &str) -> Result<Endp
         None => bail!("endpoint {endpoint_id} has no state"),
     }
 }
+
+/// A consumer's interface endpoint to `service_name` in these subnets
+/// (private DNS off, as consumers create it before acceptance). Returns
+/// the endpoint id.
+pub async fn create_endpoint(
+    consumer: &Account,
+    service_name: &str,
+    vpc_id: &str,
+    subnet_ids: &[String],
+) -> Result<String> {
+    let created = consumer
+        .ec2()
+        .create_vpc_endpoint()
+        .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
+        .vpc_id(vpc_id)
+        .service_name(service_name)
+        .set_subnet_ids(Some(subnet_ids.to_vec()))
+        .private_dns_enabled(false)
+        .send()
+        .await
+        .context("CreateVpcEndpoint")?;
+    Ok(created
+        .vpc_endpoint()
+        .and_then(|e| e.vpc_endpoint_id())
+        .context("CreateVpcEndpoint returned no endpoint id")?
+        .to_string())
+}
+
+/// Waits (up to 20 s) until the owner sees its endpoint in state `want`.
+pub async fn wait_for_endpoint_state(
+    account: &Account,
+    endpoint_id: &str,
+    want: EndpointState,
+) -> Result<()> {
+    use endpoint_service::wait::{self, Backoff, Poll};
+    wait::until(
+        &format!("{endpoint_id} to be {want}"),
+        Backoff::with_timeout(Duration::from_secs(20)),
+        || async {
+            let state = endpoint_state(account, endpoint_id).await?;
+            Ok::<_, anyhow::Error>(if state == want {
+                Poll::Ready(())
+            } else {
+                Poll::NotYet(state.to_string())
+            })
+        },
+        |_| {},
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}

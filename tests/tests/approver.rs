@@ -2,17 +2,15 @@
 //! Lambda and the CLI share) against the local emulator: real SDK calls,
 //! real paging and batching, injected throttling.
 
-use std::time::Duration;
-
 use anyhow::{Context, Result};
 use aws_config::retry::RetryConfig;
-use aws_sdk_ec2::types::VpcEndpointType;
 use endpoint_service::approval::{
     reconcile, Allowlist, ApproverConfig, NonAllowlistedPolicy, Reason, Report, Trigger,
 };
 use endpoint_service::state::EndpointState;
-use endpoint_service::wait::{self, Backoff, Poll};
-use privatelink_tests::fixtures::{endpoint_state, vpc_with_subnets, Provider};
+use privatelink_tests::fixtures::{
+    create_endpoint, endpoint_state, vpc_with_subnets, wait_for_endpoint_state, Provider,
+};
 use privatelink_tests::{Account, Emulator, Fault};
 
 /// The provider's EC2 client with the retry policy the Lambda runs with
@@ -52,40 +50,13 @@ async fn connect(
     vpc_id: &str,
     subnet_id: &str,
 ) -> Result<String> {
-    let created = consumer
-        .ec2()
-        .create_vpc_endpoint()
-        .vpc_endpoint_type(VpcEndpointType::Interface)
-        .vpc_id(vpc_id)
-        .service_name(&provider.service_name)
-        .subnet_ids(subnet_id)
-        .private_dns_enabled(false)
-        .send()
-        .await
-        .context("CreateVpcEndpoint")?;
-    Ok(created
-        .vpc_endpoint()
-        .and_then(|e| e.vpc_endpoint_id())
-        .context("no endpoint id")?
-        .to_string())
-}
-
-async fn wait_for(consumer: &Account, endpoint_id: &str, want: EndpointState) -> Result<()> {
-    wait::until(
-        &format!("{endpoint_id} to be {want}"),
-        Backoff::with_timeout(Duration::from_secs(20)),
-        || async {
-            let state = endpoint_state(consumer, endpoint_id).await?;
-            Ok::<_, anyhow::Error>(if state == want {
-                Poll::Ready(())
-            } else {
-                Poll::NotYet(state.to_string())
-            })
-        },
-        |_| {},
+    create_endpoint(
+        consumer,
+        &provider.service_name,
+        vpc_id,
+        &[subnet_id.to_string()],
     )
     .await
-    .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn reason_of(report: &Report, endpoint_id: &str) -> Option<Reason> {
@@ -126,7 +97,7 @@ async fn allowlisted_is_accepted_and_others_rejected_or_left() -> Result<()> {
         Some(Reason::NotAllowlistedLeavePendingPolicy)
     );
     assert_eq!(report.reject_calls, 0);
-    wait_for(&consumer, &ours, EndpointState::Available).await?;
+    wait_for_endpoint_state(&consumer, &ours, EndpointState::Available).await?;
     assert_eq!(
         endpoint_state(&outsider, &theirs).await?,
         EndpointState::PendingAcceptance
@@ -205,7 +176,7 @@ async fn throttling_is_retried_and_converges() -> Result<()> {
     assert_eq!(report.accepted(), [ours.as_str()]);
     // Both throttles of both actions were hit and retried through.
     assert_eq!(ours_pending(&emulator.pending_faults().await?), 0);
-    wait_for(&consumer, &ours, EndpointState::Available).await?;
+    wait_for_endpoint_state(&consumer, &ours, EndpointState::Available).await?;
     Ok(())
 }
 
@@ -279,7 +250,7 @@ async fn revocation_rejects_an_available_connection_after_its_account_leaves() -
         true,
     );
     reconcile(&ec2, &before, Trigger::Sweep, None).await?;
-    wait_for(&consumer, &ours, EndpointState::Available).await?;
+    wait_for_endpoint_state(&consumer, &ours, EndpointState::Available).await?;
 
     // Revocation off: an available connection is left even when unlisted.
     let unlisted = approver(&provider, &[&stays.id], NonAllowlistedPolicy::Reject, false);

@@ -14,11 +14,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use aws_sdk_ec2::types::VpcEndpointType;
 use endpoint_service::state::EndpointState;
-use endpoint_service::wait::{self, Backoff, Poll};
 use privatelink_tests::bridge::sns_event;
-use privatelink_tests::fixtures::{endpoint_state, vpc_with_subnets, Provider};
+use privatelink_tests::fixtures::{
+    create_endpoint, endpoint_state, vpc_with_subnets, wait_for_endpoint_state, Provider,
+};
 use privatelink_tests::lambda_runtime::{
     approver_bootstrap, queue_subscription_arn, FunctionSpec, LambdaRuntime,
 };
@@ -43,22 +43,7 @@ async fn bootstrap() -> Result<PathBuf> {
 async fn connect(consumer: &Account, provider: &Provider) -> Result<String> {
     let zone = provider.zones[0].id.clone();
     let (vpc_id, subnets) = vpc_with_subnets(consumer, "consumer", &[&zone]).await?;
-    let created = consumer
-        .ec2()
-        .create_vpc_endpoint()
-        .vpc_endpoint_type(VpcEndpointType::Interface)
-        .vpc_id(vpc_id)
-        .service_name(&provider.service_name)
-        .set_subnet_ids(Some(subnets))
-        .private_dns_enabled(false)
-        .send()
-        .await
-        .context("CreateVpcEndpoint")?;
-    Ok(created
-        .vpc_endpoint()
-        .and_then(|e| e.vpc_endpoint_id())
-        .context("no endpoint id")?
-        .to_string())
+    create_endpoint(consumer, &provider.service_name, &vpc_id, &subnets).await
 }
 
 /// The `SnsEvent` Lambda would get for the Connect notification of
@@ -87,24 +72,6 @@ async fn connect_notification(provider: &Provider, endpoint_id: &str) -> Result<
         serde_json::from_value(event.clone()).context("the SnsEvent type refuses the event")?;
     assert_eq!(typed.records[0].sns.message_id, message_id);
     Ok((event, message_id))
-}
-
-async fn wait_for(consumer: &Account, endpoint_id: &str, want: EndpointState) -> Result<()> {
-    wait::until(
-        &format!("{endpoint_id} to be {want}"),
-        Backoff::with_timeout(Duration::from_secs(20)),
-        || async {
-            let state = endpoint_state(consumer, endpoint_id).await?;
-            Ok::<_, anyhow::Error>(if state == want {
-                Poll::Ready(())
-            } else {
-                Poll::NotYet(state.to_string())
-            })
-        },
-        |_| {},
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn start(bootstrap: &Path, provider: &Provider, allowlist: &str) -> Result<LambdaRuntime> {
@@ -141,7 +108,7 @@ async fn an_sns_notification_gets_an_allowlisted_consumer_accepted() -> Result<(
     assert_eq!(invoked.body["status"], "reconciled", "{:?}", invoked.body);
     assert_eq!(invoked.body["accepted"], 1);
     assert_eq!(invoked.body["rejected"], 0);
-    wait_for(&consumer, &endpoint_id, EndpointState::Available).await?;
+    wait_for_endpoint_state(&consumer, &endpoint_id, EndpointState::Available).await?;
 
     // The raw notification was logged, then one JSON decision line.
     let received = runtime

@@ -14,14 +14,14 @@ use std::collections::HashMap;
 use std::process::{Command, Output};
 
 use anyhow::{bail, Context, Result};
-use aws_sdk_ec2::types::{Tag, VpcEndpointType};
+use aws_sdk_ec2::types::Tag;
 use aws_sdk_elasticloadbalancingv2::types::{LoadBalancerSchemeEnum, LoadBalancerTypeEnum};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 use endpoint_service::naming::{StackName, STACK_TAG};
 use endpoint_service::state::EndpointState;
 use privatelink_tests::bins::binary;
-use privatelink_tests::fixtures::{endpoint_state, vpc_with_subnets, Provider};
+use privatelink_tests::fixtures::{create_endpoint, endpoint_state, vpc_with_subnets, Provider};
 use privatelink_tests::{Account, Emulator, Fault};
 use serde_json::Value;
 
@@ -103,22 +103,7 @@ impl World {
     async fn connect(&self, consumer: &Account, service_name: &str) -> Result<String> {
         let zone = self.provider.zones[0].id.clone();
         let (vpc, subnets) = vpc_with_subnets(consumer, "consumer", &[&zone]).await?;
-        let created = consumer
-            .ec2()
-            .create_vpc_endpoint()
-            .vpc_endpoint_type(VpcEndpointType::Interface)
-            .vpc_id(vpc)
-            .service_name(service_name)
-            .set_subnet_ids(Some(subnets))
-            .private_dns_enabled(false)
-            .send()
-            .await
-            .context("CreateVpcEndpoint")?;
-        Ok(created
-            .vpc_endpoint()
-            .and_then(|e| e.vpc_endpoint_id())
-            .context("no endpoint id")?
-            .to_string())
+        create_endpoint(consumer, service_name, &vpc, &subnets).await
     }
 
     async fn principals(&self) -> Result<Vec<String>> {

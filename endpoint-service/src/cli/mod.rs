@@ -59,8 +59,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     exit::report(result)
 }
 
-/// Human-readable logs on stderr, so stdout stays clean for `--output json`.
-fn init_logs(level: Option<&str>) {
+/// Human-readable logs on stderr, so stdout stays clean for `--output json`
+/// (both CLIs of the kit use this).
+pub fn init_logs(level: Option<&str>) {
     use tracing_subscriber::EnvFilter;
     let filter = match level {
         Some(level) => EnvFilter::new(level),

@@ -8,6 +8,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use aws_sdk_ec2::Client;
 
 use super::StackTags;
+use crate::approval::reconcile::list_connections_detailed;
 use crate::naming::{StackName, STACK_TAG};
 use crate::provision::observe::{NotificationObs, PrivateDnsObs, ServiceObs};
 use crate::provision::policy::CONNECTION_EVENTS;
@@ -347,46 +348,30 @@ impl ConnectionObs {
     }
 }
 
-/// Every connection of the service (all pages).
+/// Every connection of the service (all pages), read through the same
+/// listing the approver and the operator commands use.
 pub async fn connections(
     ec2: &Client,
     service_id: &str,
 ) -> Result<Vec<ConnectionObs>, ProvisionError> {
-    let mut out = Vec::new();
-    let mut pages = ec2
-        .describe_vpc_endpoint_connections()
-        .filters(
-            Filter::builder()
-                .name("service-id")
-                .values(service_id)
-                .build(),
-        )
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(aws_err(
-            "DescribeVpcEndpointConnections",
-            service_id.to_string(),
-        ))?;
-        for c in page.vpc_endpoint_connections() {
-            if c.service_id().is_some_and(|s| s != service_id) {
-                continue;
-            }
-            let Some(endpoint_id) = c.vpc_endpoint_id() else {
-                continue;
-            };
-            out.push(ConnectionObs {
-                endpoint_id: endpoint_id.to_string(),
-                owner: c.vpc_endpoint_owner().map(str::to_string),
-                state: c
-                    .vpc_endpoint_state()
-                    .map(EndpointState::from_sdk)
-                    .unwrap_or_else(|| EndpointState::Other("unknown".into())),
-                created: c.creation_timestamp().map(|t| t.secs()),
-            });
-        }
-    }
-    Ok(out)
+    let (listed, _pages) = list_connections_detailed(ec2, service_id)
+        .await
+        .map_err(|e| ProvisionError::Aws {
+            resource: service_id.to_string(),
+            error: e.aws_error().clone(),
+        })?;
+    Ok(listed
+        .into_iter()
+        .map(|l| ConnectionObs {
+            endpoint_id: l.connection.endpoint_id,
+            owner: l.connection.owner,
+            state: l
+                .connection
+                .state
+                .unwrap_or_else(|| EndpointState::Other("unknown".into())),
+            created: l.created.map(|t| t.secs()),
+        })
+        .collect())
 }
 
 /// Rejects connections; any `Unsuccessful` item is an error naming it.
