@@ -27,6 +27,8 @@ use crate::errors::AwsError;
 
 /// `accept`, `reject` or `leave`.
 pub const DECISION_TAG: &str = "privatelink-kit:decision";
+/// Every history tag key, for IAM's `aws:TagKeys` condition.
+pub const HISTORY_TAGS: [&str; 5] = [DECISION_TAG, REASON_TAG, TRIGGER_TAG, AT_TAG, BY_TAG];
 /// The reason code ([`Reason::as_str`]).
 pub const REASON_TAG: &str = "privatelink-kit:reason";
 /// `sns`, `sweep` or `manual`.

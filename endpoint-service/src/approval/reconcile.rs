@@ -31,7 +31,7 @@ pub enum ReconcileError {
     #[error("endpoint service {service_id} was not found in this account and region: check APPROVER_SERVICE_ID and the function's region ({error})")]
     UnknownService { service_id: String, error: AwsError },
     /// The credentials may not make this call.
-    #[error("not allowed to call {} for {service_id}: grant ec2:DescribeVpcEndpointConnections, ec2:AcceptVpcEndpointConnections and ec2:RejectVpcEndpointConnections on the service ({error})", error.operation)]
+    #[error("not allowed to call {} for {service_id}: grant ec2:DescribeVpcEndpointConnections, ec2:AcceptVpcEndpointConnections and ec2:RejectVpcEndpointConnections on the service, and ec2:CreateTags on its connections for the decision history (`endpoint-service iam-policy` prints the policy) ({error})", error.operation)]
     AccessDenied { service_id: String, error: AwsError },
     /// Anything else that retrying will not fix.
     #[error("{error} (service {service_id}; permanent, retrying will not help)")]

@@ -706,7 +706,7 @@ pub fn plan(
     let function = observed.function.as_ref().filter(|_| !function_new);
     let sns_ok = function
         .and_then(|f| f.permissions.get(SNS_PERMISSION_SID))
-        .is_some_and(|s| permission_matches(s, "sns.amazonaws.com", &topic_arn));
+        .is_some_and(|s| permission_matches(s, "sns.amazonaws.com", &topic_arn, &scope.account));
     if !sns_ok {
         push(
             &mut steps,
@@ -750,7 +750,9 @@ pub fn plan(
     }
     let sweep_ok = function
         .and_then(|f| f.permissions.get(SWEEP_PERMISSION_SID))
-        .is_some_and(|s| permission_matches(s, "events.amazonaws.com", &scope.rule_arn()));
+        .is_some_and(|s| {
+            permission_matches(s, "events.amazonaws.com", &scope.rule_arn(), &scope.account)
+        });
     if !sweep_ok {
         push(
             &mut steps,
@@ -773,10 +775,35 @@ pub fn plan(
             "the rule invokes the approver",
         );
     }
+    approver_before_principals(&mut steps);
     Ok(Plan {
         stack: spec.name.to_string(),
         steps,
     })
+}
+
+/// When both the allowed principals and the approver's configuration change,
+/// the approver goes first. An account being added is then on the approver's
+/// allowlist before it may request a connection (otherwise a request in
+/// between would be rejected under the `reject` policy); an account being
+/// removed may, for that moment, still request and is rejected or left
+/// pending, which is what its removal asks for anyway. The same invariant as
+/// `allow`/`disallow`: the principals never allow an account the approver
+/// would refuse.
+fn approver_before_principals(steps: &mut Vec<Step>) {
+    let principals = steps
+        .iter()
+        .position(|s| s.resource == Resource::Principals && s.action == Action::Update);
+    let function = steps
+        .iter()
+        .position(|s| s.resource == Resource::FunctionConfiguration && s.action == Action::Update);
+    if let (Some(p), Some(f)) = (principals, function) {
+        if p < f {
+            let step = steps.remove(p);
+            // `f` moved one place left by the removal.
+            steps.insert(f, step);
+        }
+    }
 }
 
 #[cfg(test)]

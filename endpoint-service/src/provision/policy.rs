@@ -75,6 +75,12 @@ fn connection_arns(scope: &Scope) -> String {
     )
 }
 
+/// Only the decision-history tag keys may be written, so the role cannot
+/// rewrite other tags (another stack's history, a consumer-facing name).
+fn history_tags_only() -> Value {
+    json!({"ForAllValues:StringEquals": {"aws:TagKeys": crate::approval::history::HISTORY_TAGS}})
+}
+
 /// `arn:aws:ec2:REGION:ACCOUNT:vpc-endpoint-service/ID`.
 pub fn service_arn(region: &str, account: &str, service_id: &str) -> String {
     format!("arn:aws:ec2:{region}:{account}:vpc-endpoint-service/{service_id}")
@@ -143,7 +149,8 @@ pub fn approver_role_policy(scope: &Scope) -> Value {
                 "Sid": "RecordDecisionsOnConnections",
                 "Effect": "Allow",
                 "Action": "ec2:CreateTags",
-                "Resource": connection_arns(scope)
+                "Resource": connection_arns(scope),
+                "Condition": history_tags_only()
             },
             {
                 "Sid": "OwnLogs",
@@ -297,7 +304,8 @@ pub fn operator_policy(scope: &Scope) -> Value {
                 "Sid": "RecordDecisionsOnConnections",
                 "Effect": "Allow",
                 "Action": "ec2:CreateTags",
-                "Resource": connection_arns(scope)
+                "Resource": connection_arns(scope),
+                "Condition": history_tags_only()
             },
             {
                 "Sid": "ChangeOnlyThisStacksEc2Resources",
@@ -433,6 +441,13 @@ mod tests {
             tagging["Resource"],
             "arn:aws:ec2:us-east-1:111111111111:vpc-endpoint-connection/*"
         );
+        let keys = &tagging["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"];
+        assert_eq!(keys.as_array().map(Vec::len), Some(5));
+        assert!(keys
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k.as_str().unwrap().starts_with("privatelink-kit:")));
         // Nothing but the describe call is unscoped.
         for s in statements {
             if s["Resource"] == "*" {

@@ -7,7 +7,8 @@ use std::fmt;
 
 use super::calls::CallSummary;
 use super::observe::{observe, observe_verification, Observed, PrivateDnsObs, VerificationObs};
-use super::policy::{SNS_PERMISSION_SID, SWEEP_PERMISSION_SID};
+use super::policy::{topic_policy, SNS_PERMISSION_SID, SWEEP_PERMISSION_SID};
+use super::resources::approver::permission_matches;
 use super::resources::service::{connections, ConnectionObs};
 use super::spec::StackSpec;
 use super::{Clients, ProvisionError};
@@ -63,12 +64,16 @@ pub struct TargetStatus {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Wiring {
     pub topic_arn: Option<String>,
+    /// The topic policy is exactly the vpce-only one `up` sets (SNS always
+    /// has *a* policy: its default lets the whole account publish).
     pub topic_policy_set: bool,
     pub notification_id: Option<String>,
     pub notification_events: Vec<String>,
     pub notification_to_topic: bool,
     pub approver_function: Option<String>,
     pub approver_subscribed: bool,
+    /// The function's resource policy lets SNS invoke it from this topic
+    /// and account only (exactly what `up` adds).
     pub sns_may_invoke: bool,
     pub sweep_schedule: Option<String>,
     pub sweep_invokes_approver: bool,
@@ -127,7 +132,17 @@ fn wiring(observed: &Observed) -> Wiring {
     let topic = observed.topic.as_ref();
     Wiring {
         topic_arn: topic.map(|t| t.arn.clone()),
-        topic_policy_set: topic.is_some_and(|t| t.policy.is_some()),
+        topic_policy_set: topic.is_some_and(|t| {
+            observed.service.as_ref().is_some_and(|service| {
+                t.policy.as_ref()
+                    == Some(&topic_policy(
+                        &t.arn,
+                        &observed.region,
+                        &observed.account,
+                        &service.id,
+                    ))
+            })
+        }),
         notification_id: observed.notification.as_ref().map(|n| n.id.clone()),
         notification_events: observed
             .notification
@@ -140,10 +155,27 @@ fn wiring(observed: &Observed) -> Wiring {
             .is_some_and(|n| topic.is_some_and(|t| t.arn == n.topic_arn)),
         approver_function: function.map(|f| f.arn.clone()),
         approver_subscribed: observed.approver_subscription().is_some(),
-        sns_may_invoke: function.is_some_and(|f| f.permissions.contains_key(SNS_PERMISSION_SID)),
+        sns_may_invoke: function.is_some_and(|f| {
+            f.permissions
+                .get(SNS_PERMISSION_SID)
+                .zip(topic)
+                .is_some_and(|(statement, t)| {
+                    permission_matches(statement, "sns.amazonaws.com", &t.arn, &observed.account)
+                })
+        }),
         sweep_schedule: observed.rule.as_ref().and_then(|r| r.schedule.clone()),
         sweep_invokes_approver: function.is_some_and(|f| {
-            f.permissions.contains_key(SWEEP_PERMISSION_SID)
+            f.permissions
+                .get(SWEEP_PERMISSION_SID)
+                .zip(observed.rule.as_ref())
+                .is_some_and(|(statement, rule)| {
+                    permission_matches(
+                        statement,
+                        "events.amazonaws.com",
+                        &rule.arn,
+                        &observed.account,
+                    )
+                })
                 && observed
                     .rule
                     .as_ref()

@@ -167,11 +167,11 @@ fn converged(spec: &StackSpec) -> Observed {
         permissions: BTreeMap::from([
             (
                 SNS_PERMISSION_SID.to_string(),
-                json!({"Principal": {"Service": "sns.amazonaws.com"}, "Condition": {"ArnLike": {"AWS:SourceArn": scope.topic_arn()}}}),
+                invoke_permission("sns.amazonaws.com", &scope.topic_arn(), &scope.account),
             ),
             (
                 SWEEP_PERMISSION_SID.to_string(),
-                json!({"Principal": {"Service": "events.amazonaws.com"}, "Condition": {"ArnLike": {"AWS:SourceArn": scope.rule_arn()}}}),
+                invoke_permission("events.amazonaws.com", &scope.rule_arn(), &scope.account),
             ),
         ]),
     });
@@ -389,11 +389,11 @@ fn each_drift_plans_exactly_its_fix() {
             |o| o.service = None,
             vec![
                 (Action::Create, "service"),
-                (Action::Update, "principals"),
                 (Action::Update, "topic_policy"),
                 (Action::Create, "notification"),
                 (Action::Update, "role_policy"),
                 (Action::Update, "function_configuration"),
+                (Action::Update, "principals"),
             ],
         ),
     ];
@@ -419,9 +419,10 @@ fn spec_changes_plan_updates() {
     wider.allowlist = crate::approval::Allowlist::parse("111111111111,222222222222").unwrap();
     assert_eq!(
         kinds(&plan(&wider, &observed, SHA).unwrap()),
+        // The approver learns the new account before the service allows it.
         [
-            (Action::Update, "principals".to_string()),
-            (Action::Update, "function_configuration".to_string())
+            (Action::Update, "function_configuration".to_string()),
+            (Action::Update, "principals".to_string())
         ]
     );
     let mut ports = more.clone();
@@ -552,4 +553,82 @@ fn the_verification_record_is_written_with_a_new_name_or_when_missing() {
     // No public zone in the account: nothing to do here (status says so).
     observed.verification = None;
     assert!(plan(&named, &observed, SHA).unwrap().is_empty());
+}
+
+/// A Lambda resource-policy statement as AWS (and the emulator) returns it
+/// for `AddPermission` with a source ARN and account.
+fn invoke_permission(service: &str, source_arn: &str, account: &str) -> serde_json::Value {
+    json!({
+        "Sid": "x",
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "lambda:InvokeFunction",
+        "Resource": "arn:aws:lambda:us-east-1:111111111111:function:acme-approver",
+        "Condition": {
+            "ArnLike": {"AWS:SourceArn": source_arn},
+            "StringEquals": {"AWS:SourceAccount": account}
+        }
+    })
+}
+
+#[test]
+fn a_broadened_invoke_permission_is_replaced() {
+    use crate::provision::resources::approver::permission_matches;
+    let exact = invoke_permission("sns.amazonaws.com", "arn:aws:sns:us-east-1:1:t", "1");
+    assert!(permission_matches(
+        &exact,
+        "sns.amazonaws.com",
+        "arn:aws:sns:us-east-1:1:t",
+        "1"
+    ));
+    let mut wildcard = exact.clone();
+    wildcard["Condition"]["ArnLike"]["AWS:SourceArn"] = json!("arn:aws:sns:us-east-1:1:t*");
+    assert!(!permission_matches(
+        &wildcard,
+        "sns.amazonaws.com",
+        "arn:aws:sns:us-east-1:1:t",
+        "1"
+    ));
+    let mut no_account = exact.clone();
+    no_account["Condition"]
+        .as_object_mut()
+        .unwrap()
+        .remove("StringEquals");
+    assert!(!permission_matches(
+        &no_account,
+        "sns.amazonaws.com",
+        "arn:aws:sns:us-east-1:1:t",
+        "1"
+    ));
+}
+
+#[test]
+fn the_approver_learns_a_new_account_before_the_service_allows_it() {
+    let mut steps = vec![
+        Step {
+            action: Action::Update,
+            resource: Resource::Principals,
+            reason: "add".into(),
+        },
+        Step {
+            action: Action::Update,
+            resource: Resource::Topic,
+            reason: "x".into(),
+        },
+        Step {
+            action: Action::Update,
+            resource: Resource::FunctionConfiguration,
+            reason: "allowlist".into(),
+        },
+    ];
+    approver_before_principals(&mut steps);
+    let order: Vec<Resource> = steps.iter().map(|s| s.resource.clone()).collect();
+    assert_eq!(
+        order,
+        [
+            Resource::Topic,
+            Resource::FunctionConfiguration,
+            Resource::Principals
+        ]
+    );
 }

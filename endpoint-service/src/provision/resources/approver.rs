@@ -355,10 +355,23 @@ pub async fn update_configuration(
     wait_updated(lambda, &name).await
 }
 
-/// True when the statement lets `principal` invoke from `source_arn`.
-pub fn permission_matches(statement: &Value, principal: &str, source_arn: &str) -> bool {
-    let text = statement.to_string();
-    text.contains(principal) && text.contains(source_arn)
+/// True when the statement is exactly the one [`add_permission`] makes:
+/// `principal` may invoke, only from `source_arn` and `source_account`. A
+/// broadened statement (a wildcard ARN, no account condition) is not a
+/// match, so `up` replaces it.
+pub fn permission_matches(
+    statement: &Value,
+    principal: &str,
+    source_arn: &str,
+    source_account: &str,
+) -> bool {
+    let condition = &statement["Condition"];
+    statement["Effect"] == "Allow"
+        && statement["Action"] == "lambda:InvokeFunction"
+        && statement["Principal"]["Service"] == principal
+        && condition["ArnLike"]["AWS:SourceArn"] == source_arn
+        && condition["StringEquals"]["AWS:SourceAccount"] == source_account
+        && condition.as_object().is_some_and(|c| c.len() == 2)
 }
 
 /// Lets `principal` (a service) invoke the function from `source_arn` only.

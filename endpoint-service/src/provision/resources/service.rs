@@ -12,7 +12,7 @@ use crate::approval::reconcile::list_connections_detailed;
 use crate::naming::{StackName, STACK_TAG};
 use crate::provision::observe::{NotificationObs, PrivateDnsObs, ServiceObs};
 use crate::provision::policy::CONNECTION_EVENTS;
-use crate::provision::{aws_err, gone_is_ok, is_missing, ProvisionError};
+use crate::provision::{aws_err, is_missing, ProvisionError};
 use crate::state::EndpointState;
 
 /// A deterministic idempotency token (EC2 `ClientToken`, at most 64 ASCII
@@ -84,7 +84,9 @@ pub async fn find_service(
     ec2: &Client,
     stack: &StackName,
 ) -> Result<Option<ServiceObs>, ProvisionError> {
-    let out = ec2
+    // All pages: with a filter, EC2 may return the match on a later page.
+    let mut configurations = Vec::new();
+    let mut pages = ec2
         .describe_vpc_endpoint_service_configurations()
         .filters(
             Filter::builder()
@@ -92,14 +94,16 @@ pub async fn find_service(
                 .values(stack.as_str())
                 .build(),
         )
-        .send()
-        .await
-        .map_err(aws_err(
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws_err(
             "DescribeVpcEndpointServiceConfigurations",
             format!("service of stack {stack}"),
         ))?;
-    let live: Vec<_> = out
-        .service_configurations()
+        configurations.extend(page.service_configurations().iter().cloned());
+    }
+    let live: Vec<_> = configurations
         .iter()
         .filter(|s| {
             !matches!(
@@ -313,19 +317,43 @@ pub async fn set_notification(
         ))
 }
 
+/// Deletes the connection notification; gone already is fine, and a
+/// refusal reported per item in `Unsuccessful` is an error (the call itself
+/// succeeds in that case).
 pub async fn delete_notification(ec2: &Client, id: &str) -> Result<(), ProvisionError> {
-    let out = gone_is_ok(
-        ec2.delete_vpc_endpoint_connection_notifications()
-            .connection_notification_ids(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(aws_err(
-                "DeleteVpcEndpointConnectionNotifications",
-                id.to_string(),
-            )),
-    );
-    out
+    let out = ec2
+        .delete_vpc_endpoint_connection_notifications()
+        .connection_notification_ids(id)
+        .send()
+        .await
+        .map_err(aws_err(
+            "DeleteVpcEndpointConnectionNotifications",
+            id.to_string(),
+        ));
+    let out = match out {
+        Err(ProvisionError::Aws { error, .. }) if is_missing(&error) => return Ok(()),
+        other => other?,
+    };
+    unsuccessful_is_error(out.unsuccessful(), "connection notification", id)
+}
+
+/// The first `Unsuccessful` item that is not "already gone", as an error.
+fn unsuccessful_is_error(
+    items: &[aws_sdk_ec2::types::UnsuccessfulItem],
+    what: &str,
+    id: &str,
+) -> Result<(), ProvisionError> {
+    for item in items {
+        let code = item.error().and_then(|e| e.code()).unwrap_or_default();
+        if code.ends_with("NotFound") {
+            continue;
+        }
+        let message = item.error().and_then(|e| e.message()).unwrap_or_default();
+        return Err(ProvisionError::Refused(format!(
+            "{what} {id} was not deleted: {code}: {message}"
+        )));
+    }
+    Ok(())
 }
 
 /// One connection as `status` and `down` show it.
@@ -430,15 +458,5 @@ pub async fn delete_service(ec2: &Client, service_id: &str) -> Result<(), Provis
         Err(ProvisionError::Aws { error, .. }) if is_missing(&error) => return Ok(()),
         other => other?,
     };
-    for item in out.unsuccessful() {
-        let code = item.error().and_then(|e| e.code()).unwrap_or_default();
-        if code.ends_with("NotFound") {
-            continue;
-        }
-        let message = item.error().and_then(|e| e.message()).unwrap_or_default();
-        return Err(ProvisionError::Refused(format!(
-            "endpoint service {service_id} was not deleted: {code}: {message}"
-        )));
-    }
-    Ok(())
+    unsuccessful_is_error(out.unsuccessful(), "endpoint service", service_id)
 }
