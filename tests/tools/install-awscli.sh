@@ -6,8 +6,7 @@
 # emulator's pinned one.
 #
 # Venv: $PRIVATELINK_AWSCLI_VENV, default <repo root>/.venv-awscli.
-# Idempotent and fast: a stamp file in the venv holds the pinned requirement; when it matches,
-# nothing is installed.
+# Idempotent and fast (tests/tools/pip-tool.sh does the work).
 set -euo pipefail
 
 requirement="awscli==1.46.2"
@@ -15,25 +14,4 @@ requirement="awscli==1.46.2"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$here/../.." && pwd)"
 venv="${PRIVATELINK_AWSCLI_VENV:-$repo_root/.venv-awscli}"
-stamp="$venv/.awscli-stamp"
-binary="$venv/bin/aws"
-
-if [[ -x "$binary" && -f "$stamp" && "$(cat "$stamp")" == "$requirement" ]]; then
-  echo "awscli: $venv is up to date ($requirement)" >&2
-  echo "$binary"
-  exit 0
-fi
-
-if [[ ! -x "$venv/bin/python" ]]; then
-  echo "awscli: creating virtualenv $venv" >&2
-  python3 -m venv "$venv"
-fi
-echo "awscli: installing $requirement (from PyPI)" >&2
-"$venv/bin/python" -m pip install --disable-pip-version-check --quiet "$requirement" >&2
-if [[ ! -x "$binary" ]]; then
-  echo "awscli: the package installed no $binary" >&2
-  exit 1
-fi
-"$binary" --version >&2
-echo "$requirement" > "$stamp"
-echo "$binary"
+exec "$here/pip-tool.sh" awscli "$venv" "$requirement" aws --version

@@ -6,8 +6,7 @@
 # cross-compiling, e.g. `--arm64`). Needs only python3 with venv/pip.
 #
 # Venv: $PRIVATELINK_TOOLS_VENV, default <repo root>/.venv-tools.
-# Idempotent and fast: a stamp file in the venv holds the pinned requirement; when it
-# matches, nothing is installed.
+# Idempotent and fast (tests/tools/pip-tool.sh does the work).
 set -euo pipefail
 
 requirement="cargo-lambda==1.9.2"
@@ -15,25 +14,4 @@ requirement="cargo-lambda==1.9.2"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$here/../.." && pwd)"
 venv="${PRIVATELINK_TOOLS_VENV:-$repo_root/.venv-tools}"
-stamp="$venv/.cargo-lambda-stamp"
-binary="$venv/bin/cargo-lambda"
-
-if [[ -x "$binary" && -f "$stamp" && "$(cat "$stamp")" == "$requirement" ]]; then
-  echo "cargo-lambda: $venv is up to date ($requirement)" >&2
-  echo "$binary"
-  exit 0
-fi
-
-if [[ ! -x "$venv/bin/python" ]]; then
-  echo "cargo-lambda: creating virtualenv $venv" >&2
-  python3 -m venv "$venv"
-fi
-echo "cargo-lambda: installing $requirement (from PyPI)" >&2
-"$venv/bin/python" -m pip install --disable-pip-version-check --quiet "$requirement" >&2
-if [[ ! -x "$binary" ]]; then
-  echo "cargo-lambda: the package installed no $binary" >&2
-  exit 1
-fi
-"$binary" lambda --version >&2
-echo "$requirement" > "$stamp"
-echo "$binary"
+exec "$here/pip-tool.sh" cargo-lambda "$venv" "$requirement" cargo-lambda lambda --version

@@ -60,6 +60,43 @@ fn unknown(what: &str) -> ProvisionError {
     ProvisionError::Refused(format!("{what} is not known at this step; run `up` again"))
 }
 
+/// The ids and ARNs a step needs from an earlier step or from the
+/// observation. Missing means the earlier step did not record it; `up`
+/// again observes it.
+fn known(value: Option<String>, what: &str) -> Result<String, ProvisionError> {
+    value.ok_or_else(|| unknown(what))
+}
+
+fn service_id(o: &Observed) -> Result<String, ProvisionError> {
+    known(
+        o.service.as_ref().map(|s| s.id.clone()),
+        "the endpoint service",
+    )
+}
+
+fn topic_arn(o: &Observed) -> Result<String, ProvisionError> {
+    known(o.topic.as_ref().map(|t| t.arn.clone()), "the topic")
+}
+
+fn load_balancer_arn(o: &Observed) -> Result<String, ProvisionError> {
+    known(
+        o.load_balancer.as_ref().map(|l| l.arn.clone()),
+        "the load balancer",
+    )
+}
+
+fn role_arn(o: &Observed) -> Result<String, ProvisionError> {
+    known(o.role.as_ref().map(|r| r.arn.clone()), "the approver role")
+}
+
+fn function_arn(o: &Observed) -> Result<String, ProvisionError> {
+    known(o.function.as_ref().map(|f| f.arn.clone()), "the function")
+}
+
+fn rule_arn(o: &Observed) -> Result<String, ProvisionError> {
+    known(o.rule.as_ref().map(|r| r.arn.clone()), "the sweep rule")
+}
+
 /// The subnets the load balancer uses.
 pub fn load_balancer_subnets(spec: &StackSpec, observed: &Observed) -> Vec<String> {
     match &spec.network {
@@ -232,11 +269,7 @@ async fn apply_step(
             lb.cross_zone = true;
         }
         (Action::Create, Resource::Listener { port }) => {
-            let lb = observed
-                .load_balancer
-                .as_ref()
-                .map(|l| l.arn.clone())
-                .ok_or_else(|| unknown("the load balancer"))?;
+            let lb = load_balancer_arn(observed)?;
             let tg = observed
                 .target_group(*port)
                 .map(|t| t.arn.clone())
@@ -274,19 +307,11 @@ async fn apply_step(
             observed.target_groups.retain(|t| t.port != *port);
         }
         (Action::Create, Resource::Service) => {
-            let lb = observed
-                .load_balancer
-                .as_ref()
-                .map(|l| l.arn.clone())
-                .ok_or_else(|| unknown("the load balancer"))?;
+            let lb = load_balancer_arn(observed)?;
             observed.service = Some(service::create_service(&clients.ec2, &tags, &lb).await?);
         }
         (Action::Update, Resource::Service) => {
-            let lb = observed
-                .load_balancer
-                .as_ref()
-                .map(|l| l.arn.clone())
-                .ok_or_else(|| unknown("the load balancer"))?;
+            let lb = load_balancer_arn(observed)?;
             let svc = observed
                 .service
                 .as_mut()
@@ -348,11 +373,7 @@ async fn apply_step(
             observed.topic = Some(TopicObs { arn, policy: None });
         }
         (Action::Update, Resource::TopicPolicy) => {
-            let service_id = observed
-                .service
-                .as_ref()
-                .map(|s| s.id.clone())
-                .ok_or_else(|| unknown("the endpoint service"))?;
+            let service_id = service_id(observed)?;
             let (region, account) = (observed.region.clone(), observed.account.clone());
             let t = observed
                 .topic
@@ -363,26 +384,14 @@ async fn apply_step(
             t.policy = Some(document);
         }
         (Action::Create, Resource::Notification) => {
-            let service_id = observed
-                .service
-                .as_ref()
-                .map(|s| s.id.clone())
-                .ok_or_else(|| unknown("the endpoint service"))?;
-            let topic_arn = observed
-                .topic
-                .as_ref()
-                .map(|t| t.arn.clone())
-                .ok_or_else(|| unknown("the topic"))?;
+            let service_id = service_id(observed)?;
+            let topic_arn = topic_arn(observed)?;
             observed.notification = Some(
                 service::create_notification(&clients.ec2, stack, &service_id, &topic_arn).await?,
             );
         }
         (Action::Update, Resource::Notification) => {
-            let topic_arn = observed
-                .topic
-                .as_ref()
-                .map(|t| t.arn.clone())
-                .ok_or_else(|| unknown("the topic"))?;
+            let topic_arn = topic_arn(observed)?;
             let n = observed
                 .notification
                 .as_mut()
@@ -412,16 +421,8 @@ async fn apply_step(
             }
         }
         (Action::Create, Resource::Function) => {
-            let role_arn = observed
-                .role
-                .as_ref()
-                .map(|r| r.arn.clone())
-                .ok_or_else(|| unknown("the approver role"))?;
-            let service_id = observed
-                .service
-                .as_ref()
-                .map(|s| s.id.clone())
-                .ok_or_else(|| unknown("the endpoint service"))?;
+            let role_arn = role_arn(observed)?;
+            let service_id = service_id(observed)?;
             let env = desired_environment(spec, &service_id);
             let function = FunctionSpec {
                 role_arn: &role_arn,
@@ -442,16 +443,8 @@ async fn apply_step(
             .await?;
         }
         (Action::Update, Resource::FunctionConfiguration) => {
-            let role_arn = observed
-                .role
-                .as_ref()
-                .map(|r| r.arn.clone())
-                .ok_or_else(|| unknown("the approver role"))?;
-            let service_id = observed
-                .service
-                .as_ref()
-                .map(|s| s.id.clone())
-                .ok_or_else(|| unknown("the endpoint service"))?;
+            let role_arn = role_arn(observed)?;
+            let service_id = service_id(observed)?;
             let env = desired_environment(spec, &service_id);
             let function = FunctionSpec {
                 role_arn: &role_arn,
@@ -462,11 +455,7 @@ async fn apply_step(
             approver::update_configuration(&clients.lambda, stack, &function).await?;
         }
         (Action::Create, Resource::SnsPermission) => {
-            let topic_arn = observed
-                .topic
-                .as_ref()
-                .map(|t| t.arn.clone())
-                .ok_or_else(|| unknown("the topic"))?;
+            let topic_arn = topic_arn(observed)?;
             replace_permission(
                 clients,
                 observed,
@@ -478,16 +467,8 @@ async fn apply_step(
             .await?;
         }
         (Action::Create, Resource::Subscription) => {
-            let topic_arn = observed
-                .topic
-                .as_ref()
-                .map(|t| t.arn.clone())
-                .ok_or_else(|| unknown("the topic"))?;
-            let function_arn = observed
-                .function
-                .as_ref()
-                .map(|f| f.arn.clone())
-                .ok_or_else(|| unknown("the function"))?;
+            let topic_arn = topic_arn(observed)?;
+            let function_arn = function_arn(observed)?;
             let subscription = topic::subscribe(&clients.sns, &topic_arn, &function_arn).await?;
             observed.subscriptions.push(subscription);
         }
@@ -507,11 +488,7 @@ async fn apply_step(
             });
         }
         (Action::Create, Resource::SweepPermission) => {
-            let rule_arn = observed
-                .rule
-                .as_ref()
-                .map(|r| r.arn.clone())
-                .ok_or_else(|| unknown("the sweep rule"))?;
+            let rule_arn = rule_arn(observed)?;
             replace_permission(
                 clients,
                 observed,
@@ -523,11 +500,7 @@ async fn apply_step(
             .await?;
         }
         (Action::Create, Resource::SweepTarget) => {
-            let function_arn = observed
-                .function
-                .as_ref()
-                .map(|f| f.arn.clone())
-                .ok_or_else(|| unknown("the function"))?;
+            let function_arn = function_arn(observed)?;
             schedule::put_target(&clients.events, stack, &function_arn).await?;
             if let Some(rule) = observed.rule.as_mut() {
                 rule.target_arns = vec![function_arn];
