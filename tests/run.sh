@@ -2,7 +2,8 @@
 # The project's test command (README "Run the tests"; .ci/run calls exactly this).
 #
 # 1. installs the pinned test tools it needs (idempotent; skipped when up to date):
-#    the emulator's venv (moto + our PrivateLink layer) and cargo-lambda;
+#    the emulator's venv (moto + our PrivateLink layer) and cargo-lambda (parliament, the IAM
+#    linter, is installed by tests/tools/lint-iam.sh in step 4);
 # 2. runs the emulator layer's own tests (pytest, a few seconds);
 # 3. runs every Rust test of the workspace. `cargo test --workspace` also builds the binaries
 #    the workspace-level tests run (each crate has an integration test, which makes cargo build
@@ -10,7 +11,9 @@
 #    AWS SDK a second time, because dev-dependencies (aws-smithy-mocks) add `test-util`
 #    features to the SDK's runtime crates. The tests that run the approver as it ships build its package with `cargo lambda build
 #    --release` on first use (tests/src/lambda_runtime.rs; minutes the first time, then
-#    instant), so the binary they test is the one in bootstrap.zip.
+#    instant), so the binary they test is the one in bootstrap.zip;
+# 4. lints every IAM policy the built binaries generate with parliament
+#    (tests/tools/lint-iam.sh; exceptions, each with its reason, in tests/tools/iam-lint-exceptions.yaml).
 #
 # Each Rust test process starts its own emulator on a free 127.0.0.1 port and stops it when it
 # exits (see tests/src/emulator.rs); nothing is left running. Extra arguments go to `cargo test`
@@ -33,3 +36,10 @@ PYTHONPATH=tests/emulator .venv-emulator/bin/python -m pytest -q tests/emulator/
 
 step "running the workspace tests"
 cargo test --workspace --locked "$@"
+
+# After cargo test: the binaries it built print the policies that are linted. Skipped for a
+# partial run (extra arguments), which may not build both binaries.
+if [[ $# -eq 0 ]]; then
+  step "linting the generated IAM policies (parliament, pinned, from PyPI)"
+  tests/tools/lint-iam.sh
+fi

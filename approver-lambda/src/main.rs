@@ -40,7 +40,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .init();
 
     // Standard chain: the function's role, AWS_REGION, AWS_ENDPOINT_URL.
-    let sdk_config = AwsOptions::default().load().await?;
+    let sdk_config = AwsOptions::default()
+        .for_app(endpoint_service::aws::app::APPROVER_LAMBDA)
+        .load()
+        .await?;
     let config = ApproverConfig::from_env();
     match &config {
         Ok(config) => tracing::info!(

@@ -1,6 +1,8 @@
 //! The handler against JSON fixtures of real event shapes (SNS envelopes as
 //! Lambda delivers them, an EventBridge schedule, an unrelated SQS event),
-//! with EC2 faked by aws-smithy-mocks: which calls were made is asserted.
+//! with EC2 faked by aws-smithy-mocks (`common::Fake`): which calls were
+//! made, and what EC2 holds afterwards, is asserted. The last test checks
+//! the fake itself.
 
 mod common;
 
@@ -8,7 +10,7 @@ use approver_lambda::handler::{handle, Approver, HandlerError};
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::describe_vpc_endpoint_connections::DescribeVpcEndpointConnectionsError;
 use aws_smithy_mocks::mock;
-use common::{config, conn, Fake, ALLOWED, OTHER};
+use common::{config, conn, Call, Fake, World, ALLOWED, OTHER, SVC};
 use endpoint_service::approval::{ApproverConfig, NonAllowlistedPolicy, Trigger};
 use lambda_runtime::Diagnostic;
 use serde_json::Value;
@@ -309,5 +311,313 @@ fn the_help_text_is_printed_for_help() {
     assert!(
         text.contains("APPROVER_ALLOWLIST") && text.contains("leave-pending"),
         "{text}"
+    );
+}
+
+fn world_with(connections: Vec<common::FakeConn>, f: impl FnOnce(&mut World)) -> Fake {
+    let mut world = World::new(connections);
+    f(&mut world);
+    Fake::from_world(world)
+}
+
+#[tokio::test]
+async fn every_page_is_read_when_ec2_returns_small_pages() {
+    let ids: Vec<String> = (0..5)
+        .map(|i| format!("vpce-0aaaaaaaaaaaaaa{i:02}"))
+        .collect();
+    let fake = world_with(
+        ids.iter()
+            .map(|id| conn(id, ALLOWED, "pendingAcceptance"))
+            .collect(),
+        |w| w.page_cap = 2,
+    );
+    let response = handle(
+        &approver(&fake, NonAllowlistedPolicy::Reject),
+        fixture("eventbridge-scheduled.json"),
+    )
+    .await
+    .expect("ok");
+    assert_eq!(response.accepted, 5);
+    assert_eq!(fake.describe.num_calls(), 3);
+    assert_eq!(fake.accepted(), [ids]);
+}
+
+#[tokio::test]
+async fn a_consumer_deleting_its_endpoint_before_the_accept_is_a_failed_item_not_a_retry() {
+    let fake = world_with(
+        vec![
+            conn(A1, ALLOWED, "pendingAcceptance"),
+            conn("vpce-0aaaaaaaaaaaaaaa2", ALLOWED, "pendingAcceptance"),
+        ],
+        |w| w.drift = vec![(A1.into(), "deleted".into())],
+    );
+    let response = handle(
+        &approver(&fake, NonAllowlistedPolicy::Reject),
+        fixture("sns-connect.json"),
+    )
+    .await
+    .expect("a permanent item failure does not fail the invocation");
+    assert_eq!((response.accepted, response.failed), (1, 1));
+    assert_eq!(fake.state_of(A1).as_deref(), Some("deleted"));
+    assert_eq!(
+        fake.state_of("vpce-0aaaaaaaaaaaaaaa2").as_deref(),
+        Some("pending")
+    );
+    let refusals = fake.with(|w| w.refusals.clone());
+    assert_eq!(refusals.len(), 1);
+    assert_eq!(
+        (refusals[0].endpoint_id.as_str(), refusals[0].code),
+        (A1, "IncorrectState")
+    );
+    // Only the applied accept is recorded.
+    let tagged: Vec<Vec<String>> = fake
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::CreateTags { resources, .. } => Some(resources),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tagged, [vec!["vpce-con-0aaaaaaaaaaaaaaa2".to_string()]]);
+}
+
+#[tokio::test]
+async fn a_listing_that_ignores_the_service_filter_never_touches_another_service() {
+    let mut theirs = conn("vpce-0bbbbbbbbbbbbbbb1", ALLOWED, "pendingAcceptance");
+    theirs.service_id = "vpce-svc-0ffffffffffffffff".into();
+    let mut theirs_other = conn("vpce-0bbbbbbbbbbbbbbb2", OTHER, "available");
+    theirs_other.service_id = "vpce-svc-0ffffffffffffffff".into();
+    let fake = world_with(
+        vec![
+            theirs.clone(),
+            conn(A1, ALLOWED, "pendingAcceptance"),
+            theirs_other.clone(),
+        ],
+        |w| w.ignore_service_filter = true,
+    );
+    let approver = Approver {
+        ec2: fake.client(),
+        config: Ok(config(NonAllowlistedPolicy::Reject, true)),
+    };
+    let response = handle(&approver, fixture("eventbridge-scheduled.json"))
+        .await
+        .expect("ok");
+    assert_eq!((response.accepted, response.rejected), (1, 0));
+    assert_eq!(fake.accepted(), [vec![A1.to_string()]]);
+    let after = fake.connections();
+    assert_eq!(after[0], theirs);
+    assert_eq!(after[2], theirs_other);
+}
+
+#[tokio::test]
+async fn decisions_are_recorded_on_the_connection_and_a_repeat_writes_nothing() {
+    let fake = Fake::new(vec![
+        conn(A1, ALLOWED, "pendingAcceptance"),
+        conn("vpce-0000000000000000b", OTHER, "pendingAcceptance"),
+    ]);
+    let approver = approver(&fake, NonAllowlistedPolicy::LeavePending);
+    handle(&approver, fixture("sns-connect.json"))
+        .await
+        .expect("ok");
+    let tags = |id: &str| {
+        fake.connections()
+            .into_iter()
+            .find(|c| c.endpoint_id == id)
+            .map(|c| c.tags)
+            .unwrap_or_default()
+    };
+    let accepted = tags(A1);
+    assert_eq!(accepted["privatelink-kit:decision"], "accept");
+    assert_eq!(accepted["privatelink-kit:reason"], "allowlisted_request");
+    assert_eq!(accepted["privatelink-kit:trigger"], "sns");
+    let left = tags("vpce-0000000000000000b");
+    assert_eq!(left["privatelink-kit:decision"], "leave");
+    assert_eq!(
+        left["privatelink-kit:reason"],
+        "not_allowlisted_leave_pending_policy"
+    );
+    assert_eq!(
+        fake.state_of("vpce-0000000000000000b").as_deref(),
+        Some("pendingAcceptance")
+    );
+    let tag_calls = fake.create_tags.num_calls();
+    assert!(tag_calls >= 1);
+
+    // The same notification again: nothing to accept, the leave already
+    // recorded: no mutating call at all.
+    handle(&approver, fixture("sns-connect.json"))
+        .await
+        .expect("ok");
+    assert_eq!(fake.create_tags.num_calls(), tag_calls);
+    assert_eq!(fake.accept.num_calls() + fake.reject.num_calls(), 1);
+}
+
+/// The fake itself: Describe filters (OR within, AND across), paging, and
+/// the errors of a bad request, through the real SDK client.
+#[tokio::test]
+async fn the_fake_ec2_honours_filters_and_paging() {
+    use aws_sdk_ec2::types::Filter;
+
+    let mut other = conn("vpce-0000000000000000d", ALLOWED, "pendingAcceptance");
+    other.service_id = "vpce-svc-0ffffffffffffffff".into();
+    let fake = world_with(
+        vec![
+            conn("vpce-0000000000000000a", ALLOWED, "pendingAcceptance"),
+            conn("vpce-0000000000000000b", OTHER, "pendingAcceptance"),
+            conn("vpce-0000000000000000c", ALLOWED, "Available"),
+            other,
+            conn("vpce-0000000000000000e", OTHER, "rejected"),
+        ],
+        |w| w.page_cap = 2,
+    );
+    let ec2 = fake.client();
+    let list = |filters: Vec<(&'static str, Vec<&'static str>)>, max: Option<i32>| {
+        let ec2 = ec2.clone();
+        async move {
+            let mut request = ec2.describe_vpc_endpoint_connections().set_max_results(max);
+            for (name, values) in filters {
+                let mut f = Filter::builder().name(name);
+                for v in values {
+                    f = f.values(v);
+                }
+                request = request.filters(f.build());
+            }
+            let mut pages = request.into_paginator().send();
+            let mut ids = Vec::new();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| {
+                    aws_sdk_ec2::error::ProvideErrorMetadata::code(&e)
+                        .unwrap_or_default()
+                        .to_string()
+                })?;
+                for c in page.vpc_endpoint_connections() {
+                    let id = c.vpc_endpoint_id().unwrap_or_default();
+                    ids.push(id[id.len().saturating_sub(1)..].to_string());
+                }
+            }
+            Ok::<Vec<String>, String>(ids)
+        }
+    };
+    type Filters = Vec<(&'static str, Vec<&'static str>)>;
+    let cases: Vec<(Filters, Result<Vec<&str>, &str>)> = vec![
+        (vec![], Ok(vec!["a", "b", "c", "d", "e"])),
+        (
+            vec![("service-id", vec![SVC])],
+            Ok(vec!["a", "b", "c", "e"]),
+        ),
+        (
+            vec![
+                ("service-id", vec![SVC]),
+                ("vpc-endpoint-state", vec!["pendingAcceptance", "available"]),
+            ],
+            Ok(vec!["a", "b", "c"]),
+        ),
+        (
+            vec![
+                ("vpc-endpoint-owner", vec![ALLOWED]),
+                ("vpc-endpoint-state", vec!["pendingAcceptance"]),
+            ],
+            Ok(vec!["a", "d"]),
+        ),
+        (
+            vec![(
+                "vpc-endpoint-id",
+                vec![
+                    "vpce-0000000000000000b",
+                    "vpce-0000000000000000e",
+                    "vpce-0nope",
+                ],
+            )],
+            Ok(vec!["b", "e"]),
+        ),
+        // States are matched as AWS spells them.
+        (vec![("vpc-endpoint-state", vec!["Available"])], Ok(vec![])),
+        (vec![("service-id", vec!["vpce-svc-0nothere"])], Ok(vec![])),
+        (
+            vec![("vpc-endpoint-type", vec!["Interface"])],
+            Err("InvalidFilter"),
+        ),
+    ];
+    for (filters, expected) in cases {
+        let got = list(filters.clone(), Some(1000)).await;
+        let expected = expected
+            .map(|ids| ids.into_iter().map(str::to_string).collect::<Vec<_>>())
+            .map_err(str::to_string);
+        assert_eq!(got, expected, "{filters:?}");
+    }
+    assert_eq!(
+        list(vec![], Some(4)).await,
+        Err("InvalidParameterValue".into())
+    );
+    // Pages of at most 2: the unfiltered listing took 3 calls.
+    let describes: Vec<usize> = fake
+        .calls()
+        .iter()
+        .filter_map(|c| match c {
+            Call::Describe { returned, .. } => Some(*returned),
+            _ => None,
+        })
+        .take(3)
+        .collect();
+    assert_eq!(describes, [2, 2, 1]);
+    // Accept/Reject: wrong service, wrong state and unknown ids come back
+    // in Unsuccessful and change nothing; an unknown service fails the call.
+    let out = ec2
+        .accept_vpc_endpoint_connections()
+        .service_id(SVC)
+        .vpc_endpoint_ids("vpce-0000000000000000a")
+        .vpc_endpoint_ids("vpce-0000000000000000c")
+        .vpc_endpoint_ids("vpce-0000000000000000d")
+        .send()
+        .await
+        .expect("answers");
+    let refused: Vec<(&str, &str)> = out
+        .unsuccessful()
+        .iter()
+        .map(|u| {
+            (
+                u.resource_id().unwrap_or_default(),
+                u.error().and_then(|e| e.code()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            ("vpce-0000000000000000c", "IncorrectState"),
+            ("vpce-0000000000000000d", "InvalidVpcEndpointId.NotFound")
+        ]
+    );
+    assert_eq!(
+        fake.state_of("vpce-0000000000000000a").as_deref(),
+        Some("pending")
+    );
+    assert_eq!(
+        fake.state_of("vpce-0000000000000000d").as_deref(),
+        Some("pendingAcceptance")
+    );
+    let out = ec2
+        .reject_vpc_endpoint_connections()
+        .service_id(SVC)
+        .vpc_endpoint_ids("vpce-0000000000000000c")
+        .vpc_endpoint_ids("vpce-0000000000000000e")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(out.unsuccessful().len(), 1);
+    assert_eq!(
+        fake.state_of("vpce-0000000000000000c").as_deref(),
+        Some("rejected")
+    );
+    let error = ec2
+        .reject_vpc_endpoint_connections()
+        .service_id("vpce-svc-0nothere")
+        .vpc_endpoint_ids("vpce-0000000000000000b")
+        .send()
+        .await
+        .expect_err("unknown service");
+    assert_eq!(
+        aws_sdk_ec2::error::ProvideErrorMetadata::code(&error),
+        Some("InvalidVpcEndpointServiceId.NotFound")
     );
 }

@@ -20,6 +20,7 @@ use endpoint_service::cli::output::emit;
 use endpoint_service::cli::GlobalArgs;
 
 use crate::connect::{self, ConnectOptions};
+use crate::iam_policy::{ConsumerPolicyReport, ConsumerScope};
 use crate::progress::Progress;
 use crate::target::{self, Target};
 use crate::verify::{self, CheckOptions};
@@ -29,7 +30,11 @@ use crate::{disconnect, observe, status, Clients, ConsumerError};
 /// it works, and take it down again. Uses only your own account's
 /// credentials.
 #[derive(Debug, Parser)]
-#[command(name = "consumer-cli", version, propagate_version = true)]
+#[command(
+    name = "consumer-cli",
+    version = endpoint_service::cli::VERSION,
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -48,6 +53,54 @@ pub enum Command {
     Status(TargetArgs),
     /// Remove everything connect created (record, zone, endpoint, group)
     Disconnect(DisconnectArgs),
+    /// Print the least-privilege IAM policy for connect, verify, status and
+    /// disconnect (no AWS call)
+    IamPolicy(IamPolicyArgs),
+    /// Print a shell completion script (e.g. `consumer-cli completions bash
+    /// > /etc/bash_completion.d/consumer-cli`)
+    Completions(endpoint_service::cli::CompletionsArgs),
+}
+
+/// Where the printed policy applies; what is not given is `*`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IamPolicyArgs {
+    /// Your AWS account id, for the ARNs (default: *)
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+    /// Your VPC: allow changes for this VPC only (default: any VPC)
+    #[arg(long, value_name = "VPC_ID")]
+    pub vpc: Option<String>,
+    /// The vendor's endpoint service name: allow endpoints to this service
+    /// only (default: any service)
+    #[arg(long, value_name = "NAME")]
+    pub service_name: Option<String>,
+}
+
+impl IamPolicyArgs {
+    /// Checks the flags' shape (the same rules as the other commands').
+    pub fn scope(&self, region: Option<&str>) -> Result<ConsumerScope, ConsumerError> {
+        if let Some(account) = &self.account {
+            endpoint_service::approval::AccountId::parse(account)
+                .map_err(|e| ConsumerError::Input(format!("--account: {e}")))?;
+        }
+        // Target::parse checks both; a placeholder stands in for the other.
+        let service_name = self
+            .service_name
+            .as_deref()
+            .map(|s| Target::parse(s, "vpc-0").map(|t| t.service_name))
+            .transpose()?;
+        let vpc_id = self
+            .vpc
+            .as_deref()
+            .map(|v| Target::parse("com.amazonaws.vpce.region.vpce-svc-0", v).map(|t| t.vpc_id))
+            .transpose()?;
+        Ok(ConsumerScope {
+            account: self.account.clone(),
+            region: region.map(str::to_string),
+            vpc_id,
+            service_name,
+        })
+    }
 }
 
 /// Which connection: the vendor's service and your VPC.
@@ -231,7 +284,10 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn clients(global: &GlobalArgs) -> Result<Clients, CliError> {
-    let config = AwsOptions::from(&global.aws).load().await?;
+    let config = AwsOptions::from(&global.aws)
+        .for_app(endpoint_service::aws::app::CONSUMER_CLI)
+        .load()
+        .await?;
     Clients::new(&config).map_err(exit_error)
 }
 
@@ -316,6 +372,14 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             emit(format, &report)?;
             Ok(())
         }
+        Command::Completions(args) => args.print::<Cli>("consumer-cli"),
+        Command::IamPolicy(args) => {
+            let scope = args
+                .scope(cli.global.aws.region.as_deref())
+                .map_err(exit_error)?;
+            emit(format, &ConsumerPolicyReport::new(&scope))?;
+            Ok(())
+        }
         Command::Disconnect(args) => {
             let target = args.target.parse().map_err(exit_error)?;
             let wait = target::parse_duration("--wait", &args.wait).map_err(exit_error)?;
@@ -384,6 +448,31 @@ mod tests {
         let err = exit_error(bad.options().unwrap_err());
         assert_eq!(err.code(), 2);
         assert!(err.to_string().contains("--allow-cidr"), "{err}");
+    }
+
+    #[test]
+    fn iam_policy_flags_are_checked_and_scope_the_policy() {
+        let cli = parse(&[
+            "consumer-cli",
+            "iam-policy",
+            "--account",
+            "222222222222",
+            "--vpc",
+            "vpc-0abc",
+        ]);
+        let Command::IamPolicy(args) = cli.command else {
+            panic!("expected iam-policy");
+        };
+        let scope = args.scope(Some("eu-west-1")).unwrap();
+        assert_eq!(scope.vpc_id.as_deref(), Some("vpc-0abc"));
+        assert_eq!(scope.region.as_deref(), Some("eu-west-1"));
+        assert!(scope.service_name.is_none());
+        let mut bad = args.clone();
+        bad.vpc = Some("vpc_1".into());
+        assert_eq!(exit_error(bad.scope(None).unwrap_err()).code(), 2);
+        let mut bad = args;
+        bad.account = Some("12".into());
+        assert_eq!(exit_error(bad.scope(None).unwrap_err()).code(), 2);
     }
 
     #[test]

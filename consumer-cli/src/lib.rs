@@ -12,6 +12,7 @@
 //!   already gone);
 //! - [`verify`]: the doctor (HTTPS check with hyper + rustls, API checks);
 //! - [`connect`], [`status`], [`disconnect`]: the commands' flows;
+//! - [`iam_policy`]: the least-privilege IAM policy for these commands;
 //! - [`report`]: their result types (human `Display` and `Serialize`);
 //! - [`progress`]: wait progress on a TTY, plain lines elsewhere;
 //! - [`observe`]: finding a connection's resources again from its key;
@@ -23,6 +24,7 @@ pub mod disconnect;
 pub mod dns;
 pub mod endpoint;
 pub mod error;
+pub mod iam_policy;
 pub mod observe;
 pub mod preflight;
 pub mod progress;

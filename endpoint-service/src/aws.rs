@@ -7,12 +7,27 @@
 //! (command-line flags) win over the environment. Pointing the endpoint at
 //! the local emulator is therefore just `--endpoint-url http://127.0.0.1:PORT`
 //! or the environment variable; nothing in the code knows about emulators.
+//!
+//! Each binary names itself ([`AwsOptions::for_app`], one of [`app`]): the
+//! SDK sends it in the User-Agent as `app/NAME`, so CloudTrail's `userAgent`
+//! field says which part of the kit made a call (and the test emulator's
+//! call log can check each binary against its own IAM policy).
 
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
+use aws_config::{AppName, BehaviorVersion, ConfigLoader, Region, SdkConfig};
+
+/// The app names the kit's binaries send (`app/NAME` in the User-Agent).
+pub mod app {
+    /// The vendor's CLI.
+    pub const ENDPOINT_SERVICE: &str = "endpoint-service";
+    /// The customer's CLI.
+    pub const CONSUMER_CLI: &str = "consumer-cli";
+    /// The approver function.
+    pub const APPROVER_LAMBDA: &str = "approver-lambda";
+}
 
 /// Explicit choices that override what the environment and shared config
 /// files say. `Default` means "use the standard chain for everything".
@@ -28,6 +43,8 @@ pub struct AwsOptions {
     pub max_attempts: Option<u32>,
     /// Give up on one attempt after this long (connect + response).
     pub attempt_timeout: Option<Duration>,
+    /// Who is calling, sent as `app/NAME` in the User-Agent (one of [`app`]).
+    pub app_name: Option<&'static str>,
 }
 
 /// Errors in the options themselves, reported before any AWS call.
@@ -41,9 +58,19 @@ pub enum OptionsError {
     MaxAttempts(u32),
     #[error("--region {0:?} does not look like an AWS region: write it like us-east-1")]
     Region(String),
+    #[error("app name {0:?} is not a User-Agent token: letters, digits and !#$%&'*+-.^_`|~ only")]
+    AppName(String),
 }
 
 impl AwsOptions {
+    /// The same options, calling as `name` (one of [`app`]).
+    pub fn for_app(self, name: &'static str) -> AwsOptions {
+        AwsOptions {
+            app_name: Some(name),
+            ..self
+        }
+    }
+
     /// Checks the options so that a typo is reported before any network call.
     pub fn validate(&self) -> Result<(), OptionsError> {
         if let Some(url) = &self.endpoint_url {
@@ -66,6 +93,9 @@ impl AwsOptions {
                 return Err(OptionsError::Region(region.clone()));
             }
         }
+        if let Some(name) = self.app_name {
+            AppName::new(name).map_err(|_| OptionsError::AppName(name.into()))?;
+        }
         Ok(())
     }
 
@@ -83,6 +113,10 @@ impl AwsOptions {
         }
         if let Some(url) = &self.endpoint_url {
             loader = loader.endpoint_url(url);
+        }
+        if let Some(name) = self.app_name {
+            let name = AppName::new(name).map_err(|_| OptionsError::AppName(name.into()))?;
+            loader = loader.app_name(name);
         }
         if let Some(attempts) = self.max_attempts {
             loader = loader.retry_config(RetryConfig::standard().with_max_attempts(attempts));
@@ -132,6 +166,7 @@ impl From<&AwsArgs> for AwsOptions {
             endpoint_url: args.endpoint_url.clone(),
             max_attempts: args.max_attempts,
             attempt_timeout: None,
+            app_name: None,
         }
     }
 }
@@ -172,6 +207,10 @@ mod tests {
                 Some(OptionsError::Region("US East".into())),
             ),
             (
+                AwsOptions::default().for_app("has space"),
+                Some(OptionsError::AppName("has space".into())),
+            ),
+            (
                 AwsOptions {
                     endpoint_url: Some("http://127.0.0.1:5055".into()),
                     region: Some("eu-west-1".into()),
@@ -193,8 +232,13 @@ mod tests {
             endpoint_url: Some("http://127.0.0.1:1".into()),
             max_attempts: Some(1),
             ..Default::default()
-        };
+        }
+        .for_app(app::CONSUMER_CLI);
         let config = options.load().await.expect("valid options");
+        assert_eq!(
+            config.app_name().map(|n| n.as_ref()),
+            Some(app::CONSUMER_CLI)
+        );
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-central-1"));
         assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:1"));
         assert_eq!(config.retry_config().map(|r| r.max_attempts()), Some(1));

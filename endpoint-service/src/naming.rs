@@ -82,6 +82,10 @@ impl StackName {
     pub fn role(&self) -> String {
         format!("{}-approver", self.0)
     }
+    /// The managed policy that is the approver role's permissions boundary.
+    pub fn boundary(&self) -> String {
+        format!("{}-approver-boundary", self.0)
+    }
     /// The EventBridge rule that runs the scheduled sweep.
     pub fn sweep_rule(&self) -> String {
         format!("{}-sweep", self.0)

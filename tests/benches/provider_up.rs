@@ -25,8 +25,8 @@ use anyhow::{bail, Context, Result};
 use endpoint_service::naming::{StackName, MANAGED_BY, MANAGED_BY_TAG, STACK_TAG};
 use endpoint_service::provision::plan::{desired_environment, Plan};
 use endpoint_service::provision::policy::{
-    approver_role_policy, lambda_trust_policy, topic_policy, Scope, ROLE_POLICY_NAME,
-    SNS_PERMISSION_SID, SWEEP_PERMISSION_SID,
+    approver_boundary_policy, approver_role_policy, lambda_trust_policy, topic_policy, Scope,
+    ROLE_POLICY_NAME, SNS_PERMISSION_SID, SWEEP_PERMISSION_SID,
 };
 use endpoint_service::provision::progress::Progress;
 use endpoint_service::provision::spec::{Overrides, StackSpec};
@@ -519,6 +519,31 @@ fn cli_sequence(cli: &Path, account: &Account, spec: &StackSpec, zip: &Path) -> 
         ],
         &mut n,
     )?;
+    let scope = Scope {
+        stack: s.clone(),
+        region: REGION.into(),
+        account: account.id.clone(),
+        service_id: Some(service_id.clone()),
+    };
+    let boundary = aws(
+        cli,
+        account,
+        &[
+            "iam",
+            "create-policy",
+            "--policy-name",
+            &s.boundary(),
+            "--policy-document",
+            &approver_boundary_policy(&scope).to_string(),
+            "--tags",
+            &tags,
+            "--query",
+            "Policy.Arn",
+            "--output",
+            "text",
+        ],
+        &mut n,
+    )?;
     let role = aws(
         cli,
         account,
@@ -529,6 +554,8 @@ fn cli_sequence(cli: &Path, account: &Account, spec: &StackSpec, zip: &Path) -> 
             &s.role(),
             "--assume-role-policy-document",
             &lambda_trust_policy().to_string(),
+            "--permissions-boundary",
+            &boundary,
             "--tags",
             &tags,
             "--query",
@@ -538,12 +565,6 @@ fn cli_sequence(cli: &Path, account: &Account, spec: &StackSpec, zip: &Path) -> 
         ],
         &mut n,
     )?;
-    let scope = Scope {
-        stack: s.clone(),
-        region: REGION.into(),
-        account: account.id.clone(),
-        service_id: Some(service_id.clone()),
-    };
     aws(
         cli,
         account,

@@ -1,4 +1,5 @@
-//! AWS accounts in the emulator, one set per test.
+//! AWS accounts in the emulator, one set per test (and real accounts by
+//! profile, for the live end-to-end test).
 //!
 //! moto keeps accounts apart by access key: keys from STS `AssumeRole` into
 //! `arn:aws:iam::ACCOUNT:role/...` act in ACCOUNT. Each test asks for fresh
@@ -17,15 +18,32 @@ use crate::Emulator;
 /// The region every test works in.
 pub const REGION: &str = "us-east-1";
 
-/// One AWS account in the emulator, with SDK configuration acting in it.
+/// The app name the test harness's own SDK clients send (`app/NAME` in the
+/// User-Agent), so the emulator's call log tells them from the kit's binaries.
+pub const HARNESS_APP: &str = "privatelink-tests";
+
+/// One AWS account (in the emulator, or a real one through a named profile
+/// for the live end-to-end test), with SDK configuration acting in it.
 #[derive(Debug, Clone)]
 pub struct Account {
     pub id: String,
     pub config: SdkConfig,
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: String,
-    endpoint_url: String,
+    region: String,
+    child: ChildEnv,
+}
+
+/// How a child process (one of the kit's binaries) acts as this account.
+#[derive(Debug, Clone)]
+enum ChildEnv {
+    /// Static credentials from the emulator's STS, and the emulator's URL.
+    Emulator {
+        access_key_id: String,
+        secret_access_key: String,
+        session_token: String,
+        endpoint_url: String,
+    },
+    /// A named profile of the developer's AWS config, real AWS endpoints.
+    Profile { profile: String },
 }
 
 /// A 12-digit account id not used before in this test run.
@@ -82,27 +100,84 @@ impl Account {
         Ok(Account {
             id: id.to_string(),
             config,
-            access_key_id: creds.access_key_id().to_string(),
-            secret_access_key: creds.secret_access_key().to_string(),
-            session_token: creds.session_token().to_string(),
-            endpoint_url: emulator.url().to_string(),
+            region: REGION.to_string(),
+            child: ChildEnv::Emulator {
+                access_key_id: creds.access_key_id().to_string(),
+                secret_access_key: creds.secret_access_key().to_string(),
+                session_token: creds.session_token().to_string(),
+                endpoint_url: emulator.url().to_string(),
+            },
+        })
+    }
+
+    /// A real AWS account through the named profile of the standard config
+    /// files (SSO, credential_process, role chaining: whatever the profile
+    /// says), in `region`. The account id comes from STS GetCallerIdentity,
+    /// which also proves the credentials work before anything is created.
+    pub async fn from_profile(profile: &str, region: &str) -> Result<Account> {
+        let config = AwsOptions {
+            profile: Some(profile.to_string()),
+            region: Some(region.to_string()),
+            ..Default::default()
+        }
+        .for_app(HARNESS_APP)
+        .load()
+        .await?;
+        let identity = aws_sdk_sts::Client::new(&config)
+            .get_caller_identity()
+            .send()
+            .await
+            .with_context(|| format!("profile {profile}: STS GetCallerIdentity"))?;
+        let id = identity
+            .account()
+            .with_context(|| format!("profile {profile}: GetCallerIdentity returned no account"))?
+            .to_string();
+        Ok(Account {
+            id,
+            config,
+            region: region.to_string(),
+            child: ChildEnv::Profile {
+                profile: profile.to_string(),
+            },
         })
     }
 
     /// Points a child process (one of the real binaries) at this account
-    /// through the standard credential chain, and nothing else: a
-    /// developer's own profile or config files never leak into a test.
+    /// through the standard credential chain, and nothing else. Against the
+    /// emulator a developer's own profile or config files never leak into a
+    /// test; for a live account only the named profile is used (credentials
+    /// and endpoint overrides in the environment are removed, since they
+    /// would win over the profile).
     pub fn apply_env(&self, command: &mut std::process::Command) {
-        command
-            .env("AWS_ACCESS_KEY_ID", &self.access_key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &self.secret_access_key)
-            .env("AWS_SESSION_TOKEN", &self.session_token)
-            .env("AWS_REGION", REGION)
-            .env("AWS_ENDPOINT_URL", &self.endpoint_url)
-            .env("AWS_MAX_ATTEMPTS", "2")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env_remove("AWS_PROFILE");
+        match &self.child {
+            ChildEnv::Emulator {
+                access_key_id,
+                secret_access_key,
+                session_token,
+                endpoint_url,
+            } => {
+                command
+                    .env("AWS_ACCESS_KEY_ID", access_key_id)
+                    .env("AWS_SECRET_ACCESS_KEY", secret_access_key)
+                    .env("AWS_SESSION_TOKEN", session_token)
+                    .env("AWS_REGION", &self.region)
+                    .env("AWS_ENDPOINT_URL", endpoint_url)
+                    .env("AWS_MAX_ATTEMPTS", "2")
+                    .env("AWS_CONFIG_FILE", "/dev/null")
+                    .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+                    .env_remove("AWS_PROFILE");
+            }
+            ChildEnv::Profile { profile } => {
+                command
+                    .env("AWS_PROFILE", profile)
+                    .env("AWS_REGION", &self.region)
+                    .env_remove("AWS_ACCESS_KEY_ID")
+                    .env_remove("AWS_SECRET_ACCESS_KEY")
+                    .env_remove("AWS_SESSION_TOKEN")
+                    .env_remove("AWS_ENDPOINT_URL")
+                    .env_remove("AWS_DEFAULT_PROFILE");
+            }
+        }
     }
 
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
@@ -121,7 +196,11 @@ impl Account {
         aws_sdk_sts::Client::new(&self.config)
     }
     pub fn region(&self) -> Region {
-        Region::new(REGION)
+        Region::new(self.region.clone())
+    }
+    /// The region as a string (`us-east-1`).
+    pub fn region_name(&self) -> &str {
+        &self.region
     }
 }
 
@@ -134,4 +213,5 @@ fn options(emulator: &Emulator) -> AwsOptions {
         max_attempts: Some(2),
         ..Default::default()
     }
+    .for_app(HARNESS_APP)
 }

@@ -33,7 +33,17 @@ pub const DNS_NAME: &str = "api.vendor.internal";
 /// What the demo showed, for the end-to-end test to assert on.
 #[derive(Debug, Default)]
 pub struct Summary {
+    /// The stack name `up` was given.
+    pub stack: String,
+    /// The three accounts: vendor, allowlisted customer, other customer.
+    pub vendor_account: String,
+    pub customer_account: String,
+    pub other_account: String,
+    /// The two customers' VPCs.
+    pub customer_vpc: String,
+    pub other_vpc: String,
     pub service_name: String,
+    pub service_id: String,
     /// The allowlisted customer's endpoint, accepted by the Lambda.
     pub auto_endpoint: String,
     /// The Lambda's decision for it, as logged (`accept`).
@@ -96,8 +106,19 @@ impl Narrator {
     }
 }
 
-/// Runs the whole flow once. Drop the future to stop everything it started.
+/// Runs the whole flow once on an emulator of its own. Drop the future to
+/// stop everything it started.
 pub async fn run(options: DemoOptions) -> Result<Summary> {
+    run_with(None, options).await
+}
+
+/// Runs the whole flow once on `emulator` (which outlives it, so a test can
+/// read the emulator's call log afterwards), in fresh accounts.
+pub async fn run_on(emulator: &Emulator, options: DemoOptions) -> Result<Summary> {
+    run_with(Some(emulator), options).await
+}
+
+async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summary> {
     let say = Narrator {
         verbose: options.verbose,
         start: Instant::now(),
@@ -105,11 +126,21 @@ pub async fn run(options: DemoOptions) -> Result<Summary> {
     let mut summary = Summary::default();
 
     say.step("1. Starting the local AWS emulator (moto + the PrivateLink layer) on 127.0.0.1");
-    let emulator = Emulator::start().context("starting the emulator")?;
+    let owned;
+    let emulator = match given {
+        Some(emulator) => emulator,
+        None => {
+            owned = Emulator::start().context("starting the emulator")?;
+            &owned
+        }
+    };
     say.detail(&format!("emulator: {}", emulator.url()));
-    let vendor = Account::fresh(&emulator).await?;
-    let customer = Account::fresh(&emulator).await?;
-    let stranger = Account::fresh(&emulator).await?;
+    let vendor = Account::fresh(emulator).await?;
+    let customer = Account::fresh(emulator).await?;
+    let stranger = Account::fresh(emulator).await?;
+    summary.vendor_account = vendor.id.clone();
+    summary.customer_account = customer.id.clone();
+    summary.other_account = stranger.id.clone();
     say.detail(&format!(
         "accounts: vendor {}, allowlisted customer {}, other customer {}",
         vendor.id, customer.id, stranger.id
@@ -125,7 +156,18 @@ pub async fn run(options: DemoOptions) -> Result<Summary> {
 
     say.step("3. Vendor: `endpoint-service up` from a config file");
     let stack = format!("demo{}", &vendor.id[8..]);
-    let config = write_stack_config(&options, &stack, &customer.id, standin.port())?;
+    summary.stack = stack.clone();
+    let config = options.workdir.join("stack.toml");
+    write_stack_config(
+        &config,
+        &StackConfig {
+            stack: &stack,
+            region: crate::accounts::REGION,
+            port: standin.port(),
+            allowlisted: &customer.id,
+            package: &options.lambda_zip,
+        },
+    )?;
     say.detail(&format!("config: {}", config.display()));
     let up = cli(
         &vendor,
@@ -152,6 +194,7 @@ pub async fn run(options: DemoOptions) -> Result<Summary> {
         "the value customers need: {service_name} (service {service_id})"
     ));
     summary.service_name = service_name.clone();
+    summary.service_id = service_id.clone();
 
     say.step("4. The approver Lambda: the compiled binary under the Lambda Runtime API emulator");
     // The function runs with the configuration `up` gave it in the
@@ -186,6 +229,7 @@ pub async fn run(options: DemoOptions) -> Result<Summary> {
 
     say.step("5. Allowlisted customer: `consumer-cli connect` (waits for the Lambda to accept)");
     let (customer_vpc_id, _) = customer_vpc(&customer).await?;
+    summary.customer_vpc = customer_vpc_id.clone();
     let connected = connect(&customer, &service_name, &customer_vpc_id, &standin).await?;
     summary.auto_endpoint = string_at(&connected, &["endpoint_id"])?;
     summary.auto_decision = recorded_decision(&vendor, &stack, &customer.id).await?;
@@ -221,6 +265,7 @@ pub async fn run(options: DemoOptions) -> Result<Summary> {
 
     say.step("6. Other customer (not allowlisted): the Lambda leaves it pending for review");
     let (stranger_vpc_id, _) = customer_vpc(&stranger).await?;
+    summary.other_vpc = stranger_vpc_id.clone();
     let stranger_connect = {
         let stranger = stranger.clone();
         let service_name = service_name.clone();
@@ -325,22 +370,37 @@ pub async fn run(options: DemoOptions) -> Result<Summary> {
     }
     summary.elapsed = say.start.elapsed();
     drop(standin);
-    drop(emulator);
     Ok(summary)
 }
 
-/// The vendor's stack config: a new VPC with a subnet in every AZ, the
-/// stand-in's port as the service port (so `verify --resolve` reaches it), the allowlisted customer, and `leave-pending` so other
-/// requests wait for the operator. `allow_any_principal` is the named opt-in
-/// that lets an account outside the allowlist *request* a connection at all
-/// (the allowlist still decides who is accepted automatically).
-fn write_stack_config(
-    options: &DemoOptions,
-    stack: &str,
-    allowlisted: &str,
-    port: u16,
-) -> Result<PathBuf> {
-    let path = options.workdir.join("stack.toml");
+/// What varies in the stack config the demo (and the live test) write.
+#[derive(Debug, Clone, Copy)]
+pub struct StackConfig<'a> {
+    pub stack: &'a str,
+    pub region: &'a str,
+    /// The service port (the demo: the stand-in's, so `verify --resolve`
+    /// reaches it).
+    pub port: u16,
+    /// The one allowlisted customer account.
+    pub allowlisted: &'a str,
+    /// The approver's `bootstrap.zip`.
+    pub package: &'a Path,
+}
+
+/// Writes the vendor's stack config to `path`: a new VPC with a subnet in
+/// every AZ, the service port, the allowlisted customer, and `leave-pending`
+/// so other requests wait for the operator. `allow_any_principal` is the
+/// named opt-in that lets an account outside the allowlist *request* a
+/// connection at all (the allowlist still decides who is accepted
+/// automatically).
+pub fn write_stack_config(path: &Path, config: &StackConfig<'_>) -> Result<()> {
+    let StackConfig {
+        stack,
+        region,
+        port,
+        allowlisted,
+        package,
+    } = *config;
     let text = format!(
         r#"# Demo stack: see docs/provider.md for every key.
 name = "{stack}"
@@ -361,11 +421,9 @@ allow_any_principal = true
 [approver]
 package = "{zip}"
 "#,
-        region = crate::accounts::REGION,
-        zip = options.lambda_zip.display(),
+        zip = package.display(),
     );
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-    Ok(path)
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Runs one of the kit's binaries as `account` with `--output json` and
@@ -397,7 +455,8 @@ pub async fn cli(account: &Account, name: &str, args: &[&str]) -> Result<Value> 
         .with_context(|| format!("`{name} {}` printed no JSON: {stdout}", args.join(" ")))
 }
 
-fn string_at(value: &Value, path: &[&str]) -> Result<String> {
+/// The string at `path` in a command's JSON output, or an error naming it.
+pub fn string_at(value: &Value, path: &[&str]) -> Result<String> {
     let mut cursor = value;
     for key in path {
         cursor = cursor
@@ -413,7 +472,8 @@ fn string_at(value: &Value, path: &[&str]) -> Result<String> {
     })
 }
 
-fn one_line(value: &Value) -> String {
+/// A JSON value on one line, cut at 200 characters.
+pub fn one_line(value: &Value) -> String {
     let text = value.to_string();
     if text.len() > 200 {
         format!("{}…", &text[..200])
@@ -422,7 +482,8 @@ fn one_line(value: &Value) -> String {
     }
 }
 
-fn path_str(path: &Path) -> Result<&str> {
+/// A path as UTF-8 (for a command line).
+pub fn path_str(path: &Path) -> Result<&str> {
     path.to_str()
         .ok_or_else(|| anyhow!("{} is not UTF-8", path.display()))
 }
@@ -490,7 +551,23 @@ async fn wait_for_pending_review(
     stack: &str,
     owner: &str,
 ) -> Result<(String, String)> {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    wait_for_pending_review_within(vendor, stack, owner, Duration::from_secs(60)).await
+}
+
+/// [`wait_for_pending_review`] with a time limit of the caller's (real AWS
+/// needs minutes where the emulator needs seconds).
+pub async fn wait_for_pending_review_within(
+    vendor: &Account,
+    stack: &str,
+    owner: &str,
+    limit: Duration,
+) -> Result<(String, String)> {
+    let deadline = Instant::now() + limit;
+    let poll = if limit > Duration::from_secs(120) {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_millis(300)
+    };
     loop {
         let listed = cli(
             vendor,
@@ -510,14 +587,17 @@ async fn wait_for_pending_review(
             }
         }
         if Instant::now() > deadline {
-            bail!("no pending request from {owner} with a recorded decision after 60 s: {listed}");
+            bail!(
+                "no pending request from {owner} with a recorded decision after {} s: {listed}",
+                limit.as_secs()
+            );
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(poll).await;
     }
 }
 
 /// The connection row of `owner` in a `connections --output json` listing.
-fn connection_of<'a>(listed: &'a Value, owner: &str) -> Option<&'a Value> {
+pub fn connection_of<'a>(listed: &'a Value, owner: &str) -> Option<&'a Value> {
     listed
         .get("connections")?
         .as_array()?
@@ -525,8 +605,9 @@ fn connection_of<'a>(listed: &'a Value, owner: &str) -> Option<&'a Value> {
         .find(|c| c.get("owner").and_then(Value::as_str) == Some(owner))
 }
 
-/// The decision recorded on `owner`'s connection, as `connections` shows it.
-async fn recorded_decision(vendor: &Account, stack: &str, owner: &str) -> Result<String> {
+/// The decision recorded on `owner`'s connection, as `connections` shows it
+/// (`decision (trigger)`, e.g. `accept (sns)`).
+pub async fn recorded_decision(vendor: &Account, stack: &str, owner: &str) -> Result<String> {
     let listed = cli(
         vendor,
         "endpoint-service",
@@ -600,6 +681,58 @@ async fn delete_customer_vpc(account: &Account) -> Result<()> {
         }
         ec2.delete_vpc().vpc_id(vpc_id).send().await?;
     }
+    Ok(())
+}
+
+/// Deletes one VPC the test made, with its subnets and the security groups
+/// left in it (not the default group). Used by the live test, which must
+/// never touch anything else in a real account.
+pub async fn delete_vpc(account: &Account, vpc_id: &str) -> Result<()> {
+    let ec2 = account.ec2();
+    let in_vpc = || {
+        aws_sdk_ec2::types::Filter::builder()
+            .name("vpc-id")
+            .values(vpc_id)
+            .build()
+    };
+    let groups = ec2
+        .describe_security_groups()
+        .filters(in_vpc())
+        .send()
+        .await
+        .with_context(|| format!("listing the security groups of {vpc_id}"))?;
+    for group in groups.security_groups() {
+        if group.group_name() == Some("default") {
+            continue;
+        }
+        if let Some(id) = group.group_id() {
+            ec2.delete_security_group()
+                .group_id(id)
+                .send()
+                .await
+                .with_context(|| format!("deleting security group {id}"))?;
+        }
+    }
+    let subnets = ec2
+        .describe_subnets()
+        .filters(in_vpc())
+        .send()
+        .await
+        .with_context(|| format!("listing the subnets of {vpc_id}"))?;
+    for subnet in subnets.subnets() {
+        if let Some(id) = subnet.subnet_id() {
+            ec2.delete_subnet()
+                .subnet_id(id)
+                .send()
+                .await
+                .with_context(|| format!("deleting subnet {id}"))?;
+        }
+    }
+    ec2.delete_vpc()
+        .vpc_id(vpc_id)
+        .send()
+        .await
+        .with_context(|| format!("deleting VPC {vpc_id}"))?;
     Ok(())
 }
 

@@ -131,6 +131,21 @@ impl Emulator {
         self.control("GET", "/_privatelink/faults", None).await
     }
 
+    /// Every AWS request the emulator served since it started (or since
+    /// [`Emulator::clear_calls`]): `{"calls": [{"account", "region",
+    /// "service", "action", "app", "params", "status"}, ...]}`, where `app`
+    /// is the `app/NAME` token of the caller's User-Agent.
+    pub async fn calls(&self) -> Result<Value> {
+        self.control("GET", "/_privatelink/calls", None).await
+    }
+
+    /// Forgets the recorded calls.
+    pub async fn clear_calls(&self) -> Result<()> {
+        self.control("DELETE", "/_privatelink/calls", None)
+            .await
+            .map(drop)
+    }
+
     async fn control(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
         let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         let body = body.map(|b| b.to_string()).unwrap_or_default();

@@ -10,6 +10,7 @@ pub mod bridge;
 pub mod demo;
 pub mod emulator;
 pub mod fixtures;
+pub mod iam_coverage;
 pub mod lambda_runtime;
 pub mod provider_cli;
 pub mod standin;

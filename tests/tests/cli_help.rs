@@ -1,8 +1,10 @@
-//! The consumer CLI and the approver explain themselves: `--help` succeeds
-//! and names their commands (or settings) and the shared AWS flags; an
-//! unknown flag is a usage error (exit 2) that names the flag. Runs the real
-//! binaries, which `cargo test --workspace` builds (tests/run.sh). The
-//! provider CLI's own are in `endpoint-service/tests/cli.rs`.
+//! The CLIs and the approver explain themselves: `--help` succeeds and lists
+//! exactly their subcommands (whole names: `allow` is not found inside
+//! `disallow`) or settings and the shared AWS flags; `--version` names the
+//! commit; `completions` prints a script; an unknown flag is a usage error
+//! (exit 2) that names the flag. Runs the real binaries, which `cargo test
+//! --workspace` builds (tests/run.sh). The provider CLI's usage errors are
+//! in `endpoint-service/tests/cli.rs`.
 
 use std::process::{Command, Output};
 
@@ -33,6 +35,29 @@ fn assert_help(name: &str, words: &[&str]) {
     }
 }
 
+/// The subcommand names of a clap `--help` page: the first word of each
+/// line of its `Commands:` section.
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|line| line.trim() != "Commands:")
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+fn assert_subcommands(name: &str, expected: &[&str]) {
+    let output = run(name, &["--help"]);
+    assert!(output.status.success(), "{name} --help failed: {output:?}");
+    let mut listed = subcommands(&stdout(&output));
+    listed.sort();
+    let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+    want.push("help".into());
+    want.sort();
+    assert_eq!(listed, want, "`{name} --help` lists other subcommands");
+}
+
 const AWS_FLAGS: [&str; 5] = [
     "--profile",
     "--region",
@@ -43,11 +68,108 @@ const AWS_FLAGS: [&str; 5] = [
 
 #[test]
 fn consumer_cli_help_lists_every_command_and_the_aws_flags() {
-    assert_help(
+    assert_subcommands(
         "consumer-cli",
-        &["connect", "verify", "status", "disconnect"],
+        &[
+            "connect",
+            "verify",
+            "status",
+            "disconnect",
+            "iam-policy",
+            "completions",
+        ],
     );
     assert_help("consumer-cli", &AWS_FLAGS);
+}
+
+#[test]
+fn endpoint_service_help_lists_every_command_and_the_aws_flags() {
+    assert_subcommands(
+        "endpoint-service",
+        &[
+            "plan",
+            "up",
+            "status",
+            "down",
+            "iam-policy",
+            "connections",
+            "accept",
+            "reject",
+            "allow",
+            "disallow",
+            "drift",
+            "sweep",
+            "history",
+            "completions",
+        ],
+    );
+    assert_help("endpoint-service", &AWS_FLAGS);
+}
+
+#[test]
+fn the_help_parser_takes_whole_names() {
+    let help = "Usage: x\n\nCommands:\n  disallow  Remove\n  accepted  Old\n  help  Print\n\nOptions:\n  --allow\n";
+    assert_eq!(subcommands(help), ["disallow", "accepted", "help"]);
+}
+
+#[test]
+fn both_clis_name_their_commit_and_print_completions() {
+    for (name, a_subcommand) in [
+        ("endpoint-service", "disallow"),
+        ("consumer-cli", "disconnect"),
+    ] {
+        let version = run(name, &["--version"]);
+        assert!(version.status.success(), "{version:?}");
+        let text = stdout(&version);
+        // `NAME 0.1.0 (commit abcdef012345)`, or "unknown" outside git.
+        assert!(
+            text.starts_with(&format!("{name} {}", env!("CARGO_PKG_VERSION")))
+                && text.contains("(commit "),
+            "{text}"
+        );
+        for shell in ["bash", "zsh", "fish"] {
+            let script = run(name, &["completions", shell]);
+            assert!(script.status.success(), "{script:?}");
+            let text = stdout(&script);
+            assert!(
+                text.contains(name) && text.contains(a_subcommand),
+                "{name} completions {shell}:\n{text}"
+            );
+        }
+        let bad = run(name, &["completions", "cmd.exe"]);
+        assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    }
+}
+
+#[test]
+fn consumer_cli_prints_its_iam_policy_without_aws() {
+    let output = run(
+        "consumer-cli",
+        &[
+            "iam-policy",
+            "--account",
+            "222222222222",
+            "--region",
+            "us-east-1",
+            "--vpc",
+            "vpc-0abc",
+            "--output",
+            "json",
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("iam-policy --output json prints JSON");
+    let policy = &report["consumer_policy"];
+    assert_eq!(policy["Version"], "2012-10-17");
+    let text = policy.to_string();
+    assert!(text.contains("ec2:CreateVpcEndpoint"), "{text}");
+    assert!(
+        text.contains("arn:aws:ec2:us-east-1:222222222222:vpc/vpc-0abc"),
+        "{text}"
+    );
+    let bad = run("consumer-cli", &["iam-policy", "--vpc", "not-a-vpc"]);
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
 }
 
 #[test]

@@ -239,7 +239,13 @@ impl Setup {
             .await?
             .vpc_endpoints()
             .iter()
-            .filter(|e| e.state().map(EndpointState::from_sdk) != Some(EndpointState::Deleted))
+            // Going or gone: `deleting` ends in `deleted`, which EC2 lists a while.
+            .filter(|e| {
+                !matches!(
+                    e.state().map(EndpointState::from_sdk),
+                    Some(EndpointState::Deleting | EndpointState::Deleted)
+                )
+            })
             .filter_map(|e| e.vpc_endpoint_id().map(str::to_string))
             .collect();
         let zones = self
@@ -466,6 +472,175 @@ async fn connect_verify_status_rerun_and_disconnect() -> Result<()> {
     assert_eq!(twice.json()["removed"], serde_json::json!([]));
     let status = setup.command("status").await?;
     assert_eq!(status.json()["connected"], false);
+    Ok(())
+}
+
+/// The vendor gives its service the private DNS name `name` and proves the
+/// domain as AWS asks: the TXT record in a public hosted zone the vendor
+/// owns, then StartVpcEndpointServicePrivateDnsVerification (verified).
+async fn verified_private_dns_name(provider: &Provider, name: &str) -> Result<()> {
+    let ec2 = provider.account.ec2();
+    ec2.modify_vpc_endpoint_service_configuration()
+        .service_id(&provider.service_id)
+        .private_dns_name(name)
+        .send()
+        .await?;
+    let described = ec2
+        .describe_vpc_endpoint_service_configurations()
+        .service_ids(&provider.service_id)
+        .send()
+        .await?;
+    let dns = described
+        .service_configurations()
+        .first()
+        .and_then(|s| s.private_dns_name_configuration())
+        .context("no PrivateDnsNameConfiguration")?;
+    let (record, value) = (
+        dns.name().context("no verification name")?,
+        dns.value().context("no verification value")?,
+    );
+    let route53 = aws_sdk_route53::Client::new(&provider.account.config);
+    let domain = name.split_once('.').map(|(_, d)| d).unwrap_or(name);
+    let zone = route53
+        .create_hosted_zone()
+        .name(domain)
+        .caller_reference(format!("vendor-{}", provider.account.id))
+        .send()
+        .await?;
+    let zone_id = zone.hosted_zone().context("zone")?.id().to_string();
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Upsert)
+                        .resource_record_set(
+                            ResourceRecordSet::builder()
+                                .name(format!("{record}.{name}"))
+                                .r#type(RrType::Txt)
+                                .ttl(1800)
+                                .resource_records(
+                                    ResourceRecord::builder()
+                                        .value(format!("\"{value}\""))
+                                        .build()?,
+                                )
+                                .build()?,
+                        )
+                        .build()?,
+                )
+                .build()?,
+        )
+        .send()
+        .await?;
+    ec2.start_vpc_endpoint_service_private_dns_verification()
+        .service_id(&provider.service_id)
+        .send()
+        .await?;
+    let state = ec2
+        .describe_vpc_endpoint_services()
+        .service_names(&provider.service_name)
+        .send()
+        .await?
+        .service_details()
+        .first()
+        .and_then(|d| d.private_dns_name_verification_state())
+        .map(|s| s.as_str().to_string());
+    if state.as_deref() != Some("verified") {
+        bail!("private DNS name {name} is {state:?}, not verified");
+    }
+    Ok(())
+}
+
+/// The vendor has a verified private DNS name: `connect` (without
+/// `--dns-name`) waits for acceptance, then turns private DNS on for the
+/// endpoint (AWS refuses it before) and makes no hosted zone; the name
+/// works, a re-run changes nothing, `disconnect` removes endpoint and group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vendor_private_dns_name_is_turned_on_after_acceptance() -> Result<()> {
+    let setup = setup().await?;
+    verified_private_dns_name(&setup.provider, NAME).await?;
+    let service = https_service().await;
+    let _vendor = vendor(&setup.provider, true);
+
+    let mut args = vec!["connect".to_string()];
+    args.extend(setup.target());
+    args.extend(
+        [
+            "--port",
+            &service.server.addr.port().to_string(),
+            "--resolve",
+            &format!("{NAME}:127.0.0.1"),
+            "--ca-file",
+            service.ca_file.to_str().expect("utf-8 path"),
+            "--expect-body",
+            "API OK",
+            "--wait",
+            "60s",
+        ]
+        .map(String::from),
+    );
+    let first = setup.run(&args).await?;
+    assert_eq!(first.code, 0, "{first:#?}");
+    let report = first.json();
+    let endpoint_id = report["endpoint_id"]
+        .as_str()
+        .context("endpoint id")?
+        .to_string();
+    assert_eq!(report["state"], "available");
+    assert_eq!(report["dns"]["mode"], "private-dns", "{report:#}");
+    assert_eq!(report["dns"]["name"], NAME);
+    assert_eq!(report["name_to_use"], NAME);
+    assert_eq!(report["verification"]["passed"], true, "{report:#}");
+    let made = changes(&report);
+    assert!(
+        made.contains(&format!("turned on private DNS ({NAME}) for {endpoint_id}")),
+        "{made:?}"
+    );
+    assert!(
+        !made.iter().any(|c| c.contains("hosted zone")),
+        "no private hosted zone for a vendor name: {made:?}"
+    );
+
+    // EC2 agrees: private DNS on, the name in DnsEntries; no zone of ours.
+    let described = setup
+        .consumer
+        .ec2()
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(&endpoint_id)
+        .send()
+        .await?;
+    let endpoint = described.vpc_endpoints().first().context("endpoint")?;
+    assert_eq!(endpoint.private_dns_enabled(), Some(true));
+    assert!(
+        endpoint
+            .dns_entries()
+            .iter()
+            .any(|e| e.dns_name() == Some(NAME)),
+        "{:?}",
+        endpoint.dns_entries()
+    );
+    let inventory = setup.inventory().await?;
+    assert!(inventory.zones.is_empty(), "{inventory:?}");
+    assert_eq!(inventory.endpoints, [endpoint_id.as_str()]);
+
+    // Re-running changes nothing.
+    let again = setup.run(&args).await?;
+    assert_eq!(again.code, 0, "{again:#?}");
+    assert_eq!(changes(&again.json()), Vec::<String>::new());
+    let status = setup.command("status").await?;
+    assert_eq!(status.json()["dns"]["mode"], "private-dns", "{status:#?}");
+
+    let gone = setup.command("disconnect").await?;
+    assert_eq!(gone.code, 0, "{gone:#?}");
+    let removed = gone.json()["removed"].as_array().map(Vec::len).unwrap_or(0);
+    assert_eq!(removed, 2, "endpoint, group: {}", gone.stdout);
+    assert!(
+        setup.inventory().await?.is_empty(),
+        "{:?}",
+        setup.inventory().await?
+    );
     Ok(())
 }
 

@@ -2,15 +2,35 @@
 //! quiet, with its outcome asserted. Real binaries: `endpoint-service`,
 //! `consumer-cli`, and the approver's cargo-lambda build under the Lambda
 //! Runtime API emulator, all against one emulator.
+//!
+//! The same run then checks IAM action coverage (`privatelink_tests::
+//! iam_coverage`): the emulator recorded every AWS request with the calling
+//! binary's app name, and every one of them (with what AWS authorizes on top
+//! of it) must be allowed by the policy that binary's own `iam-policy`
+//! command generates: `endpoint-service iam-policy` for `endpoint-service`
+//! (the operator's policy) and for `approver-lambda` (its role's policy),
+//! `consumer-cli iam-policy` for `consumer-cli`.
 
-use privatelink_tests::demo::{self, DemoOptions};
+use std::process::Command;
+
+use endpoint_service::aws::app;
+use endpoint_service::naming::StackName;
+use privatelink_tests::bins::binary;
+use privatelink_tests::demo::{self, DemoOptions, Summary};
+use privatelink_tests::iam_coverage::{self, Policy, Report, RunFacts, Subject};
+use privatelink_tests::Emulator;
+use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_flow_works_and_leaves_nothing_behind() {
     let workdir = std::env::temp_dir().join(format!("privatelink-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&workdir).unwrap();
     let options = DemoOptions::build(workdir.clone(), false).unwrap_or_else(|e| panic!("{e:#}"));
-    let summary = demo::run(options).await.unwrap_or_else(|e| panic!("{e:#}"));
+    // An emulator of its own, so that its call log is this run's alone.
+    let emulator = Emulator::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let summary = demo::run_on(&emulator, options)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let _ = std::fs::remove_dir_all(&workdir);
 
     assert!(summary
@@ -30,4 +50,168 @@ async fn the_whole_flow_works_and_leaves_nothing_behind() {
         "left behind: {:#?}",
         summary.leftovers
     );
+
+    // IAM action coverage of the same run.
+    let log = emulator
+        .calls()
+        .await
+        .unwrap_or_else(|e| panic!("reading the emulator's call log: {e:#}"));
+    let report = coverage(&summary, &log).unwrap_or_else(|e| panic!("{e:#}"));
+    println!("{report}");
+    let gaps = report.gaps();
+    assert!(
+        gaps.is_empty(),
+        "{} authorization(s) not covered by the generated policies:\n{report}",
+        gaps.len()
+    );
+}
+
+/// Checks the run's recorded calls against the policies the binaries print.
+fn coverage(summary: &Summary, log: &Value) -> anyhow::Result<Report> {
+    let calls = iam_coverage::parse_calls(log)?;
+    let region = privatelink_tests::accounts::REGION;
+    let provider = policy_output(
+        app::ENDPOINT_SERVICE,
+        &[
+            "iam-policy",
+            "--stack",
+            &summary.stack,
+            "--account",
+            &summary.vendor_account,
+            "--region",
+            region,
+            "--service-id",
+            &summary.service_id,
+        ],
+    )?;
+    let (approver_docs, operator_docs) = documents(&provider, |key| key.contains("approver"));
+    // The approver role's permissions boundary, if the stack sets one:
+    // allowed = allowed by the inline policy and by the boundary.
+    let (boundary_docs, approver_docs): (Docs, Docs) = approver_docs
+        .into_iter()
+        .partition(|(key, _)| key.contains("boundary"));
+    // The consumer's policy, once per customer, scoped as tightly as the
+    // command allows (account, VPC, service); each is scoped to its own
+    // account's ARNs, so the union allows no more than either does.
+    let mut consumer_docs = Vec::new();
+    let mut consumer_keys = Vec::new();
+    for (account, vpc) in [
+        (&summary.customer_account, &summary.customer_vpc),
+        (&summary.other_account, &summary.other_vpc),
+    ] {
+        let out = policy_output(
+            app::CONSUMER_CLI,
+            &[
+                "iam-policy",
+                "--account",
+                account,
+                "--region",
+                region,
+                "--vpc",
+                vpc,
+                "--service-name",
+                &summary.service_name,
+            ],
+        )?;
+        let (docs, _) = documents(&out, |_| true);
+        consumer_keys.extend(docs.iter().map(|(k, _)| k.clone()));
+        consumer_docs.extend(docs);
+    }
+    consumer_keys.dedup();
+    let policy = |docs: &[(String, Value)]| Policy::from_documents(docs.iter().map(|(_, d)| d));
+    let source = |binary: &str, docs: &[(String, Value)]| {
+        let keys: Vec<&str> = docs.iter().map(|(k, _)| k.as_str()).collect();
+        format!("{binary} iam-policy: {}", keys.join(", "))
+    };
+    let function = StackName::parse(&summary.stack)?.function();
+    let subjects = [
+        Subject {
+            app: app::ENDPOINT_SERVICE,
+            policy_source: source("endpoint-service", &operator_docs),
+            policy: policy(&operator_docs)?,
+            boundary: None,
+            extra: Vec::new(),
+        },
+        Subject {
+            app: app::APPROVER_LAMBDA,
+            policy_source: source(
+                "endpoint-service",
+                &[approver_docs.clone(), boundary_docs.clone()].concat(),
+            ),
+            policy: policy(&approver_docs)?,
+            boundary: if boundary_docs.is_empty() {
+                None
+            } else {
+                Some(policy(&boundary_docs)?)
+            },
+            extra: iam_coverage::approver_runtime_authorizations(
+                region,
+                &summary.vendor_account,
+                &function,
+            ),
+        },
+        Subject {
+            app: app::CONSUMER_CLI,
+            policy_source: format!("consumer-cli iam-policy: {}", consumer_keys.join(", ")),
+            policy: policy(&consumer_docs)?,
+            boundary: None,
+            extra: Vec::new(),
+        },
+    ];
+    for subject in &subjects {
+        anyhow::ensure!(
+            !subject.policy.is_empty(),
+            "{}: no policy statements found ({})",
+            subject.app,
+            subject.policy_source
+        );
+    }
+    let facts = RunFacts {
+        service_ids: vec![summary.service_id.clone()],
+        function_name: Some(function),
+        ..Default::default()
+    };
+    Ok(iam_coverage::check(&calls, &subjects, &facts))
+}
+
+/// Runs `NAME ARGS --output json` (no AWS call) and parses its output.
+fn policy_output(name: &str, args: &[&str]) -> anyhow::Result<Value> {
+    let output = Command::new(binary(name)?)
+        .args(args)
+        .args(["--output", "json"])
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "`{name} {}` failed ({}): {}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(serde_json::from_slice(&output.stdout)?)
+}
+
+/// The policy documents in a command's JSON output, by top-level key (a
+/// document is an object with a `Statement`; `{"policy": DOC}` and a bare
+/// document count too), split into those whose key passes `pick` and the
+/// rest. Trust policies (with a `Principal`) are never identity policies
+/// and are skipped.
+type Docs = Vec<(String, Value)>;
+fn documents(output: &Value, pick: impl Fn(&str) -> bool) -> (Docs, Docs) {
+    let mut found = Vec::new();
+    if output.get("Statement").is_some() {
+        found.push(("policy".to_string(), output.clone()));
+    } else if let Some(map) = output.as_object() {
+        for (key, value) in map {
+            if value.get("Statement").is_some() {
+                found.push((key.clone(), value.clone()));
+            }
+        }
+    }
+    let is_trust = |doc: &Value| {
+        doc.get("Statement")
+            .and_then(Value::as_array)
+            .is_some_and(|s| s.iter().any(|s| s.get("Principal").is_some()))
+    };
+    found.retain(|(_, doc)| !is_trust(doc));
+    found.into_iter().partition(|(key, _)| pick(key))
 }

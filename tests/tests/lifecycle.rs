@@ -213,26 +213,38 @@ async fn rejected_and_deleted_connections_release_the_service() -> Result<()> {
         EndpointState::Rejected
     );
 
-    // The consumer deletes the other endpoint; the provider sees `deleted`.
+    // The consumer deletes the other endpoint; the provider sees it
+    // `deleting`, then `deleted`.
     consumer
         .ec2()
         .delete_vpc_endpoints()
         .vpc_endpoint_ids(second_id)
         .send()
         .await?;
-    let states: Vec<_> = provider
-        .connections()
-        .await?
-        .iter()
-        .map(|c| {
-            (
-                c.vpc_endpoint_id().unwrap_or_default().to_string(),
-                EndpointState::from_sdk(c.vpc_endpoint_state().unwrap()),
-            )
-        })
-        .collect();
-    assert!(states.contains(&(first_id.to_string(), EndpointState::Rejected)));
-    assert!(states.contains(&(second_id.to_string(), EndpointState::Deleted)));
+    let started = Instant::now();
+    loop {
+        let states: Vec<_> = provider
+            .connections()
+            .await?
+            .iter()
+            .map(|c| {
+                (
+                    c.vpc_endpoint_id().unwrap_or_default().to_string(),
+                    EndpointState::from_sdk(c.vpc_endpoint_state().unwrap()),
+                )
+            })
+            .collect();
+        assert!(states.contains(&(first_id.to_string(), EndpointState::Rejected)));
+        if states.contains(&(second_id.to_string(), EndpointState::Deleted)) {
+            break;
+        }
+        assert!(
+            states.contains(&(second_id.to_string(), EndpointState::Deleting)),
+            "{states:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10), "never deleted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let events: Vec<_> = provider
         .drain_notifications(Duration::from_secs(10))
         .await?

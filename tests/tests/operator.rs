@@ -497,6 +497,33 @@ async fn allow_and_disallow_change_both_places_and_rerun_cleanly() -> Result<()>
     Ok(())
 }
 
+/// Issue 16's data-loss bug: one invalid entry in the approver's allowlist
+/// made `allow` read it as empty and rewrite it with only the new account.
+#[tokio::test]
+async fn allow_refuses_to_rewrite_an_invalid_allowlist_and_changes_nothing() -> Result<()> {
+    let kept = privatelink_tests::accounts::fresh_account_id();
+    let broken = format!("{kept},12345");
+    let world = World::new(&[("APPROVER_ALLOWLIST", &broken)]).await?;
+    let newcomer = privatelink_tests::accounts::fresh_account_id();
+    let principals_before = world.principals().await?;
+
+    for args in [
+        ["allow", newcomer.as_str()],
+        ["disallow", world.outsider.id.as_str()],
+    ] {
+        let refused = expect(world.run(&args)?, 4)?;
+        let text = stderr(&refused);
+        assert!(text.contains("APPROVER_ALLOWLIST is invalid"), "{text}");
+        assert!(text.contains("12345"), "{text}");
+        assert!(text.contains("nothing was changed"), "{text}");
+    }
+    // Neither place was touched: every customer on the list is still there.
+    let env = world.approver_env().await?;
+    assert_eq!(env["APPROVER_ALLOWLIST"], broken);
+    assert_eq!(world.principals().await?, principals_before);
+    Ok(())
+}
+
 #[tokio::test]
 async fn disallow_with_revocation_rejects_live_connections_after_yes() -> Result<()> {
     let world = World::new(&[("APPROVER_REVOKE", "true")]).await?;

@@ -31,7 +31,11 @@ struct Counts {
     notifications: usize,
     topics: usize,
     subscriptions: usize,
+    /// The approver's permissions boundary policy.
+    boundaries: usize,
     roles: usize,
+    /// The approver role, with the boundary policy as its permissions boundary.
+    bounded_roles: usize,
     functions: usize,
     rules: usize,
 }
@@ -48,7 +52,9 @@ impl Counts {
             notifications: 1,
             topics: 1,
             subscriptions: 1,
+            boundaries: 1,
             roles: 1,
+            bounded_roles: 1,
             functions: 1,
             rules: 1,
         }
@@ -130,12 +136,29 @@ async fn count(account: &Account, stack: &str) -> Result<Counts> {
         .iter()
         .filter(|s| s.topic_arn().is_some_and(|a| a.ends_with(&topic_suffix)))
         .count();
-    let roles = usize::from(
-        iam.get_role()
-            .role_name(format!("{stack}-approver"))
-            .send()
-            .await
-            .is_ok(),
+    let boundary_suffix = format!(":policy/{stack}-approver-boundary");
+    let boundaries = iam
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .send()
+        .await?
+        .policies()
+        .iter()
+        .filter(|p| p.arn().is_some_and(|a| a.ends_with(&boundary_suffix)))
+        .count();
+    let role = iam
+        .get_role()
+        .role_name(format!("{stack}-approver"))
+        .send()
+        .await
+        .ok();
+    let roles = usize::from(role.is_some());
+    let bounded_roles = usize::from(
+        role.as_ref()
+            .and_then(|r| r.role())
+            .and_then(|r| r.permissions_boundary())
+            .and_then(|b| b.permissions_boundary_arn())
+            .is_some_and(|a| a.ends_with(&boundary_suffix)),
     );
     let functions = usize::from(
         lambda
@@ -162,7 +185,9 @@ async fn count(account: &Account, stack: &str) -> Result<Counts> {
         notifications,
         topics,
         subscriptions,
+        boundaries,
         roles,
+        bounded_roles,
         functions,
         rules,
     })
@@ -646,8 +671,9 @@ async fn a_changed_allowlist_is_an_update_and_a_foreign_name_is_refused() -> Res
         .json()?;
     assert_eq!(again["calls"]["mutating"], 0);
 
-    // A private DNS name: set on the service, and its TXT verification
-    // record written into the operator's public Route 53 zone.
+    // A private DNS name: set on the service, its TXT verification record
+    // written into the operator's public Route 53 zone, and AWS asked to
+    // verify the domain (it finds the record: verified).
     let route53 = aws_sdk_route53::Client::new(&account.config);
     let zone = route53
         .create_hosted_zone()
@@ -674,7 +700,8 @@ async fn a_changed_allowlist_is_an_update_and_a_foreign_name_is_refused() -> Res
         strings(&up["calls"]["mutating_operations"]),
         [
             "ModifyVpcEndpointServiceConfiguration",
-            "ChangeResourceRecordSets"
+            "ChangeResourceRecordSets",
+            "StartVpcEndpointServicePrivateDnsVerification"
         ]
     );
     let status = run_json(&account, &["status", "-c", config])
@@ -686,6 +713,7 @@ async fn a_changed_allowlist_is_an_update_and_a_foreign_name_is_refused() -> Res
     let record = &status["service"]["private_dns_record"];
     assert_eq!(record["zone_id"], zone_id.as_str(), "{status:#}");
     assert_eq!(record["present"], true);
+    assert_eq!(verification["state"], "verified", "{status:#}");
     let expected_name = format!(
         "{}.api.eps.example.",
         verification["name"].as_str().context("TXT name")?

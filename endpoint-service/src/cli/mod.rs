@@ -16,10 +16,36 @@ use clap::{Parser, Subcommand};
 use crate::aws::AwsArgs;
 pub use output::OutputFormat;
 
+/// `--version` of both CLIs: the crate version and the git commit it was
+/// built from (see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PRIVATELINK_KIT_COMMIT"),
+    ")"
+);
+
+/// `completions`: a shell completion script on stdout.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, powershell or elvish
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+impl CompletionsArgs {
+    /// Writes the completion script of the CLI `C` (named `name`) to stdout.
+    pub fn print<C: clap::CommandFactory>(&self, name: &str) -> Result<(), exit::CliError> {
+        let mut command = C::command();
+        clap_complete::generate(self.shell, &mut command, name, &mut std::io::stdout());
+        Ok(())
+    }
+}
+
 /// Put a service behind AWS PrivateLink, approve allowlisted consumers
 /// automatically, and operate it.
 #[derive(Debug, Parser)]
-#[command(name = "endpoint-service", version, propagate_version = true)]
+#[command(name = "endpoint-service", version = VERSION, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -47,6 +73,9 @@ pub enum Command {
     Stack(stack::StackCommand),
     #[command(flatten)]
     Operator(operator::OperatorCommand),
+    /// Print a shell completion script (e.g. `endpoint-service completions
+    /// bash > /etc/bash_completion.d/endpoint-service`)
+    Completions(CompletionsArgs),
 }
 
 /// Runs one parsed command line and maps the outcome to an exit code.
@@ -55,6 +84,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Stack(command) => stack::run(command, &cli.global).await,
         Command::Operator(command) => operator::run(command, &cli.global).await,
+        Command::Completions(args) => args.print::<Cli>("endpoint-service"),
     };
     exit::report(result)
 }

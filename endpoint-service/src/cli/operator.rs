@@ -152,7 +152,10 @@ struct Clients {
 
 impl Clients {
     async fn load(global: &GlobalArgs) -> Result<Clients, CliError> {
-        let config = AwsOptions::from(&global.aws).load().await?;
+        let config = AwsOptions::from(&global.aws)
+            .for_app(crate::aws::app::ENDPOINT_SERVICE)
+            .load()
+            .await?;
         Ok(Clients {
             ec2: aws_sdk_ec2::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
@@ -165,7 +168,8 @@ impl Clients {
 impl From<OperatorError> for CliError {
     fn from(error: OperatorError) -> Self {
         match error {
-            OperatorError::EmptyAllowlist(message) => CliError::Refused(message),
+            OperatorError::EmptyAllowlist(message)
+            | OperatorError::UnreadableAllowlist(message) => CliError::Refused(message),
             other => CliError::Failed(anyhow::Error::new(other)),
         }
     }

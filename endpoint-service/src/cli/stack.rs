@@ -36,7 +36,8 @@ pub enum StackCommand {
     /// connected, unless --force)
     Down(DownArgs),
     /// Print the least-privilege IAM policies: the operator's (for
-    /// plan/up/status/down) and the approver Lambda role's
+    /// plan/up/status/down and the operator commands), the approver Lambda
+    /// role's inline, boundary and trust policies
     IamPolicy(IamPolicyArgs),
 }
 
@@ -86,6 +87,15 @@ pub struct IamPolicyArgs {
     /// vpce-svc-* of the account; `up` always uses the real one)
     #[arg(long, value_name = "ID")]
     pub service_id: Option<String>,
+    /// The service's private DNS name, when it has one (default: the
+    /// config's private_dns_name): grants the Route 53 calls for its
+    /// verification TXT record, and only for names under it
+    #[arg(long, value_name = "NAME")]
+    pub private_dns_name: Option<String>,
+    /// The public Route 53 hosted zone that holds the private DNS name
+    /// (default: any zone of the account)
+    #[arg(long, value_name = "ZONE_ID")]
+    pub hosted_zone_id: Option<String>,
 }
 
 fn load(
@@ -123,7 +133,7 @@ fn target(
 }
 
 async fn clients(global: &GlobalArgs, spec: Option<&StackSpec>) -> Result<Clients, CliError> {
-    let mut options = AwsOptions::from(&global.aws);
+    let mut options = AwsOptions::from(&global.aws).for_app(crate::aws::app::ENDPOINT_SERVICE);
     if options.region.is_none() {
         options.region = spec.and_then(|s| s.region.clone());
     }
@@ -139,13 +149,19 @@ fn provision_error(error: ProvisionError) -> CliError {
     }
 }
 
-/// Both policies `iam-policy` prints.
+/// The policies `iam-policy` prints.
 #[derive(Debug, serde::Serialize)]
 pub struct IamPolicies {
     pub stack: String,
     pub operator_policy: Value,
     pub approver_role_policy: Value,
+    /// The customer managed policy `up` creates as the role's permissions
+    /// boundary, and its name.
+    pub approver_boundary_policy: Value,
+    pub approver_boundary_name: String,
     pub approver_trust_policy: Value,
+    /// The SNS topic's policy (what `up` sets, with the real service id).
+    pub topic_policy: Value,
 }
 
 impl fmt::Display for IamPolicies {
@@ -162,8 +178,16 @@ impl fmt::Display for IamPolicies {
             "\n# Approver Lambda role: inline policy (what `up` applies)"
         )?;
         writeln!(f, "{}", pretty(&self.approver_role_policy))?;
+        writeln!(
+            f,
+            "\n# Approver Lambda role: permissions boundary, managed policy {} (what `up` creates)",
+            self.approver_boundary_name
+        )?;
+        writeln!(f, "{}", pretty(&self.approver_boundary_policy))?;
         writeln!(f, "\n# Approver Lambda role: trust policy")?;
-        write!(f, "{}", pretty(&self.approver_trust_policy))
+        writeln!(f, "{}", pretty(&self.approver_trust_policy))?;
+        writeln!(f, "\n# Notification topic: resource policy")?;
+        write!(f, "{}", pretty(&self.topic_policy))
     }
 }
 
@@ -248,11 +272,34 @@ pub async fn run(command: StackCommand, global: &GlobalArgs) -> Result<(), CliEr
                 account: args.account.clone().unwrap_or_else(|| "*".into()),
                 service_id: args.service_id.clone(),
             };
+            let dns = args
+                .private_dns_name
+                .clone()
+                .or_else(|| spec.as_ref().and_then(|s| s.private_dns_name.clone()))
+                .map(|name| policy::PrivateDns {
+                    name,
+                    hosted_zone_id: args.hosted_zone_id.clone(),
+                });
+            if dns.is_none() && args.hosted_zone_id.is_some() {
+                return Err(CliError::Usage(
+                    "--hosted-zone-id is for the private DNS name's zone: give --private-dns-name \
+                     (or a config with private_dns_name)"
+                        .into(),
+                ));
+            }
             let report = IamPolicies {
                 stack: name.to_string(),
-                operator_policy: policy::operator_policy(&scope),
+                operator_policy: policy::operator_policy_for(&scope, dns.as_ref()),
                 approver_role_policy: policy::approver_role_policy(&scope),
+                approver_boundary_policy: policy::approver_boundary_policy(&scope),
+                approver_boundary_name: name.boundary(),
                 approver_trust_policy: policy::lambda_trust_policy(),
+                topic_policy: policy::topic_policy(
+                    &scope.topic_arn(),
+                    &scope.region,
+                    &scope.account,
+                    scope.service_id.as_deref().unwrap_or("vpce-svc-*"),
+                ),
             };
             emit(global.output, &report)?;
         }

@@ -92,7 +92,7 @@ pub async fn apply(
     accounts: &[AccountId],
 ) -> Result<AllowlistReport, OperatorError> {
     let function = ApproverFunction::load(lambda, target).await?;
-    let current = function.allowlist();
+    let current = function.allowlist_to_change()?;
     let next = next_allowlist(change, current.as_ref(), accounts, &function.name)?;
     let principals = principals::load(ec2, &target.service_id).await?;
     let approver_changed = current.as_ref() != Some(&next);

@@ -100,11 +100,20 @@ impl ApproverFunction {
     }
 
     /// The allowlist as configured; `None` when unset or invalid (the
-    /// approver then accepts nothing).
+    /// approver then accepts nothing). For views; a change must start from
+    /// [`ApproverFunction::allowlist_to_change`].
     pub fn allowlist(&self) -> Option<Allowlist> {
         self.env
             .get(ENV_ALLOWLIST)
             .and_then(|text| Allowlist::parse(text).ok())
+    }
+
+    /// The allowlist a change starts from: `None` when unset, an error when
+    /// set but invalid. Treating an invalid list as empty would make `allow`
+    /// rewrite it with only the new account and silently drop every other
+    /// customer on it.
+    pub fn allowlist_to_change(&self) -> Result<Option<Allowlist>, OperatorError> {
+        current_allowlist(&self.name, self.env.get(ENV_ALLOWLIST).map(String::as_str))
     }
 
     /// Replaces `APPROVER_ALLOWLIST`, keeping every other variable, and
@@ -178,5 +187,47 @@ impl ApproverFunction {
             wait::WaitError::Failed(error) => error,
             timed_out => OperatorError::TimedOut(timed_out.to_string()),
         })
+    }
+}
+
+/// See [`ApproverFunction::allowlist_to_change`].
+fn current_allowlist(
+    function: &str,
+    raw: Option<&str>,
+) -> Result<Option<Allowlist>, OperatorError> {
+    let Some(text) = raw else { return Ok(None) };
+    Allowlist::parse(text).map(Some).map_err(|errors| {
+        OperatorError::UnreadableAllowlist(format!(
+            "approver function {function}: {ENV_ALLOWLIST} is invalid ({}), so changing it could \
+             drop the customers on it; nothing was changed. Fix the allowlist in the stack's \
+             config file and run `endpoint-service up` (it converges {ENV_ALLOWLIST}), then retry",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
+    })
+}
+
+#[cfg(test)]
+mod allowlist_tests {
+    use super::*;
+
+    #[test]
+    fn a_change_starts_from_the_whole_list_or_refuses() {
+        assert_eq!(current_allowlist("f", None).expect("unset is fine"), None);
+        let list = current_allowlist("f", Some("111111111111,222222222222"))
+            .expect("valid")
+            .expect("set");
+        assert_eq!(list.to_string(), "111111111111,222222222222");
+        // One bad entry among good ones: refused, never read as empty.
+        let error =
+            current_allowlist("f", Some("111111111111,12345,222222222222")).expect_err("invalid");
+        let text = error.to_string();
+        assert!(text.contains("APPROVER_ALLOWLIST is invalid"), "{text}");
+        assert!(text.contains("12345"), "{text}");
+        assert!(text.contains("nothing was changed"), "{text}");
+        assert!(matches!(error, OperatorError::UnreadableAllowlist(_)));
     }
 }

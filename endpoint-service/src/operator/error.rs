@@ -35,6 +35,10 @@ pub enum OperatorError {
     /// treats as invalid configuration.
     #[error("{0}")]
     EmptyAllowlist(String),
+    /// The approver's allowlist is set but invalid: a change made from it
+    /// would lose the entries it holds.
+    #[error("{0}")]
+    UnreadableAllowlist(String),
     /// A wait for AWS ran out of time.
     #[error("{0}")]
     TimedOut(String),

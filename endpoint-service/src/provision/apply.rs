@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use super::observe::{
-    ListenerObs, LoadBalancerObs, Observed, RoleObs, TargetGroupObs, TargetObs, TopicObs,
+    BoundaryObs, ListenerObs, LoadBalancerObs, Observed, RoleObs, TargetGroupObs, TargetObs,
+    TopicObs,
 };
 use super::plan::{desired_environment, desired_principals, scope, Action, Plan, Resource, Step};
 use super::policy::{self, SNS_PERMISSION_SID, SWEEP_PERMISSION_SID};
@@ -87,6 +88,13 @@ fn load_balancer_arn(o: &Observed) -> Result<String, ProvisionError> {
 
 fn role_arn(o: &Observed) -> Result<String, ProvisionError> {
     known(o.role.as_ref().map(|r| r.arn.clone()), "the approver role")
+}
+
+fn boundary_arn(o: &Observed) -> Result<String, ProvisionError> {
+    known(
+        o.boundary.as_ref().map(|b| b.arn.clone()),
+        "the approver's permissions boundary",
+    )
 }
 
 fn function_arn(o: &Observed) -> Result<String, ProvisionError> {
@@ -368,6 +376,38 @@ async fn apply_step(
                 )),
             }
         }
+        (Action::Update, Resource::PrivateDnsVerification) => {
+            let svc = observed
+                .service
+                .as_mut()
+                .ok_or_else(|| unknown("the endpoint service"))?;
+            // As EC2 has it now: the name may have just been set.
+            let before = service::private_dns_state(&clients.ec2, &svc.id).await?;
+            match before.as_ref().and_then(|d| d.state.as_deref()) {
+                None => progress
+                    .note("  the service reports no verification state yet; run `up` again later"),
+                Some("verified") => progress.note("  the private DNS name is already verified"),
+                Some(_) => {
+                    service::start_private_dns_verification(&clients.ec2, &svc.id).await?;
+                    let after = service::private_dns_state(&clients.ec2, &svc.id).await?;
+                    let state = after.as_ref().and_then(|d| d.state.clone());
+                    progress.note(&format!(
+                        "  private DNS name verification: {}{}",
+                        state.as_deref().unwrap_or("unknown"),
+                        match state.as_deref() {
+                            Some("verified") => "",
+                            Some("failed") => {
+                                " (the TXT record was not found; fix it, then run `up` again)"
+                            }
+                            _ => " (AWS is checking; `status` shows the result)",
+                        }
+                    ));
+                    svc.private_dns = after;
+                    return Ok(());
+                }
+            }
+            svc.private_dns = before;
+        }
         (Action::Create, Resource::Topic) => {
             let arn = topic::create_topic(&clients.sns, &tags).await?;
             observed.topic = Some(TopicObs { arn, policy: None });
@@ -399,13 +439,30 @@ async fn apply_step(
             service::set_notification(&clients.ec2, &n.id, &topic_arn).await?;
             n.topic_arn = topic_arn;
         }
+        (Action::Create, Resource::Boundary) => {
+            let document = policy::approver_boundary_policy(&scope(spec, observed));
+            let arn = approver::create_boundary(&clients.iam, &tags, &document).await?;
+            observed.boundary = Some(BoundaryObs {
+                arn,
+                document: Some(document),
+            });
+        }
         (Action::Create, Resource::Role) => {
-            let arn = approver::create_role(&clients.iam, &tags).await?;
+            let boundary = boundary_arn(observed)?;
+            let arn = approver::create_role(&clients.iam, &tags, &boundary, progress).await?;
             observed.role = Some(RoleObs {
                 arn,
                 trust: Some(policy::lambda_trust_policy()),
                 policy: None,
+                boundary: Some(boundary),
             });
+        }
+        (Action::Update, Resource::RoleBoundary) => {
+            let boundary = boundary_arn(observed)?;
+            approver::set_role_boundary(&clients.iam, stack, &boundary).await?;
+            if let Some(role) = observed.role.as_mut() {
+                role.boundary = Some(boundary);
+            }
         }
         (Action::Update, Resource::RoleTrust) => {
             approver::set_trust(&clients.iam, stack).await?;

@@ -210,6 +210,14 @@ pub async fn down(
             approver::delete_role(&clients.iam, stack)
         );
     }
+    // The boundary after the role: IAM deletes a policy only once no role
+    // uses it, as a boundary included.
+    if let Some(b) = &observed.boundary {
+        step!(
+            format!("policy {}", stack.boundary()),
+            approver::delete_boundary(&clients.iam, &b.arn)
+        );
+    }
     if let Some(t) = &observed.topic {
         for s in &observed.subscriptions {
             step!(

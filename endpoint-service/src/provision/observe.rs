@@ -131,6 +131,17 @@ pub struct RoleObs {
     pub trust: Option<Value>,
     /// The inline policy [`super::policy::ROLE_POLICY_NAME`].
     pub policy: Option<Value>,
+    /// The ARN of the role's permissions boundary, if it has one.
+    pub boundary: Option<String>,
+}
+
+/// The approver role's permissions boundary: a customer managed policy
+/// named after the stack ([`crate::naming::StackName::boundary`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BoundaryObs {
+    pub arn: String,
+    /// The default version's document.
+    pub document: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -189,6 +200,8 @@ pub struct Observed {
     pub notification: Option<NotificationObs>,
     /// Subscriptions of the topic (the approver's and any others).
     pub subscriptions: Vec<SubscriptionObs>,
+    /// The approver role's permissions boundary policy.
+    pub boundary: Option<BoundaryObs>,
     pub role: Option<RoleObs>,
     pub function: Option<FunctionObs>,
     pub rule: Option<RuleObs>,
@@ -223,6 +236,7 @@ impl Observed {
             && self.target_groups.is_empty()
             && self.service.is_none()
             && self.topic.is_none()
+            && self.boundary.is_none()
             && self.role.is_none()
             && self.function.is_none()
             && self.rule.is_none()
@@ -290,12 +304,18 @@ pub async fn observe(
     network: Option<&NetworkSpec>,
 ) -> Result<Observed, ProvisionError> {
     let account = account_id(clients).await?;
-    let (zones, (vpc, subnets), lb_parts, service, role, function, rule) = tokio::try_join!(
+    let boundary_arn = super::policy::boundary_arn(&account, stack);
+    let (zones, (vpc, subnets), lb_parts, service, (boundary, role), function, rule) = tokio::try_join!(
         network::zones(&clients.ec2),
         network::find_network(&clients.ec2, stack, network),
         nlb::find_all(&clients.elbv2, stack),
         service::find_service(&clients.ec2, stack),
-        approver::find_role(&clients.iam, stack),
+        async {
+            tokio::try_join!(
+                approver::find_boundary(&clients.iam, stack, &boundary_arn),
+                approver::find_role(&clients.iam, stack),
+            )
+        },
         approver::find_function(&clients.lambda, stack),
         schedule::find_rule(&clients.events, stack),
     )?;
@@ -319,6 +339,7 @@ pub async fn observe(
         topic,
         notification,
         subscriptions,
+        boundary,
         role,
         function,
         rule,

@@ -62,10 +62,13 @@ pub enum Resource {
     Principals,
     PrivateDnsName,
     VerificationRecord,
+    PrivateDnsVerification,
     Topic,
     TopicPolicy,
     Notification,
+    Boundary,
     Role,
+    RoleBoundary,
     RoleTrust,
     RolePolicy,
     Function,
@@ -98,10 +101,13 @@ impl fmt::Display for Resource {
             Resource::Principals => write!(f, "allowed principals"),
             Resource::PrivateDnsName => write!(f, "private DNS name"),
             Resource::VerificationRecord => write!(f, "private DNS verification TXT record"),
+            Resource::PrivateDnsVerification => write!(f, "private DNS name verification"),
             Resource::Topic => write!(f, "SNS topic"),
             Resource::TopicPolicy => write!(f, "SNS topic policy"),
             Resource::Notification => write!(f, "connection notification"),
+            Resource::Boundary => write!(f, "approver permissions boundary policy"),
             Resource::Role => write!(f, "approver IAM role"),
+            Resource::RoleBoundary => write!(f, "approver role's permissions boundary"),
             Resource::RoleTrust => write!(f, "approver role trust policy"),
             Resource::RolePolicy => write!(f, "approver role policy"),
             Resource::Function => write!(f, "approver Lambda function"),
@@ -564,6 +570,22 @@ pub fn plan(
                 "TXT record in the domain's public Route 53 zone, if this account has one",
             );
         }
+        // Consumers can use the name only once AWS has verified the domain,
+        // and AWS checks the record only when asked: ask until it is verified.
+        let verified = observed
+            .service
+            .as_ref()
+            .and_then(|s| s.private_dns.as_ref())
+            .and_then(|d| d.state.as_deref())
+            == Some("verified");
+        if name_changes || !verified {
+            push(
+                &mut steps,
+                Action::Update,
+                Resource::PrivateDnsVerification,
+                "ask AWS to check the TXT record (consumers can use the name once verified)",
+            );
+        }
     }
 
     // Topic and notification.
@@ -622,6 +644,32 @@ pub fn plan(
         ),
     }
 
+    // The approver role's permissions boundary, before the role: the most
+    // the role may ever do, whatever its own policy says. Its document
+    // depends only on the stack, region and account, so a converged stack
+    // never changes it; the operator policy denies changing it in place
+    // (see policy::approver_boundary_policy), so a different one is refused.
+    let boundary = policy::approver_boundary_policy(&scope);
+    match &observed.boundary {
+        None => push(
+            &mut steps,
+            Action::Create,
+            Resource::Boundary,
+            "the most the approver role may do; created before the role",
+        ),
+        Some(b) if b.document.as_ref() != Some(&boundary) => {
+            return Err(ProvisionError::Refused(format!(
+                "the approver's permissions boundary policy {} differs from what this version of \
+                 endpoint-service generates. The operator policy does not allow changing it \
+                 (that would change what the approver role may do); an administrator must \
+                 replace its document with the one `endpoint-service iam-policy` prints \
+                 (approver_boundary_policy), then run `up` again",
+                b.arn
+            )))
+        }
+        Some(_) => {}
+    }
+
     // Approver role.
     let role_new = observed.role.is_none();
     match &observed.role {
@@ -630,7 +678,7 @@ pub fn plan(
                 &mut steps,
                 Action::Create,
                 Resource::Role,
-                "assumable by Lambda only",
+                "assumable by Lambda only, inside the permissions boundary",
             );
             push(
                 &mut steps,
@@ -640,6 +688,14 @@ pub fn plan(
             );
         }
         Some(role) => {
+            if role.boundary.as_deref() != Some(scope.boundary_arn().as_str()) {
+                push(
+                    &mut steps,
+                    Action::Update,
+                    Resource::RoleBoundary,
+                    "the role's permissions boundary is not the stack's boundary policy",
+                );
+            }
             if role.trust.as_ref() != Some(&policy::lambda_trust_policy()) {
                 push(
                     &mut steps,

@@ -1,8 +1,23 @@
 //! Every policy document of the stack, built in one place: the SNS topic
-//! policy, the approver role's trust and inline policies, and the
-//! operator's least-privilege policy for `up`/`status`/`down`. `up` and
+//! policy, the approver role's trust and inline policies, the approver
+//! role's permissions boundary, and the operator's least-privilege policy
+//! for `up`/`plan`/`status`/`down` and the operator commands. `up` and
 //! `iam-policy` call the same functions, so what is printed is what is
 //! applied.
+//!
+//! Every resource type, condition key and implicit action below comes from
+//! AWS's Service Authorization Reference (SAR), "Actions, resources, and
+//! condition keys for …": <https://docs.aws.amazon.com/service-authorization/latest/reference/>
+//! pages `list_amazonec2.html`, `list_awselasticloadbalancingv2.html`,
+//! `list_amazonsns.html`, `list_awslambda.html`,
+//! `list_awsidentityandaccessmanagementiam.html`, `list_amazonroute53.html`,
+//! `list_amazoneventbridge.html`, `list_amazoncloudwatchlogs.html`. The rule
+//! that matters most: AWS authorizes an action once per resource type it
+//! touches, and a statement's condition must hold for each of them. A
+//! condition on a key that a resource type does not carry (for example
+//! `aws:RequestTag` on the existing VPC that `CreateSubnet` also
+//! authorizes) denies, so each statement here is written per resource type.
+//! `tests/tools/lint-iam.sh` lints every document with parliament in CI.
 
 use serde_json::{json, Value};
 
@@ -47,6 +62,10 @@ impl Scope {
     pub fn role_arn(&self) -> String {
         format!("arn:aws:iam::{}:role/{}", self.account, self.stack.role())
     }
+    /// The approver role's permissions boundary (a customer managed policy).
+    pub fn boundary_arn(&self) -> String {
+        boundary_arn(&self.account, &self.stack)
+    }
     pub fn function_arn(&self) -> String {
         format!(
             "arn:aws:lambda:{}:{}:function:{}",
@@ -63,20 +82,73 @@ impl Scope {
             self.stack.sweep_rule()
         )
     }
+    /// `arn:aws:ec2:REGION:ACCOUNT:TYPE/*`: every EC2 resource of a type in
+    /// the stack's region and account.
+    fn ec2_all(&self, resource_type: &str) -> String {
+        format!(
+            "arn:aws:ec2:{}:{}:{resource_type}/*",
+            self.region, self.account
+        )
+    }
+}
+
+/// `arn:aws:iam::ACCOUNT:policy/STACK-approver-boundary`.
+pub fn boundary_arn(account: &str, stack: &StackName) -> String {
+    format!("arn:aws:iam::{account}:policy/{}", stack.boundary())
+}
+
+/// The private DNS name whose verification TXT record `up` writes in a
+/// public Route 53 zone of the operator's account. Without one, the stack
+/// makes no Route 53 call and the operator policy grants none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateDns {
+    /// The service's private DNS name (`api.example.com` or `*.example.com`).
+    pub name: String,
+    /// The public hosted zone holding it (`Z…`); `None`: any zone of the
+    /// account (the id is not known before `up` finds it).
+    pub hosted_zone_id: Option<String>,
+}
+
+impl PrivateDns {
+    /// The domain under which the record is written, normalized the way
+    /// Route 53 compares `route53:ChangeResourceRecordSetsNormalizedRecordNames`:
+    /// lowercase, no trailing dot (Route 53 developer guide, "Normalizing
+    /// Route 53 condition key values", specifying-conditions-route53.html).
+    pub fn normalized_domain(&self) -> String {
+        self.name
+            .trim_start_matches("*.")
+            .trim_end_matches('.')
+            .to_ascii_lowercase()
+    }
+    fn zone_arn(&self) -> String {
+        let id = self
+            .hosted_zone_id
+            .as_deref()
+            .map(|z| z.trim_start_matches("/hostedzone/"))
+            .unwrap_or("*");
+        format!("arn:aws:route53:::hostedzone/{id}")
+    }
 }
 
 /// Endpoint connections of this account's services
 /// (`vpc-endpoint-connection/vpce-con-*`), the only resources the decision
 /// history tags.
+///
+/// Not narrower, because AWS offers nothing to narrow it with: per the SAR
+/// (EC2, resource type `vpc-endpoint-connection`), a connection carries only
+/// `aws:RequestTag`, `aws:ResourceTag`, `aws:TagKeys`, `ec2:ResourceTag` and
+/// `ec2:Region`: no key names the connection's endpoint service (there is
+/// no `ec2:VpceServiceName` on it) and AWS puts no tag of ours on it, so no
+/// condition can tell this stack's connections from another stack's. What
+/// limits the statement instead: only these tag keys
+/// ([`history_tags_only`]), only connections (the ARN), only this account
+/// and region.
 fn connection_arns(scope: &Scope) -> String {
-    format!(
-        "arn:aws:ec2:{}:{}:vpc-endpoint-connection/*",
-        scope.region, scope.account
-    )
+    scope.ec2_all("vpc-endpoint-connection")
 }
 
 /// Only the decision-history tag keys may be written, so the role cannot
-/// rewrite other tags (another stack's history, a consumer-facing name).
+/// rewrite other tags (a consumer-facing name, say).
 fn history_tags_only() -> Value {
     json!({"ForAllValues:StringEquals": {"aws:TagKeys": crate::approval::history::HISTORY_TAGS}})
 }
@@ -94,7 +166,7 @@ pub fn topic_policy(topic_arn: &str, region: &str, account: &str, service_id: &s
     json!({
         "Version": "2012-10-17",
         "Statement": [{
-            "Sid": "vpce-connection-notifications",
+            "Sid": "VpceConnectionNotifications",
             "Effect": "Allow",
             "Principal": {"Service": "vpce.amazonaws.com"},
             "Action": "SNS:Publish",
@@ -119,11 +191,10 @@ pub fn lambda_trust_policy() -> Value {
     })
 }
 
-/// The approver role's inline policy: list connections (Describe actions
-/// support no resource scoping), accept or reject them on this endpoint
-/// service only, record each decision as tags on the connection (the
-/// decision history, see `approval::history`), and write its own logs.
-pub fn approver_role_policy(scope: &Scope) -> Value {
+/// The approver's statements; `decide` is the one that accepts and rejects
+/// (scoped by service id in the inline policy, by the stack tag in the
+/// boundary).
+fn approver_statements(scope: &Scope, decide: Value) -> Value {
     let log_group = format!(
         "arn:aws:logs:{}:{}:log-group:/aws/lambda/{}",
         scope.region,
@@ -139,12 +210,7 @@ pub fn approver_role_policy(scope: &Scope) -> Value {
                 "Action": "ec2:DescribeVpcEndpointConnections",
                 "Resource": "*"
             },
-            {
-                "Sid": "DecideConnectionsOfThisServiceOnly",
-                "Effect": "Allow",
-                "Action": ["ec2:AcceptVpcEndpointConnections", "ec2:RejectVpcEndpointConnections"],
-                "Resource": scope.service_arn()
-            },
+            decide,
             {
                 "Sid": "RecordDecisionsOnConnections",
                 "Effect": "Allow",
@@ -162,15 +228,57 @@ pub fn approver_role_policy(scope: &Scope) -> Value {
     })
 }
 
-/// Read-only calls `up`, `plan`, `status` and `down` make; none of them
-/// supports resource-level scoping.
+/// The approver role's inline policy: list connections (Describe actions
+/// support no resource scoping), accept or reject them on this endpoint
+/// service only, record each decision as tags on the connection (the
+/// decision history, see `approval::history`), and write its own logs.
+pub fn approver_role_policy(scope: &Scope) -> Value {
+    approver_statements(
+        scope,
+        json!({
+            "Sid": "DecideConnectionsOfThisServiceOnly",
+            "Effect": "Allow",
+            "Action": ["ec2:AcceptVpcEndpointConnections", "ec2:RejectVpcEndpointConnections"],
+            "Resource": scope.service_arn()
+        }),
+    )
+}
+
+/// The approver role's permissions boundary: the same statements as the
+/// inline policy ([`approver_role_policy`]), except that the endpoint
+/// service is the one carrying this stack's tag rather than the one with
+/// this id. So the boundary depends only on the stack, region and account:
+/// it never needs a new version over the stack's life (a new service id
+/// changes the inline policy, not the boundary), and the operator policy
+/// can deny every way of changing it. The role's effective permissions are
+/// the intersection, i.e. exactly the inline policy; whatever the operator
+/// puts on the role (`PutRolePolicy`) or runs as it (`UpdateFunctionCode`),
+/// the role can never do more than this.
+///
+/// SAR (EC2): `AcceptVpcEndpointConnections` and
+/// `RejectVpcEndpointConnections` authorize `vpc-endpoint-service*`, which
+/// carries `aws:ResourceTag/${TagKey}`.
+pub fn approver_boundary_policy(scope: &Scope) -> Value {
+    approver_statements(
+        scope,
+        json!({
+            "Sid": "DecideConnectionsOfThisStacksServiceOnly",
+            "Effect": "Allow",
+            "Action": ["ec2:AcceptVpcEndpointConnections", "ec2:RejectVpcEndpointConnections"],
+            "Resource": scope.ec2_all("vpc-endpoint-service"),
+            "Condition": {"StringEquals": {format!("aws:ResourceTag/{STACK_TAG}"): scope.stack.as_str()}}
+        }),
+    )
+}
+
+/// Read-only calls the commands make; none of them supports resource-level
+/// scoping (SAR: no resource type for these actions).
 pub const OPERATOR_READ_ACTIONS: &[&str] = &[
     "sts:GetCallerIdentity",
     "ec2:DescribeAvailabilityZones",
     "ec2:DescribeVpcs",
     "ec2:DescribeSubnets",
     "ec2:DescribeVpcEndpointServiceConfigurations",
-    "ec2:DescribeVpcEndpointServicePermissions",
     "ec2:DescribeVpcEndpointConnectionNotifications",
     "ec2:DescribeVpcEndpointConnections",
     "elasticloadbalancing:DescribeLoadBalancers",
@@ -180,7 +288,6 @@ pub const OPERATOR_READ_ACTIONS: &[&str] = &[
     "elasticloadbalancing:DescribeTargetHealth",
     "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeTags",
-    "route53:ListHostedZonesByName",
 ];
 
 /// EC2 creates, allowed only when the request tags the new resource with
@@ -191,8 +298,11 @@ pub const OPERATOR_EC2_CREATE_ACTIONS: &[&str] = &[
     "ec2:CreateVpcEndpointServiceConfiguration",
 ];
 
-/// EC2 changes, allowed only on resources tagged with this stack.
+/// EC2 calls on existing resources, allowed only on resources tagged with
+/// this stack (`DescribeVpcEndpointServicePermissions` is the one read that
+/// has a resource type, `vpc-endpoint-service*`).
 pub const OPERATOR_EC2_OWNED_ACTIONS: &[&str] = &[
+    "ec2:DescribeVpcEndpointServicePermissions",
     "ec2:DeleteVpc",
     "ec2:DeleteSubnet",
     "ec2:ModifyVpcEndpointServiceConfiguration",
@@ -221,6 +331,8 @@ pub const OPERATOR_ELB_ACTIONS: &[&str] = &[
     "elasticloadbalancing:DeleteLoadBalancer",
 ];
 
+/// SNS actions on the stack's topic (`Subscribe` and `Unsubscribe` have
+/// statements of their own).
 pub const OPERATOR_SNS_ACTIONS: &[&str] = &[
     "sns:CreateTopic",
     "sns:TagResource",
@@ -228,31 +340,45 @@ pub const OPERATOR_SNS_ACTIONS: &[&str] = &[
     "sns:SetTopicAttributes",
     "sns:ListTagsForResource",
     "sns:ListSubscriptionsByTopic",
-    "sns:Subscribe",
-    "sns:Unsubscribe",
     "sns:DeleteTopic",
 ];
 
+/// IAM actions on the approver role that cannot widen what it may do.
 pub const OPERATOR_IAM_ACTIONS: &[&str] = &[
-    "iam:CreateRole",
-    "iam:TagRole",
     "iam:GetRole",
-    "iam:UpdateAssumeRolePolicy",
-    "iam:PutRolePolicy",
     "iam:GetRolePolicy",
+    "iam:TagRole",
+    "iam:UpdateAssumeRolePolicy",
     "iam:DeleteRolePolicy",
     "iam:DeleteRole",
+];
+
+/// IAM actions that set what the approver role may do: allowed only while
+/// the role's permissions boundary is the stack's boundary policy.
+pub const OPERATOR_IAM_BOUNDED_ACTIONS: &[&str] = &[
+    "iam:CreateRole",
+    "iam:PutRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+];
+
+/// What `up` and `down` do with the boundary policy itself.
+pub const OPERATOR_BOUNDARY_ACTIONS: &[&str] = &[
+    "iam:CreatePolicy",
+    "iam:TagPolicy",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "iam:DeletePolicy",
 ];
 
 pub const OPERATOR_LAMBDA_ACTIONS: &[&str] = &[
     "lambda:CreateFunction",
     "lambda:TagResource",
     "lambda:GetFunction",
+    "lambda:ListTags",
     "lambda:GetFunctionConfiguration",
     "lambda:GetPolicy",
     "lambda:UpdateFunctionCode",
     "lambda:UpdateFunctionConfiguration",
-    "lambda:AddPermission",
     "lambda:RemovePermission",
     "lambda:DeleteFunction",
 ];
@@ -263,102 +389,273 @@ pub const OPERATOR_EVENTS_ACTIONS: &[&str] = &[
     "events:DescribeRule",
     "events:ListTagsForResource",
     "events:ListTargetsByRule",
-    "events:PutTargets",
     "events:RemoveTargets",
     "events:DeleteRule",
 ];
 
-/// Route 53 changes: only TXT records (the private DNS verification).
+/// Route 53 calls for the private DNS verification TXT record, granted only
+/// when the stack has a private DNS name.
 pub const OPERATOR_ROUTE53_ACTIONS: &[&str] = &[
+    "route53:ListHostedZonesByName",
     "route53:ListResourceRecordSets",
     "route53:ChangeResourceRecordSets",
 ];
 
-/// The least-privilege policy for the operator who runs `up`, `plan`,
-/// `status` and `down` for this stack: reads everywhere (AWS offers no
-/// scoping for them), EC2 writes only on resources carrying the stack's tag
-/// (or creating them with it), and every other write only on the stack's
-/// deterministic names.
+/// The actions with statements of their own (conditions that apply to
+/// them alone).
+pub const OPERATOR_SINGLE_ACTIONS: &[&str] = &[
+    "ec2:CreateTags",
+    "iam:CreateServiceLinkedRole",
+    "iam:PassRole",
+    "sns:Subscribe",
+    "sns:Unsubscribe",
+    "lambda:AddPermission",
+    "events:PutTargets",
+];
+
+/// The operator's policy for a stack without a private DNS name.
 pub fn operator_policy(scope: &Scope) -> Value {
-    let (r, a, s) = (&scope.region, &scope.account, scope.stack.as_str());
-    let tag_condition = |key: &str| json!({"StringEquals": {format!("{key}/{STACK_TAG}"): s}});
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "Read", "Effect": "Allow", "Action": OPERATOR_READ_ACTIONS, "Resource": "*"},
-            {
-                "Sid": "CreateTaggedWithThisStack",
-                "Effect": "Allow",
-                "Action": OPERATOR_EC2_CREATE_ACTIONS,
-                "Resource": "*",
-                "Condition": tag_condition("aws:RequestTag")
-            },
-            {
-                "Sid": "TagOnCreateOnly",
-                "Effect": "Allow",
-                "Action": "ec2:CreateTags",
-                "Resource": "*",
-                "Condition": {"StringEquals": {"ec2:CreateAction": OPERATOR_EC2_CREATE_ACTIONS.iter().map(|a| a.trim_start_matches("ec2:")).collect::<Vec<_>>()}}
-            },
-            {
-                "Sid": "RecordDecisionsOnConnections",
-                "Effect": "Allow",
-                "Action": "ec2:CreateTags",
-                "Resource": connection_arns(scope),
-                "Condition": history_tags_only()
-            },
-            {
-                "Sid": "ChangeOnlyThisStacksEc2Resources",
-                "Effect": "Allow",
-                "Action": OPERATOR_EC2_OWNED_ACTIONS,
-                "Resource": "*",
-                "Condition": tag_condition("aws:ResourceTag")
-            },
-            {
-                "Sid": "LoadBalancerOfThisStack",
-                "Effect": "Allow",
-                "Action": OPERATOR_ELB_ACTIONS,
-                "Resource": [
-                    format!("arn:aws:elasticloadbalancing:{r}:{a}:loadbalancer/net/{s}-nlb/*"),
-                    format!("arn:aws:elasticloadbalancing:{r}:{a}:listener/net/{s}-nlb/*"),
-                    format!("arn:aws:elasticloadbalancing:{r}:{a}:targetgroup/{s}-tg-*/*")
-                ]
-            },
-            {"Sid": "TopicOfThisStack", "Effect": "Allow", "Action": OPERATOR_SNS_ACTIONS, "Resource": scope.topic_arn()},
-            {"Sid": "ApproverRoleOfThisStack", "Effect": "Allow", "Action": OPERATOR_IAM_ACTIONS, "Resource": scope.role_arn()},
-            {
-                "Sid": "PassTheApproverRoleToLambdaOnly",
-                "Effect": "Allow",
-                "Action": "iam:PassRole",
-                "Resource": scope.role_arn(),
-                "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}
-            },
-            {"Sid": "ApproverFunctionOfThisStack", "Effect": "Allow", "Action": OPERATOR_LAMBDA_ACTIONS, "Resource": scope.function_arn()},
-            {"Sid": "SweepRuleOfThisStack", "Effect": "Allow", "Action": OPERATOR_EVENTS_ACTIONS, "Resource": scope.rule_arn()},
-            {
-                "Sid": "PrivateDnsVerificationRecordOnly",
-                "Effect": "Allow",
-                "Action": OPERATOR_ROUTE53_ACTIONS,
-                "Resource": "arn:aws:route53:::hostedzone/*",
-                "Condition": {"ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["TXT"]}}
-            }
-        ]
-    })
+    operator_policy_for(scope, None)
 }
 
-/// Every action the operator policy allows (for checks and docs).
+/// The least-privilege policy for the operator who runs `up`, `plan`,
+/// `status`, `down` and the operator commands for this stack: reads
+/// everywhere (AWS offers no scoping for them), EC2 writes only on
+/// resources carrying the stack's tag (or creating them with it), every
+/// other write only on the stack's deterministic names, and nothing that
+/// lets the operator give the approver role (or code running as it) more
+/// than its boundary allows.
+pub fn operator_policy_for(scope: &Scope, dns: Option<&PrivateDns>) -> Value {
+    let (r, a, s) = (&scope.region, &scope.account, scope.stack.as_str());
+    let tag_condition = |key: &str| json!({"StringEquals": {format!("{key}/{STACK_TAG}"): s}});
+    let stack_ec2 = [
+        scope.ec2_all("vpc"),
+        scope.ec2_all("subnet"),
+        scope.ec2_all("vpc-endpoint-service"),
+    ];
+    let create_actions: Vec<&str> = OPERATOR_EC2_CREATE_ACTIONS
+        .iter()
+        .map(|a| a.trim_start_matches("ec2:"))
+        .collect();
+    let boundary = scope.boundary_arn();
+    let mut statements = vec![
+        json!({"Sid": "Read", "Effect": "Allow", "Action": OPERATOR_READ_ACTIONS, "Resource": "*"}),
+        // SAR (EC2): CreateVpc authorizes `vpc*`, CreateSubnet `subnet*`,
+        // CreateVpcEndpointServiceConfiguration `vpc-endpoint-service*`, each
+        // with `aws:RequestTag/${TagKey}`: the resource being created.
+        json!({
+            "Sid": "CreateTaggedWithThisStack",
+            "Effect": "Allow",
+            "Action": OPERATOR_EC2_CREATE_ACTIONS,
+            "Resource": stack_ec2,
+            "Condition": tag_condition("aws:RequestTag")
+        }),
+        // SAR (EC2): CreateSubnet also authorizes the existing `vpc*`, whose
+        // row has `aws:ResourceTag` but no `aws:RequestTag`: the statement
+        // above cannot allow it, this one does (the stack's own VPC only).
+        json!({
+            "Sid": "CreateSubnetsInThisStacksVpcOnly",
+            "Effect": "Allow",
+            "Action": "ec2:CreateSubnet",
+            "Resource": scope.ec2_all("vpc"),
+            "Condition": tag_condition("aws:ResourceTag")
+        }),
+        // SAR (EC2): the three creates list `ec2:CreateTags` as a dependent
+        // action when they tag (TagSpecifications); `ec2:CreateAction` limits
+        // it to those requests.
+        json!({
+            "Sid": "TagOnCreateOnly",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": stack_ec2,
+            "Condition": {"StringEquals": {
+                "ec2:CreateAction": create_actions,
+                format!("aws:RequestTag/{STACK_TAG}"): s
+            }}
+        }),
+        json!({
+            "Sid": "RecordDecisionsOnConnections",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": connection_arns(scope),
+            "Condition": history_tags_only()
+        }),
+        // SAR (EC2): each of these authorizes `vpc*`, `subnet*` or
+        // `vpc-endpoint-service*` (the notification calls: the optional
+        // `vpc-endpoint-service`), all with `aws:ResourceTag/${TagKey}`.
+        json!({
+            "Sid": "ChangeOnlyThisStacksEc2Resources",
+            "Effect": "Allow",
+            "Action": OPERATOR_EC2_OWNED_ACTIONS,
+            "Resource": stack_ec2,
+            "Condition": tag_condition("aws:ResourceTag")
+        }),
+        // SAR (ELBv2): load balancer actions authorize
+        // `loadbalancer/net/${LoadBalancerName}/${LoadBalancerId}`, listener
+        // actions (ModifyListener, DeleteListener) the listener,
+        // `listener/net/${LoadBalancerName}/${LoadBalancerId}/${ListenerId}`,
+        // target group actions `targetgroup/${TargetGroupName}/${TargetGroupId}`;
+        // a create with tags also authorizes `AddTags` on the new resource.
+        json!({
+            "Sid": "LoadBalancerOfThisStack",
+            "Effect": "Allow",
+            "Action": OPERATOR_ELB_ACTIONS,
+            "Resource": [
+                format!("arn:aws:elasticloadbalancing:{r}:{a}:loadbalancer/net/{s}-nlb/*"),
+                format!("arn:aws:elasticloadbalancing:{r}:{a}:listener/net/{s}-nlb/*/*"),
+                format!("arn:aws:elasticloadbalancing:{r}:{a}:targetgroup/{s}-tg-*/*")
+            ]
+        }),
+        // The first load balancer or target group of an account makes ELB
+        // create its service-linked role, which needs this permission of the
+        // caller (ELB user guide, elb-service-linked-roles.html).
+        json!({
+            "Sid": "ElasticLoadBalancingServiceLinkedRole",
+            "Effect": "Allow",
+            "Action": "iam:CreateServiceLinkedRole",
+            "Resource": format!("arn:aws:iam::{a}:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing"),
+            "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}
+        }),
+        json!({"Sid": "TopicOfThisStack", "Effect": "Allow", "Action": OPERATOR_SNS_ACTIONS, "Resource": scope.topic_arn()}),
+        // SAR (SNS): Subscribe carries `sns:Protocol` and `sns:Endpoint`.
+        json!({
+            "Sid": "SubscribeTheApproverOnly",
+            "Effect": "Allow",
+            "Action": "sns:Subscribe",
+            "Resource": scope.topic_arn(),
+            "Condition": {
+                "StringEquals": {"sns:Protocol": "lambda"},
+                "StringLike": {"sns:Endpoint": scope.function_arn()}
+            }
+        }),
+        // SAR (SNS): Unsubscribe has no resource type, so only `*` works.
+        json!({"Sid": "UnsubscribeHasNoResourceType", "Effect": "Allow", "Action": "sns:Unsubscribe", "Resource": "*"}),
+        json!({"Sid": "ApproverRoleOfThisStack", "Effect": "Allow", "Action": OPERATOR_IAM_ACTIONS, "Resource": scope.role_arn()}),
+        // SAR (IAM): CreateRole, PutRolePolicy and PutRolePermissionsBoundary
+        // carry `iam:PermissionsBoundary` (the boundary in the request, or
+        // the role's). The role exists only inside the boundary, and its
+        // policy can be changed only while the boundary is in place.
+        // StringLike (and StringLike for the ARN conditions below): with an
+        // unknown account the ARN holds a `*`, which must match as a wildcard.
+        json!({
+            "Sid": "ChangeTheApproverRoleOnlyInsideItsBoundary",
+            "Effect": "Allow",
+            "Action": OPERATOR_IAM_BOUNDED_ACTIONS,
+            "Resource": scope.role_arn(),
+            "Condition": {"StringLike": {"iam:PermissionsBoundary": boundary}}
+        }),
+        // The same, as denials, so that no other policy of the operator can
+        // take the role out of its boundary either.
+        json!({
+            "Sid": "DenyTheApproverRoleOutsideItsBoundary",
+            "Effect": "Deny",
+            "Action": ["iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary", "iam:AttachRolePolicy"],
+            "Resource": scope.role_arn(),
+            "Condition": {"StringNotLike": {"iam:PermissionsBoundary": boundary}}
+        }),
+        json!({
+            "Sid": "DenyRemovingTheBoundary",
+            "Effect": "Deny",
+            "Action": "iam:DeleteRolePermissionsBoundary",
+            "Resource": scope.role_arn()
+        }),
+        // `up` creates the boundary (before the role) and `down` deletes it
+        // (after the role). Its content never changes over the stack's life
+        // (see approver_boundary_policy), so no version may be added or
+        // switched: that would change what the role may do in place.
+        json!({"Sid": "ApproverBoundaryOfThisStack", "Effect": "Allow", "Action": OPERATOR_BOUNDARY_ACTIONS, "Resource": boundary}),
+        json!({
+            "Sid": "DenyChangingTheBoundary",
+            "Effect": "Deny",
+            "Action": ["iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicyVersion"],
+            "Resource": boundary
+        }),
+        json!({
+            "Sid": "PassTheApproverRoleToLambdaOnly",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": scope.role_arn(),
+            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}
+        }),
+        // lambda:ListTags: GetFunction returns the function's tags (which
+        // prove it is the stack's) only to a caller allowed lambda:ListTags
+        // (Lambda API reference, GetFunction, response element Tags).
+        json!({"Sid": "ApproverFunctionOfThisStack", "Effect": "Allow", "Action": OPERATOR_LAMBDA_ACTIONS, "Resource": scope.function_arn()}),
+        // SAR (Lambda): AddPermission carries `lambda:Principal`.
+        json!({
+            "Sid": "InvokableBySnsAndEventBridgeOnly",
+            "Effect": "Allow",
+            "Action": "lambda:AddPermission",
+            "Resource": scope.function_arn(),
+            "Condition": {"StringEquals": {"lambda:Principal": ["sns.amazonaws.com", "events.amazonaws.com"]}}
+        }),
+        json!({"Sid": "SweepRuleOfThisStack", "Effect": "Allow", "Action": OPERATOR_EVENTS_ACTIONS, "Resource": scope.rule_arn()}),
+        // SAR (EventBridge): PutTargets carries `events:TargetArn`.
+        json!({
+            "Sid": "SweepTargetIsTheApproverOnly",
+            "Effect": "Allow",
+            "Action": "events:PutTargets",
+            "Resource": scope.rule_arn(),
+            "Condition": {"ForAllValues:ArnEquals": {"events:TargetArn": scope.function_arn()}}
+        }),
+    ];
+    if let Some(dns) = dns {
+        statements.extend(route53_statements(dns));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// Route 53 for the verification record: find the zone (ListHostedZonesByName
+/// has no resource type), read the record (ListResourceRecordSets authorizes
+/// `hostedzone*` and carries no condition key), and UPSERT a TXT record under
+/// the private DNS name only (ChangeResourceRecordSets carries
+/// `route53:ChangeResourceRecordSetsNormalizedRecordNames`, `…RecordTypes`
+/// and `…Actions`, all multivalued: `ForAllValues`, with `Null` false so that
+/// a request without them does not pass). SAR (Route 53).
+fn route53_statements(dns: &PrivateDns) -> Vec<Value> {
+    let zone = dns.zone_arn();
+    vec![
+        json!({"Sid": "FindTheVerificationZone", "Effect": "Allow", "Action": "route53:ListHostedZonesByName", "Resource": "*"}),
+        json!({"Sid": "ReadTheVerificationRecord", "Effect": "Allow", "Action": "route53:ListResourceRecordSets", "Resource": zone}),
+        json!({
+            "Sid": "WriteTheVerificationRecordOnly",
+            "Effect": "Allow",
+            "Action": "route53:ChangeResourceRecordSets",
+            "Resource": zone,
+            "Condition": {
+                "ForAllValues:StringEquals": {
+                    "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"],
+                    "route53:ChangeResourceRecordSetsActions": ["UPSERT"]
+                },
+                "ForAllValues:StringLike": {
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": [format!("*.{}", dns.normalized_domain())]
+                },
+                "Null": {
+                    "route53:ChangeResourceRecordSetsRecordTypes": "false",
+                    "route53:ChangeResourceRecordSetsActions": "false",
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": "false"
+                }
+            }
+        }),
+    ]
+}
+
+/// Every action the operator policy allows, with a private DNS name (for
+/// checks and docs).
 pub fn operator_actions() -> Vec<&'static str> {
     [
         OPERATOR_READ_ACTIONS,
         OPERATOR_EC2_CREATE_ACTIONS,
-        &["ec2:CreateTags", "iam:PassRole"],
         OPERATOR_EC2_OWNED_ACTIONS,
         OPERATOR_ELB_ACTIONS,
         OPERATOR_SNS_ACTIONS,
         OPERATOR_IAM_ACTIONS,
+        OPERATOR_IAM_BOUNDED_ACTIONS,
+        OPERATOR_BOUNDARY_ACTIONS,
         OPERATOR_LAMBDA_ACTIONS,
         OPERATOR_EVENTS_ACTIONS,
         OPERATOR_ROUTE53_ACTIONS,
+        OPERATOR_SINGLE_ACTIONS,
     ]
     .concat()
 }
@@ -477,18 +774,220 @@ mod tests {
         assert_eq!(p["Statement"].as_array().unwrap().len(), 1);
     }
 
+    fn dns() -> PrivateDns {
+        PrivateDns {
+            name: "API.Acme.example.".into(),
+            hosted_zone_id: Some("/hostedzone/Z0123".into()),
+        }
+    }
+
+    fn statements(policy: &Value) -> &Vec<Value> {
+        policy["Statement"].as_array().unwrap()
+    }
+
+    fn actions(statement: &Value) -> Vec<&str> {
+        match &statement["Action"] {
+            Value::String(a) => vec![a.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        }
+    }
+
+    fn resources(statement: &Value) -> Vec<&str> {
+        match &statement["Resource"] {
+            Value::String(r) => vec![r.as_str()],
+            Value::Array(r) => r.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        }
+    }
+
+    fn by_sid<'a>(policy: &'a Value, sid: &str) -> &'a Value {
+        statements(policy)
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("no statement {sid}"))
+    }
+
     #[test]
     fn operator_writes_are_scoped_to_the_stack() {
-        let p = operator_policy(&scope());
-        for s in p["Statement"].as_array().unwrap() {
-            if s["Resource"] == "*" && s["Sid"] != "Read" {
-                assert!(s.get("Condition").is_some(), "unscoped write: {s}");
+        let p = operator_policy_for(&scope(), Some(&dns()));
+        // `*` only where AWS offers no resource type (SAR).
+        for s in statements(&p) {
+            if s["Resource"] == "*" {
+                assert!(
+                    [
+                        "Read",
+                        "UnsubscribeHasNoResourceType",
+                        "FindTheVerificationZone"
+                    ]
+                    .contains(&s["Sid"].as_str().unwrap()),
+                    "unscoped statement: {s}"
+                );
             }
         }
         let text = p.to_string();
         assert!(text.contains("loadbalancer/net/acme-nlb/*"));
+        assert!(text.contains("listener/net/acme-nlb/*/*"));
         assert!(text.contains("aws:RequestTag/privatelink-kit:stack"));
         assert!(operator_actions().contains(&"lambda:CreateFunction"));
+        // Every action of the document is in operator_actions and back.
+        let mut in_document: Vec<&str> = statements(&p)
+            .iter()
+            .filter(|s| s["Effect"] == "Allow")
+            .flat_map(actions)
+            .collect();
+        in_document.sort_unstable();
+        in_document.dedup();
+        let mut listed = operator_actions();
+        listed.sort_unstable();
+        listed.dedup();
+        assert_eq!(in_document, listed);
+        // Sids are unique and alphanumeric (IAM's rule).
+        let mut sids: Vec<&str> = statements(&p)
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap())
+            .collect();
+        assert!(sids
+            .iter()
+            .all(|s| s.chars().all(|c| c.is_ascii_alphanumeric())));
+        sids.sort_unstable();
+        let n = sids.len();
+        sids.dedup();
+        assert_eq!(sids.len(), n);
+    }
+
+    #[test]
+    fn every_resource_type_a_create_authorizes_has_a_statement_that_fits_it() {
+        let p = operator_policy(&scope());
+        // CreateSubnet also authorizes the existing VPC, which has no
+        // request tag: some statement must allow it by resource tag.
+        let vpc = "arn:aws:ec2:us-east-1:111111111111:vpc/*";
+        let fits_vpc = statements(&p).iter().any(|s| {
+            s["Effect"] == "Allow"
+                && actions(s).contains(&"ec2:CreateSubnet")
+                && resources(s).contains(&vpc)
+                && s["Condition"]["StringEquals"]
+                    .as_object()
+                    .is_some_and(|c| c.keys().all(|k| k.starts_with("aws:ResourceTag/")))
+        });
+        assert!(fits_vpc, "{p:#}");
+        // No Allow statement conditions on aws:RequestTag for an action
+        // that also authorizes an existing resource, except together with
+        // the created resource's own statement.
+        let create = by_sid(&p, "CreateTaggedWithThisStack");
+        assert_eq!(
+            create["Condition"]["StringEquals"]["aws:RequestTag/privatelink-kit:stack"],
+            "acme"
+        );
+    }
+
+    #[test]
+    fn the_operator_cannot_widen_the_approver_role() {
+        let p = operator_policy(&scope());
+        let boundary = "arn:aws:iam::111111111111:policy/acme-approver-boundary";
+        let bounded = by_sid(&p, "ChangeTheApproverRoleOnlyInsideItsBoundary");
+        assert_eq!(
+            bounded["Condition"]["StringLike"]["iam:PermissionsBoundary"],
+            boundary
+        );
+        for action in [
+            "iam:CreateRole",
+            "iam:PutRolePolicy",
+            "iam:PutRolePermissionsBoundary",
+        ] {
+            assert!(actions(bounded).contains(&action));
+            // Nowhere else allowed without the condition.
+            for s in statements(&p) {
+                if s["Effect"] == "Allow" && s["Sid"] != bounded["Sid"] {
+                    assert!(!actions(s).contains(&action), "{s}");
+                }
+            }
+        }
+        let denied: Vec<&str> = statements(&p)
+            .iter()
+            .filter(|s| s["Effect"] == "Deny")
+            .flat_map(actions)
+            .collect();
+        for action in [
+            "iam:DeleteRolePermissionsBoundary",
+            "iam:CreatePolicyVersion",
+            "iam:SetDefaultPolicyVersion",
+        ] {
+            assert!(denied.contains(&action), "{action}");
+        }
+        assert!(!operator_actions().contains(&"iam:AttachRolePolicy"));
+        assert_eq!(
+            by_sid(&p, "ApproverBoundaryOfThisStack")["Resource"],
+            boundary
+        );
+        // The function's invokers and the rule's target are pinned too.
+        assert_eq!(
+            by_sid(&p, "SweepTargetIsTheApproverOnly")["Condition"]["ForAllValues:ArnEquals"]
+                ["events:TargetArn"],
+            "arn:aws:lambda:us-east-1:111111111111:function:acme-approver"
+        );
+        assert!(operator_actions().contains(&"lambda:ListTags"));
+    }
+
+    #[test]
+    fn the_boundary_allows_what_the_role_policy_allows_whatever_the_service_id() {
+        let role = approver_role_policy(&scope());
+        let boundary = approver_boundary_policy(&scope());
+        let mut other = scope();
+        other.service_id = Some("vpce-svc-0fffffffffffffff0".into());
+        assert_eq!(approver_boundary_policy(&other), boundary);
+        assert_ne!(approver_role_policy(&other), role);
+        let (r, b) = (statements(&role), statements(&boundary));
+        assert_eq!(r.len(), b.len());
+        for (r, b) in r.iter().zip(b) {
+            assert_eq!(actions(r), actions(b));
+            if r["Sid"] == "DecideConnectionsOfThisServiceOnly" {
+                assert_eq!(
+                    b["Resource"],
+                    "arn:aws:ec2:us-east-1:111111111111:vpc-endpoint-service/*"
+                );
+                assert_eq!(
+                    b["Condition"]["StringEquals"]["aws:ResourceTag/privatelink-kit:stack"],
+                    "acme"
+                );
+            } else {
+                assert_eq!(r, b);
+            }
+        }
+    }
+
+    #[test]
+    fn route53_is_granted_only_for_the_verification_record() {
+        assert!(!operator_policy(&scope()).to_string().contains("route53:"));
+        let p = operator_policy_for(&scope(), Some(&dns()));
+        let read = by_sid(&p, "ReadTheVerificationRecord");
+        assert_eq!(read["Resource"], "arn:aws:route53:::hostedzone/Z0123");
+        assert!(read.get("Condition").is_none());
+        let write = by_sid(&p, "WriteTheVerificationRecordOnly");
+        assert_eq!(write["Resource"], "arn:aws:route53:::hostedzone/Z0123");
+        let c = &write["Condition"];
+        assert_eq!(
+            c["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsRecordTypes"],
+            json!(["TXT"])
+        );
+        assert_eq!(
+            c["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsActions"],
+            json!(["UPSERT"])
+        );
+        assert_eq!(
+            c["ForAllValues:StringLike"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"],
+            json!(["*.api.acme.example"])
+        );
+        let any_zone = PrivateDns {
+            name: "*.acme.example".into(),
+            hosted_zone_id: None,
+        };
+        let p = operator_policy_for(&scope(), Some(&any_zone));
+        assert_eq!(
+            by_sid(&p, "WriteTheVerificationRecordOnly")["Resource"],
+            "arn:aws:route53:::hostedzone/*"
+        );
+        assert!(p.to_string().contains("*.acme.example"));
     }
 
     #[test]

@@ -368,16 +368,21 @@ impl fmt::Display for StatusReport {
                 writeln!(f, "allowed principals: {}", s.allowed_principals.join(", "))?;
                 if let Some(name) = &s.private_dns_name {
                     write!(f, "private DNS name: {name}")?;
-                    if let Some(v) = &s.private_dns_verification {
-                        write!(
+                    match &s.private_dns_verification {
+                        Some(v) if v.state.as_deref() == Some("verified") => {
+                            write!(f, " (verified: consumers can use it)")?
+                        }
+                        Some(v) => write!(
                             f,
-                            " ({}): create {} record {}.{} = \"{}\"",
+                            " ({}, not usable by consumers until verified; `up` asks AWS to \
+                             verify it): {} record {}.{} = \"{}\"",
                             v.state.as_deref().unwrap_or("?"),
                             v.record_type.as_deref().unwrap_or("TXT"),
                             v.name.as_deref().unwrap_or("?"),
                             name.trim_start_matches("*."),
                             v.value.as_deref().unwrap_or("?")
-                        )?;
+                        )?,
+                        None => {}
                     }
                     writeln!(f)?;
                     match &s.private_dns_record {

@@ -17,7 +17,7 @@ import time
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from . import ec2_patches, route53_zones
+from . import az_mapping, ec2_patches, elbv2_patches, lambda_limits, route53_strict, route53_zones
 from .connections import SETTINGS
 from .server import PrivateLinkMiddleware
 
@@ -53,12 +53,37 @@ def main() -> None:
         default=2.0,
         help="how long an accepted connection stays 'pending' before 'available'",
     )
+    parser.add_argument(
+        "--deleting-seconds",
+        type=float,
+        default=0.5,
+        help="how long a deleted endpoint stays 'deleting' before 'deleted'",
+    )
+    parser.add_argument(
+        "--deleted-visible-seconds",
+        type=float,
+        default=60.0,
+        help="how long a 'deleted' endpoint is still listed before it is gone",
+    )
+    parser.add_argument(
+        "--route53-pending-seconds",
+        type=float,
+        default=0.5,
+        help="how long a Route 53 change is PENDING before INSYNC",
+    )
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
     args = parser.parse_args()
 
     SETTINGS.pending_seconds = args.pending_seconds
+    SETTINGS.deleting_seconds = args.deleting_seconds
+    SETTINGS.deleted_visible_seconds = args.deleted_visible_seconds
+    SETTINGS.route53_pending_seconds = args.route53_pending_seconds
     ec2_patches.apply()
     route53_zones.apply()
+    route53_strict.apply()  # after route53_zones: it wraps that CreateHostedZone
+    az_mapping.apply()
+    elbv2_patches.apply()
+    lambda_limits.apply()
     app = PrivateLinkMiddleware(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True)
     # moto calls itself at this port in some features (Step Functions, Lambda env vars).

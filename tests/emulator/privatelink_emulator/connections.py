@@ -1,7 +1,8 @@
 """The connection and connection-notification model.
 
 Owns:
-- `SETTINGS`: runtime knobs shared with the control API (the accept -> available delay).
+- `SETTINGS`: runtime knobs shared with the control API (how long `pending`, `deleting`
+  and a `deleted` endpoint last).
 - `LOCK`: held by every PrivateLink action, so a state change and the notifications it
   fires happen atomically with respect to other requests on the threaded server.
 - `Connection`: one consumer interface endpoint attached to one provider endpoint service.
@@ -29,6 +30,7 @@ PENDING_ACCEPTANCE = "pendingAcceptance"
 PENDING = "pending"
 AVAILABLE = "available"
 REJECTED = "rejected"
+DELETING = "deleting"
 DELETED = "deleted"
 ACTIVE_STATES = (PENDING_ACCEPTANCE, PENDING, AVAILABLE)
 
@@ -36,46 +38,83 @@ EVENTS = ("Accept", "Connect", "Delete", "Reject")
 
 
 class Settings:
-    """Runtime configuration, changed through `POST /_privatelink/config`."""
+    """Runtime configuration, changed through `POST /_privatelink/config`.
+
+    - `pending_seconds`: `pending` -> `available` (after an accept, or a new connection
+      to a service without acceptance);
+    - `deleting_seconds`: `deleting` -> `deleted` after DeleteVpcEndpoints;
+    - `deleted_visible_seconds`: how long a `deleted` endpoint (and its connection) is
+      still listed before it is gone;
+    - `route53_pending_seconds`: a Route 53 change is PENDING, then INSYNC
+      (`route53_strict.py`).
+    """
+
+    KEYS = (
+        "pending_seconds",
+        "deleting_seconds",
+        "deleted_visible_seconds",
+        "route53_pending_seconds",
+    )
 
     def __init__(self) -> None:
         self.pending_seconds = 2.0
+        self.deleting_seconds = 0.5
+        self.deleted_visible_seconds = 60.0
+        self.route53_pending_seconds = 0.5  # a Route 53 change: PENDING -> INSYNC
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pending_seconds": self.pending_seconds}
+        return {key: getattr(self, key) for key in self.KEYS}
 
 
 SETTINGS = Settings()
 
 
-class Connection:
+class Lifecycle:
+    """An endpoint's state with its timed steps, computed when read.
+
+    `pending` -> `available` after `pending_seconds`, `deleting` -> `deleted` after
+    `deleting_seconds`; a `deleted` endpoint is `gone` `deleted_visible_seconds` later.
+    The steps happen lazily: the first read after the delay makes them for good, so a
+    later, longer setting cannot send a state back.
+    """
+
+    def __init__(self, state: str) -> None:
+        self._since = time.monotonic()
+        self._state = state
+
+    @property
+    def state(self) -> str:
+        now = time.monotonic()
+        if self._state == PENDING and now - self._since >= SETTINGS.pending_seconds:
+            self._state, self._since = AVAILABLE, self._since + SETTINGS.pending_seconds
+        if self._state == DELETING and now - self._since >= SETTINGS.deleting_seconds:
+            self._state, self._since = DELETED, self._since + SETTINGS.deleting_seconds
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self._state, self._since = value, time.monotonic()
+
+    @property
+    def gone(self) -> bool:
+        """Deleted long enough ago that it is no longer listed."""
+        return (
+            self.state == DELETED
+            and time.monotonic() - self._since >= SETTINGS.deleted_visible_seconds
+        )
+
+
+class Connection(Lifecycle):
     """A consumer endpoint's connection to a provider's endpoint service."""
 
     _sequence = itertools.count()
 
     def __init__(self, service: Any, endpoint: Any, state: str) -> None:
+        super().__init__(state)
         self.sequence = next(self._sequence)  # creation order, across services
         self.connection_id = f"vpce-con-{mock_random.get_random_hex(17)}"
         self.service = service
         self.endpoint = endpoint
-        self._state = state
-        self._accepted_at = 0.0
-
-    @property
-    def state(self) -> str:
-        # `pending` ends lazily: the first read after the delay moves it to `available`
-        # for good, so a later, longer delay setting cannot send it back to `pending`.
-        if self._state == PENDING and (
-            time.monotonic() - self._accepted_at >= SETTINGS.pending_seconds
-        ):
-            self._state = AVAILABLE
-        return self._state
-
-    @state.setter
-    def state(self, value: str) -> None:
-        self._state = value
-        if value == PENDING:
-            self._accepted_at = time.monotonic()
 
     @property
     def consumer_account(self) -> str:
@@ -153,6 +192,36 @@ def connections_of(service: Any) -> list[Connection]:
     return service.__dict__.setdefault("_pl_connections", [])
 
 
+def orphans_of(ec2_backend: Any) -> list[Connection]:
+    """Connections of this account's deleted services: AWS keeps listing them."""
+    return ec2_backend.__dict__.setdefault("_pl_orphans", [])
+
+
+def provider_connections(ec2_backend: Any) -> list[Connection]:
+    """Every connection the account sees as a provider, in creation order: those of its
+    services and of its deleted services, without the ones that are gone."""
+    lists = [connections_of(s) for s in list(ec2_backend.configurations.values())]
+    lists.append(orphans_of(ec2_backend))
+    for connections in lists:
+        connections[:] = [c for c in connections if not c.gone]
+    return sorted((c for cs in lists for c in cs), key=lambda c: c.sequence)
+
+
+def lifecycle_of(endpoint: Any) -> Lifecycle:
+    """The endpoint's state holder: its connection, or its own for other endpoints."""
+    connection = endpoint.__dict__.get("_pl_connection")
+    if connection is not None:
+        return connection
+    return endpoint.__dict__.setdefault("_pl_lifecycle", Lifecycle(AVAILABLE))
+
+
+def purge_gone(ec2_backend: Any) -> None:
+    """Drops this account's endpoints whose `deleted` state has run out."""
+    for endpoint_id, endpoint in list(ec2_backend.vpc_end_points.items()):
+        if lifecycle_of(endpoint).gone:
+            ec2_backend.vpc_end_points.pop(endpoint_id, None)
+
+
 def connection_of(endpoint: Any) -> Connection | None:
     return endpoint.__dict__.get("_pl_connection")
 
@@ -175,20 +244,13 @@ def client_tokens(ec2_backend: Any, action: str) -> dict[str, tuple[str, str]]:
 
 
 def _get_endpoint_state(endpoint: Any) -> str:
-    connection = connection_of(endpoint)
-    if connection is not None:
-        return connection.state
-    return endpoint.__dict__.get("_pl_state", AVAILABLE)
+    return lifecycle_of(endpoint).state
 
 
 def _set_endpoint_state(endpoint: Any, value: str) -> None:
     # moto assigns `state` itself (in VPCEndPoint.__init__ and delete_vpc_endpoints);
     # for a connected endpoint the assignment goes to the shared connection.
-    connection = connection_of(endpoint)
-    if connection is not None:
-        connection.state = value
-    else:
-        endpoint.__dict__["_pl_state"] = value
+    lifecycle_of(endpoint).state = value
 
 
 endpoint_state_property = property(_get_endpoint_state, _set_endpoint_state)

@@ -1,11 +1,13 @@
 """EC2 actions of the connection lifecycle: consumer endpoints and provider decisions.
 
-Replaces moto's CreateVpcEndpoint and DeleteVpcEndpoints, and adds
+Replaces moto's CreateVpcEndpoint, DescribeVpcEndpoints and DeleteVpcEndpoints, and adds
 DescribeVpcEndpointConnections, AcceptVpcEndpointConnections and
-RejectVpcEndpointConnections. An Interface endpoint to a custom service
+RejectVpcEndpointConnections. Every CreateVpcEndpoint is first checked as AWS checks it
+(`ec2_endpoint_checks.py`). An Interface endpoint to a custom service
 (`com.amazonaws.vpce.REGION.vpce-svc-...`) is validated against the provider's service
 in whatever account owns it and creates a `Connection`; endpoints to AWS services and
-Gateway endpoints keep moto's behaviour (plus ClientToken idempotency).
+Gateway endpoints keep moto's behaviour (plus ClientToken idempotency). Deleted endpoints
+are `deleting`, then `deleted`, then gone (`connections.Lifecycle`).
 
 Each function is installed as a method of moto's `EC2Response` by `ec2_patches.apply()`.
 """
@@ -19,11 +21,11 @@ from moto.core.responses import ActionResult
 from moto.ec2.responses import EC2Response
 from moto.moto_api._internal import mock_random
 
-from . import notify
+from . import ec2_endpoint_checks, notify
 from .connections import (
     ACTIVE_STATES,
-    AVAILABLE,
     DELETED,
+    DELETING,
     LOCK,
     PENDING,
     PENDING_ACCEPTANCE,
@@ -32,6 +34,8 @@ from .connections import (
     client_tokens,
     connection_of,
     connections_of,
+    provider_connections,
+    purge_gone,
 )
 from .errors import (
     endpoint_id_not_found,
@@ -42,11 +46,13 @@ from .errors import (
     service_id_not_found,
     unsuccessful,
 )
-from .lookup import SERVICE_NAME, can_see, find_service, service_zone_ids
+from .ids import check_endpoint_ids, check_service_id
+from .lookup import can_see, find_service, service_zone_ids
 from .paging import matches, page, parse_filters
 
 # moto's own handlers, captured before ec2_patches.apply() replaces them.
 MOTO_CREATE_VPC_ENDPOINT = EC2Response.create_vpc_endpoint
+MOTO_DESCRIBE_VPC_ENDPOINTS = EC2Response.describe_vpc_endpoints
 
 # The Route 53 zone that holds vpce DNS names, per Region. Values as seen in AWS's own
 # DescribeVpcEndpoints examples (us-east-1: awsdocs amazon-vpc-user-guide
@@ -122,7 +128,9 @@ def _create_connected_endpoint(self: Any) -> Any:
 
     endpoint = MOTO_CREATE_VPC_ENDPOINT(self).result["VpcEndpoint"]
     endpoint.dns_entries = _dns_entries(endpoint, service, zone_names)
-    state = PENDING_ACCEPTANCE if service.acceptance_required else AVAILABLE
+    # Without acceptance: `pending`, then `available` after SETTINGS.pending_seconds
+    # (the AWS CLI's create-vpc-endpoint example output shows `pending`).
+    state = PENDING_ACCEPTANCE if service.acceptance_required else PENDING
     notify.fire("Connect", attach(service, endpoint, state))
     return endpoint
 
@@ -130,34 +138,47 @@ def _create_connected_endpoint(self: Any) -> Any:
 def create_vpc_endpoint(self: Any) -> ActionResult:
     token = self._get_param("ClientToken")
     fingerprint = _fingerprint(self)
-    is_private_link = (self._get_param("VpcEndpointType") or "").lower() == "interface" and bool(
-        SERVICE_NAME.match(self._get_param("ServiceName") or "")
-    )
     with LOCK:
+        purge_gone(self.ec2_backend)
         # EC2 idempotency (ec2-api-idempotency.html): same token + same parameters
         # returns the original result; a different request with it is an error.
         tokens = client_tokens(self.ec2_backend, "CreateVpcEndpoint")
+        if token in tokens and tokens[token][1] not in self.ec2_backend.vpc_end_points:
+            del tokens[token]  # ASSUMED: a token is forgotten once its endpoint is gone
         if token in tokens:
             seen, endpoint_id = tokens[token]
             if seen != fingerprint:
                 raise idempotent_mismatch(token)
             endpoint = self.ec2_backend.get_vpc_end_point(endpoint_id)
-        elif is_private_link:
-            endpoint = _create_connected_endpoint(self)
         else:
-            endpoint = MOTO_CREATE_VPC_ENDPOINT(self).result["VpcEndpoint"]
+            checked = ec2_endpoint_checks.check(self)
+            if checked.service is not None:
+                endpoint = _create_connected_endpoint(self)
+            else:
+                endpoint = MOTO_CREATE_VPC_ENDPOINT(self).result["VpcEndpoint"]
+            ec2_endpoint_checks.finish(endpoint, checked)
         if token:
             tokens[token] = (fingerprint, endpoint.id)
     return ActionResult({"VpcEndpoint": endpoint, "ClientToken": token})
 
 
+def describe_vpc_endpoints(self: Any) -> ActionResult:
+    check_endpoint_ids(self._get_param("VpcEndpointIds", []))
+    with LOCK:
+        purge_gone(self.ec2_backend)  # a `deleted` endpoint is listed for a while only
+        return MOTO_DESCRIBE_VPC_ENDPOINTS(self)
+
+
 def delete_vpc_endpoints(self: Any) -> ActionResult:
     backend = self.ec2_backend
     failed, endpoints = [], []
+    ids = self._get_param("VpcEndpointIds", [])
+    check_endpoint_ids(ids)
     with LOCK:
-        for endpoint_id in self._get_param("VpcEndpointIds", []):
+        purge_gone(backend)
+        for endpoint_id in ids:
             endpoint = backend.vpc_end_points.get(endpoint_id)
-            if endpoint is None or endpoint.state == DELETED:
+            if endpoint is None or endpoint.state in (DELETING, DELETED):
                 # moto reports nothing; AWS reports unknown and already deleted ids.
                 failed.append(
                     unsuccessful(
@@ -170,10 +191,13 @@ def delete_vpc_endpoints(self: Any) -> ActionResult:
                 )
             else:
                 endpoints.append(endpoint)
-        # Sets each endpoint's state to `deleted`, which for a connected endpoint is
-        # the shared connection state (connections.endpoint_state_property).
+        # moto frees the network interfaces (or routes) and sets `deleted`; the state
+        # (for a connected endpoint the shared connection state, see
+        # connections.endpoint_state_property) is `deleting` first, for
+        # SETTINGS.deleting_seconds (API: DescribeVpcEndpoints, State).
         backend.delete_vpc_endpoints([e.id for e in endpoints])
         for endpoint in endpoints:
+            endpoint.state = DELETING
             connection = connection_of(endpoint)
             if connection is not None:
                 notify.fire("Delete", connection)
@@ -207,12 +231,8 @@ def describe_vpc_endpoint_connections(self: Any) -> ActionResult:
         ),
     )
     with LOCK:
-        connections = [
-            c
-            for service in list(self.ec2_backend.configurations.values())
-            for c in connections_of(service)
-        ]
-        connections.sort(key=lambda c: c.sequence)
+        # Also the connections of deleted services (rejected ones stay listed on AWS).
+        connections = provider_connections(self.ec2_backend)
         items = [
             c.to_api() for c in connections if matches(filters, lambda f: _connection_values(c, f))
         ]
@@ -226,6 +246,8 @@ def _decide(self: Any, event: str, allowed_from: tuple[str, ...], new_state: str
     service_id = self._get_param("ServiceId")
     if not service_id:
         raise missing_parameter("ServiceId")
+    check_service_id(service_id)
+    check_endpoint_ids(self._get_param("VpcEndpointIds", []))
     failed = []
     with LOCK:
         service = self.ec2_backend.configurations.get(service_id)
@@ -268,6 +290,7 @@ ACTIONS = {
     f.__name__: f
     for f in (
         create_vpc_endpoint,
+        describe_vpc_endpoints,
         delete_vpc_endpoints,
         describe_vpc_endpoint_connections,
         accept_vpc_endpoint_connections,

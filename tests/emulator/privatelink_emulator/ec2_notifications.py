@@ -24,6 +24,7 @@ from .errors import (
     service_id_not_found,
     unsuccessful,
 )
+from .ids import check_endpoint_id, check_service_id
 from .notify import TOPIC_ARN
 from .paging import matches, page, parse_filters
 
@@ -85,6 +86,8 @@ def create_vpc_endpoint_connection_notification(self: Any) -> ActionResult:
                     "InvalidParameterCombination",
                     "Specify exactly one of ServiceId and VpcEndpointId.",
                 )
+            check_service_id(service_id)
+            check_endpoint_id(endpoint_id)
             if service_id and service_id not in backend.configurations:
                 raise service_id_not_found(service_id)
             if endpoint_id:

@@ -4,7 +4,6 @@ Replaces moto's handlers of:
 - DescribeVpcEndpointServices: adds other accounts' services the caller may use (owner,
   or allowed principal), AvailabilityZoneIds, working `service-name`/`tag:` filters.
 - DescribeVpcEndpointServiceConfigurations: honours the documented filters and paging.
-- DescribeVpcEndpointServicePermissions: stable (sorted) order.
 - DeleteVpcEndpointServiceConfigurations: refuses services with active connections.
 
 Each function is installed as a method of moto's `EC2Response` by `ec2_patches.apply()`.
@@ -14,8 +13,10 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 
-from .connections import ACTIVE_STATES, LOCK, connections_of, notifications_of
+from .connections import ACTIVE_STATES, LOCK, connections_of, notifications_of, orphans_of
+from .ec2_private_dns import verification_state
 from .errors import error, invalid_service_name, unsuccessful
+from .ids import check_service_ids
 from .lookup import can_see, existing_backends, service_zone_ids, zone_names_for
 from .paging import matches, page, parse_filters, tag_values
 
@@ -37,7 +38,8 @@ def _service_detail(service: Any, viewer: Any) -> dict[str, Any]:
     owner = service.ec2_backend.account_id == viewer.account_id
     detail["Tags"] = [{"Key": k, "Value": v} for k, v in tags_of(service).items()] if owner else []
     if service.private_dns_name:
-        detail["PrivateDnsNameVerificationState"] = "verified"
+        # API: ServiceDetail; Guide: manage-dns-names.html (verification states).
+        detail["PrivateDnsNameVerificationState"] = verification_state(service)
     else:
         del detail["PrivateDnsName"], detail["PrivateDnsNames"]
     return detail
@@ -114,9 +116,9 @@ def describe_vpc_endpoint_service_configurations(self: Any) -> ActionResult:
         ("service-id", "service-name", "service-state", "supported-ip-address-types"),
         tags=True,
     )
-    services = self.ec2_backend.describe_vpc_endpoint_service_configurations(
-        self._get_param("ServiceIds", [])
-    )
+    service_ids = self._get_param("ServiceIds", [])
+    check_service_ids(service_ids)
+    services = self.ec2_backend.describe_vpc_endpoint_service_configurations(service_ids)
     services = [s for s in services if matches(filters, lambda f: _configuration_values(s, f))]
     chunk, token = page(
         services, self._get_int_param("MaxResults"), self._get_param("NextToken"), 5
@@ -124,19 +126,13 @@ def describe_vpc_endpoint_service_configurations(self: Any) -> ActionResult:
     return ActionResult({"ServiceConfigurations": chunk, "NextToken": token})
 
 
-def describe_vpc_endpoint_service_permissions(self: Any) -> ActionResult:
-    principals = self.ec2_backend.describe_vpc_endpoint_service_permissions(
-        self._get_param("ServiceId")
-    )
-    # moto stores the principals in a set-derived list: sort for a stable order.
-    return ActionResult({"AllowedPrincipals": [{"Principal": p} for p in sorted(principals)]})
-
-
 def delete_vpc_endpoint_service_configurations(self: Any) -> ActionResult:
     backend = self.ec2_backend
     failed, deletable = [], []
+    service_ids = self._get_param("ServiceIds", [])
+    check_service_ids(service_ids)
     with LOCK:
-        for service_id in self._get_param("ServiceIds", []):
+        for service_id in service_ids:
             service = backend.configurations.get(service_id)
             if service is None:
                 failed.append(
@@ -160,6 +156,10 @@ def delete_vpc_endpoint_service_configurations(self: Any) -> ActionResult:
                 )
             else:
                 deletable.append(service_id)
+        for service_id in deletable:
+            # Its (rejected, deleted) connections stay listed for the provider, as on
+            # AWS (rebuy-de/aws-nuke #1258); deciding on them is `...ServiceId.NotFound`.
+            orphans_of(backend).extend(connections_of(backend.configurations[service_id]))
         backend.delete_vpc_endpoint_service_configurations(deletable)
         # ASSUMED: a deleted service's notifications go with it.
         notifications = notifications_of(backend)
@@ -174,7 +174,6 @@ ACTIONS = {
     for f in (
         describe_vpc_endpoint_services,
         describe_vpc_endpoint_service_configurations,
-        describe_vpc_endpoint_service_permissions,
         delete_vpc_endpoint_service_configurations,
     )
 }

@@ -1,7 +1,8 @@
 """WSGI middleware in front of moto's server app: control API, faults, error sanitising.
 
 - `/_privatelink/...` is the control API (JSON in and out) and never reaches moto:
-  `GET health`, `GET|POST|DELETE faults`, `GET|POST config` (see README.md).
+  `GET health`, `GET|POST|DELETE faults`, `GET|POST config`, `GET|DELETE calls` (the
+  recorded AWS requests, `calls.py`) (see README.md).
 - Injected faults: the next `count` requests for `action` (optionally only from one
   account) fail in their protocol's AWS format without reaching moto, marked with the
   response header `x-privatelink-fault: injected`.
@@ -23,6 +24,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from .calls import CallLog
 from .connections import SETTINGS
 from .protocols import FAULTS, AwsRequest, error_response, internal_error_code
 
@@ -88,11 +90,13 @@ class PrivateLinkMiddleware:
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
         self.faults = FaultStore()
+        self.calls = CallLog()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith("/_privatelink/"):
             return self._control(Request(environ))(environ, start_response)
         request = AwsRequest(environ)
+        start_response = self.calls.recording(request, start_response)
         try:
             kind = self.faults.take(request)
             if kind is None:
@@ -120,6 +124,8 @@ class PrivateLinkMiddleware:
                 elif request.method != "GET":
                     return _json({"error": "method not allowed"}, 405)
                 return _json({"faults": self.faults.list()})
+            if request.path == "/_privatelink/calls":
+                return self.calls.control(request)
             if request.path == "/_privatelink/config":
                 if request.method == "POST":
                     _set_config(_body(request))
@@ -169,10 +175,11 @@ def _body(request: Request) -> Any:
 
 
 def _set_config(body: Any) -> None:
-    if not isinstance(body, dict) or set(body) - {"pending_seconds"}:
-        raise ValueError("body must be a JSON object with only 'pending_seconds'")
-    if "pending_seconds" in body:
-        value = body["pending_seconds"]
+    keys = SETTINGS.KEYS
+    if not isinstance(body, dict) or set(body) - set(keys):
+        raise ValueError(f"body must be a JSON object with only keys from {list(keys)}")
+    for key, value in body.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError("'pending_seconds' must be a number >= 0")
-        SETTINGS.pending_seconds = float(value)
+            raise ValueError(f"'{key}' must be a number >= 0")
+    for key, value in body.items():
+        setattr(SETTINGS, key, float(value))

@@ -6,6 +6,7 @@ Every test works in fresh random accounts, so tests never see each other's resou
 
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -24,6 +25,9 @@ REGION = "us-east-1"
 PENDING_SECONDS = 1.0
 # One attempt only: SDK retries would hide (and use up) injected faults.
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+# Each account maps AZ names to AZ IDs its own way (as AWS does), so fixtures that
+# relate zones across accounts use AZ IDs.
+AZ_ID = re.compile(r"^[a-z]+[0-9]+-az[0-9]+$")
 
 
 @pytest.fixture(scope="session")
@@ -110,23 +114,34 @@ class World:
         return Account(self.url, account_id, credentials)
 
     def network(self, account: Account, zones: tuple[str, ...]) -> tuple[str, list[str]]:
-        """A VPC with one subnet per listed AZ name (repeats allowed)."""
+        """A VPC with one subnet per listed zone (repeats allowed).
+
+        A zone is an AZ ID (`use1-az6`, the same physical zone in every account) or an
+        AZ name (`us-east-1a`, which names a different zone in each account).
+        """
         ec2 = account.client("ec2")
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        subnets = [
-            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=zone)[
-                "Subnet"
-            ]["SubnetId"]
-            for i, zone in enumerate(zones)
-        ]
+        subnets = []
+        for i, zone in enumerate(zones):
+            where = (
+                {"AvailabilityZoneId": zone} if AZ_ID.match(zone) else {"AvailabilityZone": zone}
+            )
+            subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", **where)
+            subnets.append(subnet["Subnet"]["SubnetId"])
         return vpc, subnets
+
+    def zone_names(self, account: Account, zone_ids: list[str]) -> list[str]:
+        """The account's AZ names of the given AZ IDs, in the same order."""
+        zones = account.client("ec2").describe_availability_zones(ZoneIds=list(zone_ids))
+        by_id = {z["ZoneId"]: z["ZoneName"] for z in zones["AvailabilityZones"]}
+        return [by_id[zone_id] for zone_id in zone_ids]
 
     def service(
         self,
         provider: Account,
         principals: tuple[str, ...] = (),
         acceptance_required: bool = True,
-        zones: tuple[str, ...] = ("us-east-1a", "us-east-1b"),
+        zones: tuple[str, ...] = ("use1-az6", "use1-az1"),
         tags: dict[str, str] | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
@@ -177,7 +192,7 @@ class World:
         """(provider, consumer, service, endpoint): a consumer endpoint to an allowed service."""
         provider, consumer = self.account(), self.account()
         service = self.service(provider, (f"arn:aws:iam::{consumer.id}:root",), acceptance_required)
-        vpc, subnets = self.network(consumer, ("us-east-1a",))
+        vpc, subnets = self.network(consumer, ("use1-az6",))
         return provider, consumer, service, self.endpoint(consumer, service, subnets, vpc)
 
 

@@ -66,7 +66,7 @@ def test_reject_pending_or_available_connection(world, accept_first):
 
 def test_batch_reports_unknown_and_wrong_state_and_does_the_rest(world):
     provider, consumer, service, first = world.connected()
-    vpc, subnets = world.network(consumer, ("us-east-1b",))
+    vpc, subnets = world.network(consumer, ("use1-az1",))
     second = world.endpoint(consumer, service, subnets, vpc)
     ec2 = provider.client("ec2")
     ec2.accept_vpc_endpoint_connections(
@@ -110,7 +110,11 @@ def test_consumer_delete_marks_connection_deleted(world):
             },
         }
     ]
-    assert _states(provider, consumer, endpoint_id) == ("deleted", "deleted")
+    assert _states(provider, consumer, endpoint_id) == ("deleting", "deleting")
+    deadline = time.monotonic() + 10
+    while _states(provider, consumer, endpoint_id) != ("deleted", "deleted"):
+        assert time.monotonic() < deadline, "never became deleted"
+        time.sleep(0.1)
     again = ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint_id])["Unsuccessful"]
     assert [item["Error"]["Code"] for item in again] == ["InvalidVpcEndpoint.NotFound"]
     # Accepting a deleted connection is a wrong-state item, not a crash.
@@ -123,7 +127,7 @@ def test_consumer_delete_marks_connection_deleted(world):
 def test_paging_over_thirty_connections(world):
     provider, consumer = world.account(), world.account()
     service = world.service(provider, ("*",))
-    vpc, subnets = world.network(consumer, ("us-east-1a",))
+    vpc, subnets = world.network(consumer, ("use1-az6",))
     created = [world.endpoint(consumer, service, subnets, vpc)["VpcEndpointId"] for _ in range(30)]
     ec2 = provider.client("ec2")
 
@@ -159,8 +163,8 @@ def test_filters(world):
     provider, consumer_a, consumer_b = world.account(), world.account(), world.account()
     service_1 = world.service(provider, ("*",))
     service_2 = world.service(provider, ("*",))
-    vpc_a, subnets_a = world.network(consumer_a, ("us-east-1a",))
-    vpc_b, subnets_b = world.network(consumer_b, ("us-east-1a",))
+    vpc_a, subnets_a = world.network(consumer_a, ("use1-az6",))
+    vpc_b, subnets_b = world.network(consumer_b, ("use1-az6",))
     e1 = world.endpoint(consumer_a, service_1, subnets_a, vpc_a)["VpcEndpointId"]
     e2 = world.endpoint(consumer_b, service_1, subnets_b, vpc_b)["VpcEndpointId"]
     e3 = world.endpoint(consumer_a, service_2, subnets_a, vpc_a)["VpcEndpointId"]

@@ -96,12 +96,13 @@ def test_fault_requests_are_validated_listed_and_cleared(server_url):
 
 
 def test_pending_seconds_can_be_changed_at_runtime(server_url, world):
-    assert control(server_url, "GET", "config") == (200, {"pending_seconds": PENDING_SECONDS})
+    status, config = control(server_url, "GET", "config")
+    assert (status, config["pending_seconds"]) == (200, PENDING_SECONDS)
     assert control(server_url, "POST", "config", {"pending_seconds": -1})[0] == 400
     try:
         assert control(server_url, "POST", "config", {"pending_seconds": 0}) == (
             200,
-            {"pending_seconds": 0.0},
+            {**config, "pending_seconds": 0.0},
         )
         provider, consumer, service, endpoint = world.connected()
         provider.client("ec2").accept_vpc_endpoint_connections(
@@ -116,14 +117,16 @@ def test_pending_seconds_can_be_changed_at_runtime(server_url, world):
 def test_unimplemented_action_is_an_aws_invalid_action_error(server_url, world):
     ec2 = world.account().client("ec2")
     status, code, _ = _fail(
-        ec2.start_vpc_endpoint_service_private_dns_verification, ServiceId="vpce-svc-00000000"
+        ec2.modify_vpc_endpoint_service_payer_responsibility,
+        ServiceId="vpce-svc-00000000",
+        PayerResponsibility="ServiceOwner",
     )
     assert (status, code) == (400, "InvalidAction")
     request = urllib.request.Request(
         server_url,
         method="POST",
-        data=b"Action=StartVpcEndpointServicePrivateDnsVerification&Version=2016-11-15"
-        b"&ServiceId=vpce-svc-00000000",
+        data=b"Action=ModifyVpcEndpointServicePayerResponsibility&Version=2016-11-15"
+        b"&ServiceId=vpce-svc-00000000&PayerResponsibility=ServiceOwner",
         headers={
             "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
             "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/"
@@ -137,8 +140,8 @@ def test_unimplemented_action_is_an_aws_invalid_action_error(server_url, world):
     assert excinfo.value.headers["Content-Type"].startswith("text/xml")
     assert body.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>')
     assert (
-        "<Code>InvalidAction</Code><Message>The action StartVpcEndpointServicePrivate"
-        "DnsVerification is not valid for this web service.</Message>"
+        "<Code>InvalidAction</Code><Message>The action ModifyVpcEndpointServicePayer"
+        "Responsibility is not valid for this web service.</Message>"
     ) in body
 
 

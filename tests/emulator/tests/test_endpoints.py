@@ -8,8 +8,8 @@ from botocore.exceptions import ClientError
 
 def test_subnet_in_unsupported_zone_is_refused(world):
     provider, consumer = world.account(), world.account()
-    service = world.service(provider, ("*",), zones=("us-east-1a", "us-east-1b"))
-    vpc, subnets = world.network(consumer, ("us-east-1a", "us-east-1c"))
+    service = world.service(provider, ("*",), zones=("use1-az6", "use1-az1"))
+    vpc, subnets = world.network(consumer, ("use1-az6", "use1-az2"))
     with pytest.raises(ClientError) as excinfo:
         world.endpoint(consumer, service, subnets, vpc)
     assert excinfo.value.response["Error"] == {
@@ -22,7 +22,7 @@ def test_subnet_in_unsupported_zone_is_refused(world):
 def test_two_subnets_in_one_zone_are_refused(world):
     provider, consumer = world.account(), world.account()
     service = world.service(provider, ("*",))
-    vpc, subnets = world.network(consumer, ("us-east-1a", "us-east-1a"))
+    vpc, subnets = world.network(consumer, ("use1-az6", "use1-az6"))
     with pytest.raises(ClientError) as excinfo:
         world.endpoint(consumer, service, subnets, vpc)
     assert excinfo.value.response["Error"]["Code"] == "DuplicateSubnetsInSameZone"
@@ -33,7 +33,7 @@ def test_two_subnets_in_one_zone_are_refused(world):
 def test_client_token_returns_the_same_endpoint_or_mismatch(world):
     provider, consumer = world.account(), world.account()
     service = world.service(provider, ("*",))
-    vpc, subnets = world.network(consumer, ("us-east-1a", "us-east-1b"))
+    vpc, subnets = world.network(consumer, ("use1-az6", "use1-az1"))
     first = world.endpoint(consumer, service, subnets, vpc, ClientToken="token-1")
     again = world.endpoint(consumer, service, subnets, vpc, ClientToken="token-1")
     assert again["VpcEndpointId"] == first["VpcEndpointId"]
@@ -51,7 +51,7 @@ def test_client_token_returns_the_same_endpoint_or_mismatch(world):
 def test_dns_entries_have_the_aws_shape(world):
     provider, consumer = world.account(), world.account()
     service = world.service(provider, ("*",))
-    vpc, subnets = world.network(consumer, ("us-east-1a", "us-east-1b"))
+    vpc, subnets = world.network(consumer, ("use1-az6", "use1-az1"))
     endpoint = world.endpoint(consumer, service, subnets, vpc)
     vpce, svc = endpoint["VpcEndpointId"], service["ServiceId"]
     entries = endpoint["DnsEntries"]
@@ -63,14 +63,14 @@ def test_dns_entries_have_the_aws_shape(world):
     rand = regional[1]
     assert [e["DnsName"] for e in entries[1:]] == [
         f"{vpce}-{rand}-{az}.{svc}.us-east-1.vpce.amazonaws.com"
-        for az in ("us-east-1a", "us-east-1b")
+        for az in world.zone_names(consumer, ["use1-az6", "use1-az1"])
     ]
     described = consumer.client("ec2").describe_vpc_endpoints()["VpcEndpoints"][0]
     assert described["DnsEntries"] == entries
 
 
 @pytest.mark.parametrize(
-    ("acceptance_required", "state"), [(True, "pendingAcceptance"), (False, "available")]
+    ("acceptance_required", "state"), [(True, "pendingAcceptance"), (False, "pending")]
 )
 def test_initial_state_follows_acceptance_required(world, acceptance_required, state):
     provider, consumer, service, endpoint = world.connected(acceptance_required)

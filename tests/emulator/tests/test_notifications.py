@@ -191,7 +191,7 @@ def test_all_four_events_are_delivered_to_sqs(world):
         ConnectionNotificationArn=topic,
         ConnectionEvents=["Connect", "Accept", "Reject", "Delete"],
     )["ConnectionNotification"]["ConnectionNotificationId"]
-    vpc, subnets = world.network(consumer, ("us-east-1a",))
+    vpc, subnets = world.network(consumer, ("use1-az6",))
     first = world.endpoint(consumer, service, subnets, vpc)["VpcEndpointId"]
     second = world.endpoint(consumer, service, subnets, vpc)["VpcEndpointId"]
     ec2.accept_vpc_endpoint_connections(ServiceId=service["ServiceId"], VpcEndpointIds=[first])
@@ -210,7 +210,7 @@ def test_all_four_events_are_delivered_to_sqs(world):
             ("Connect", second, "pendingAcceptance"),
             ("Accept", first, "pending"),
             ("Reject", second, "rejected"),
-            ("Delete", first, "deleted"),
+            ("Delete", first, "deleting"),
         ]
     )
     for message in messages:
@@ -236,7 +236,7 @@ def test_only_subscribed_events_are_delivered(world):
         ConnectionNotificationArn=topic,
         ConnectionEvents=["Delete"],
     )
-    vpc, subnets = world.network(consumer, ("us-east-1a",))
+    vpc, subnets = world.network(consumer, ("use1-az6",))
     endpoint = world.endpoint(consumer, service, subnets, vpc)["VpcEndpointId"]
     assert _received(provider, queue_url) == []
     consumer.client("ec2").delete_vpc_endpoints(VpcEndpointIds=[endpoint])
@@ -266,7 +266,7 @@ def test_not_delivered_unless_the_topic_policy_allows_it(world, policy_kind):
         ConnectionNotificationArn=topic,
         ConnectionEvents=["Connect"],
     )
-    vpc, subnets = world.network(consumer, ("us-east-1a",))
+    vpc, subnets = world.network(consumer, ("use1-az6",))
     world.endpoint(consumer, service, subnets, vpc)
     assert _received(provider, queue_url) == []
 

@@ -32,12 +32,12 @@ def test_configuration_filters(world):
 
 def test_configuration_shows_availability_zone_ids(world):
     provider = world.account()
-    created = world.service(provider, zones=("us-east-1a", "us-east-1c"))
+    created = world.service(provider, zones=("use1-az6", "use1-az2"))
     assert created["AvailabilityZoneIds"] == ["use1-az2", "use1-az6"]
     [described] = provider.client("ec2").describe_vpc_endpoint_service_configurations()[
         "ServiceConfigurations"
     ]
-    assert described["AvailabilityZones"] == ["us-east-1a", "us-east-1c"]
+    assert described["AvailabilityZones"] == world.zone_names(provider, ["use1-az6", "use1-az2"])
     assert described["AvailabilityZoneIds"] == ["use1-az2", "use1-az6"]
 
 

@@ -24,8 +24,10 @@ def test_allowed_consumer_sees_service_with_details(world):
     assert detail["ServiceId"] == service["ServiceId"]
     assert detail["Owner"] == provider.id
     assert detail["AcceptanceRequired"] is True
-    # moto: us-east-1a -> use1-az6, us-east-1b -> use1-az1 in every account.
-    assert detail["AvailabilityZones"] == ["us-east-1a", "us-east-1b"]
+    # The service is in use1-az6 and use1-az1; the names are the consumer's own.
+    assert detail["AvailabilityZones"] == sorted(
+        world.zone_names(consumer, ["use1-az6", "use1-az1"])
+    )
     assert detail["AvailabilityZoneIds"] == ["use1-az1", "use1-az6"]
     assert detail["BaseEndpointDnsNames"] == [
         f"{service['ServiceId']}.us-east-1.vpce.amazonaws.com"
@@ -42,7 +44,8 @@ def test_private_dns_name_is_shown(world):
     )["ServiceDetails"]
     assert detail["PrivateDnsName"] == "api.example.com"
     assert detail["PrivateDnsNames"] == [{"PrivateDnsName": "api.example.com"}]
-    assert detail["PrivateDnsNameVerificationState"] == "verified"
+    # Not verified until the provider proves the domain (test_private_dns.py).
+    assert detail["PrivateDnsNameVerificationState"] == "pendingVerification"
 
 
 def test_not_allowed_consumer_cannot_see_or_connect(world):
@@ -64,7 +67,7 @@ def test_not_allowed_consumer_cannot_see_or_connect(world):
         "Code": "InvalidServiceName",
         "Message": f"The Vpc Endpoint Service '{name}' does not exist",
     }
-    vpc, subnets = world.network(stranger, ("us-east-1a",))
+    vpc, subnets = world.network(stranger, ("use1-az6",))
     with pytest.raises(ClientError) as excinfo:
         world.endpoint(stranger, service, subnets, vpc)
     assert excinfo.value.response["Error"]["Code"] == "InvalidServiceName"
@@ -97,7 +100,7 @@ def test_owner_sees_own_service_and_tag_filters_work(world):
 
 def test_unknown_service_name_is_refused(world):
     consumer = world.account()
-    vpc, subnets = world.network(consumer, ("us-east-1a",))
+    vpc, subnets = world.network(consumer, ("use1-az6",))
     name = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
     with pytest.raises(ClientError) as excinfo:
         world.endpoint(consumer, {"ServiceName": name}, subnets, vpc)
@@ -106,6 +109,6 @@ def test_unknown_service_name_is_refused(world):
 
 def test_aws_service_endpoints_keep_moto_behaviour(world):
     consumer = world.account()
-    vpc, subnets = world.network(consumer, ("us-east-1a",))
+    vpc, subnets = world.network(consumer, ("use1-az6",))
     endpoint = world.endpoint(consumer, {"ServiceName": "com.amazonaws.us-east-1.s3"}, subnets, vpc)
     assert endpoint["State"] == "available"

@@ -129,7 +129,12 @@ fn converged(spec: &StackSpec) -> Observed {
         zone_ids: vec![],
         principals: desired_principals(spec),
         private_dns_name: spec.private_dns_name.clone(),
-        private_dns: None,
+        private_dns: spec.private_dns_name.as_ref().map(|_| PrivateDnsObs {
+            state: Some("verified".into()),
+            record_type: Some("TXT".into()),
+            name: Some("_v".into()),
+            value: Some("vpce:abc".into()),
+        }),
     });
     let scope = scope(spec, &o);
     o.topic = Some(TopicObs {
@@ -150,10 +155,15 @@ fn converged(spec: &StackSpec) -> Observed {
             .collect(),
         state: Some("Enabled".into()),
     });
+    o.boundary = Some(BoundaryObs {
+        arn: scope.boundary_arn(),
+        document: Some(policy::approver_boundary_policy(&scope)),
+    });
     o.role = Some(RoleObs {
         arn: scope.role_arn(),
         trust: Some(policy::lambda_trust_policy()),
         policy: Some(policy::approver_role_policy(&scope)),
+        boundary: Some(scope.boundary_arn()),
     });
     o.function = Some(FunctionObs {
         arn: scope.function_arn(),
@@ -241,6 +251,7 @@ fn from_empty_everything_is_created_in_dependency_order() {
         "topic",
         "topic_policy",
         "notification",
+        "boundary",
         "role",
         "role_policy",
         "function",
@@ -330,6 +341,24 @@ fn each_drift_plans_exactly_its_fix() {
             "role policy widened",
             |o| o.role.as_mut().unwrap().policy = Some(json!({"Statement": [{"Action": "*"}]})),
             vec![(Action::Update, "role_policy")],
+        ),
+        (
+            "a role without the boundary (made before the kit had one)",
+            |o| o.role.as_mut().unwrap().boundary = None,
+            vec![(Action::Update, "role_boundary")],
+        ),
+        (
+            "another boundary on the role",
+            |o| {
+                o.role.as_mut().unwrap().boundary =
+                    Some("arn:aws:iam::999999999999:policy/AdministratorAccess".into())
+            },
+            vec![(Action::Update, "role_boundary")],
+        ),
+        (
+            "the boundary policy deleted",
+            |o| o.boundary = None,
+            vec![(Action::Create, "boundary")],
         ),
         (
             "code changed",
@@ -462,6 +491,17 @@ fn unsafe_or_impossible_changes_are_refused() {
         "{err}"
     );
 
+    // A boundary that is not the generated one is never rewritten by `up`
+    // (the operator may not change it): refused, with what to do.
+    let mut widened = converged(&spec_a);
+    widened.boundary.as_mut().unwrap().document =
+        Some(json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}));
+    let err = plan(&spec_a, &widened, SHA).unwrap_err();
+    assert!(
+        matches!(err, ProvisionError::Refused(ref m) if m.contains("iam-policy")),
+        "{err}"
+    );
+
     let mut instance = spec_a.clone();
     instance.targets.kind = crate::provision::spec::TargetKind::Instance;
     let err = plan(&instance, &converged(&spec_a), SHA).unwrap_err();
@@ -522,13 +562,14 @@ fn the_verification_record_is_written_with_a_new_name_or_when_missing() {
     let with_dns = spec("").clone();
     let mut named = with_dns.clone();
     named.private_dns_name = Some("api.acme.example".into());
-    // A new name: set it, then write its record.
+    // A new name: set it, write its record, ask AWS to verify it.
     let k = kinds(&plan(&named, &converged(&with_dns), SHA).unwrap());
     assert_eq!(
         k,
         [
             (Action::Update, "private_dns_name".to_string()),
-            (Action::Create, "verification_record".to_string())
+            (Action::Create, "verification_record".to_string()),
+            (Action::Update, "private_dns_verification".to_string())
         ]
     );
     // Converged with the record present: nothing; record deleted: rewrite.
@@ -553,6 +594,28 @@ fn the_verification_record_is_written_with_a_new_name_or_when_missing() {
     // No public zone in the account: nothing to do here (status says so).
     observed.verification = None;
     assert!(plan(&named, &observed, SHA).unwrap().is_empty());
+}
+
+#[test]
+fn verification_is_asked_for_until_the_name_is_verified() {
+    let mut named = spec("").clone();
+    named.private_dns_name = Some("api.acme.example".into());
+    let mut observed = converged(&named);
+    assert!(plan(&named, &observed, SHA).unwrap().is_empty());
+    for state in ["pendingVerification", "failed"] {
+        if let Some(dns) = observed
+            .service
+            .as_mut()
+            .and_then(|s| s.private_dns.as_mut())
+        {
+            dns.state = Some(state.into());
+        }
+        assert_eq!(
+            kinds(&plan(&named, &observed, SHA).unwrap()),
+            [(Action::Update, "private_dns_verification".to_string())],
+            "{state}"
+        );
+    }
 }
 
 /// A Lambda resource-policy statement as AWS (and the emulator) returns it

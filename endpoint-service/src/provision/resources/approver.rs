@@ -1,5 +1,6 @@
 //! The approver Lambda: its IAM role (trust: Lambda only; inline policy
-//! from [`crate::provision::policy`]), the function (provided.al2023,
+//! from [`crate::provision::policy`]; permissions boundary: the stack's
+//! boundary policy, created before the role), the function (provided.al2023,
 //! handler `bootstrap`, the APPROVER_* environment), and the resource
 //! policy statements that let SNS and the sweep schedule invoke it.
 
@@ -13,7 +14,7 @@ use serde_json::Value;
 
 use super::{not_ours, owned_by, wait_error, StackTags};
 use crate::naming::StackName;
-use crate::provision::observe::{FunctionObs, RoleObs};
+use crate::provision::observe::{BoundaryObs, FunctionObs, RoleObs};
 use crate::provision::policy::{lambda_trust_policy, parse_document, ROLE_POLICY_NAME};
 use crate::provision::progress::Progress;
 use crate::provision::{aws_err, built, gone_is_ok, missing_as_none, ProvisionError};
@@ -58,21 +59,74 @@ pub async fn find_role(
         arn: role.arn().to_string(),
         trust: role.assume_role_policy_document().and_then(parse_document),
         policy,
+        boundary: role
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_string),
     }))
 }
 
-/// Creates the role with its trust policy, tagged.
-pub async fn create_role(
+/// The stack's boundary policy (`arn`), if it exists and is the stack's,
+/// with its default version's document.
+pub async fn find_boundary(
+    iam: &aws_sdk_iam::Client,
+    stack: &StackName,
+    arn: &str,
+) -> Result<Option<BoundaryObs>, ProvisionError> {
+    let out = missing_as_none(
+        iam.get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(aws_err("GetPolicy", arn.to_string())),
+    )?;
+    let Some(policy) = out.as_ref().and_then(|o| o.policy()) else {
+        return Ok(None);
+    };
+    if !owned_by(
+        policy
+            .tags()
+            .iter()
+            .map(|t| (Some(t.key()), Some(t.value()))),
+        stack,
+    ) {
+        return Err(not_ours("IAM policy", &stack.boundary(), stack));
+    }
+    let document = match policy.default_version_id() {
+        Some(version) => missing_as_none(
+            iam.get_policy_version()
+                .policy_arn(arn)
+                .version_id(version)
+                .send()
+                .await
+                .map_err(aws_err("GetPolicyVersion", arn.to_string())),
+        )?
+        .and_then(|v| {
+            v.policy_version()
+                .and_then(|v| v.document().map(str::to_string))
+        })
+        .and_then(|d| parse_document(&d)),
+        None => None,
+    };
+    Ok(Some(BoundaryObs {
+        arn: arn.to_string(),
+        document,
+    }))
+}
+
+/// Creates the boundary policy, tagged; returns its ARN.
+pub async fn create_boundary(
     iam: &aws_sdk_iam::Client,
     tags: &StackTags,
+    document: &Value,
 ) -> Result<String, ProvisionError> {
-    let name = tags.stack.role();
+    let name = tags.stack.boundary();
     let mut call = iam
-        .create_role()
-        .role_name(&name)
-        .assume_role_policy_document(lambda_trust_policy().to_string())
+        .create_policy()
+        .policy_name(&name)
+        .policy_document(document.to_string())
         .description(format!(
-            "PrivateLink connection approver of stack {}",
+            "Permissions boundary of the PrivateLink connection approver of stack {}",
             tags.stack
         ));
     for (k, v) in tags.pairs() {
@@ -83,13 +137,109 @@ pub async fn create_role(
     let out = call
         .send()
         .await
-        .map_err(aws_err("CreateRole", name.clone()))?;
-    out.role()
-        .map(|r| r.arn().to_string())
+        .map_err(aws_err("CreatePolicy", name.clone()))?;
+    out.policy()
+        .and_then(|p| p.arn())
+        .map(str::to_string)
         .ok_or(ProvisionError::Missing {
-            operation: "CreateRole",
-            field: "Role",
+            operation: "CreatePolicy",
+            field: "Policy.Arn",
         })
+}
+
+/// Deletes the boundary policy (after the role); gone is done. It has one
+/// version only (no version is ever added), so no version needs deleting
+/// first.
+pub async fn delete_boundary(iam: &aws_sdk_iam::Client, arn: &str) -> Result<(), ProvisionError> {
+    gone_is_ok(
+        iam.delete_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(aws_err("DeletePolicy", arn.to_string())),
+    )
+}
+
+/// Makes `boundary_arn` the role's permissions boundary (a role made before
+/// the kit had one).
+pub async fn set_role_boundary(
+    iam: &aws_sdk_iam::Client,
+    stack: &StackName,
+    boundary_arn: &str,
+) -> Result<(), ProvisionError> {
+    iam.put_role_permissions_boundary()
+        .role_name(stack.role())
+        .permissions_boundary(boundary_arn)
+        .send()
+        .await
+        .map(drop)
+        .map_err(aws_err("PutRolePermissionsBoundary", stack.role()))
+}
+
+/// True for the error IAM may give while a just-created boundary policy is
+/// not visible to `CreateRole` yet (IAM is eventually consistent).
+fn boundary_not_ready(error: &ProvisionError) -> bool {
+    error.aws().is_some_and(|e| {
+        e.code.as_deref() == Some("NoSuchEntity")
+            || (e.code.as_deref() == Some("InvalidInput")
+                && e.message.as_deref().is_some_and(|m| m.contains("policy")))
+    })
+}
+
+/// Creates the role with its trust policy and permissions boundary, tagged,
+/// retrying for a while if the boundary policy `up` has just created is not
+/// visible yet.
+pub async fn create_role(
+    iam: &aws_sdk_iam::Client,
+    tags: &StackTags,
+    boundary_arn: &str,
+    progress: &Progress,
+) -> Result<String, ProvisionError> {
+    let name = tags.stack.role();
+    let what = format!(
+        "policy {} to be usable as a boundary",
+        tags.stack.boundary()
+    );
+    until(
+        &what,
+        Backoff::with_timeout(Duration::from_secs(30)),
+        || async {
+            let mut call = iam
+                .create_role()
+                .role_name(&name)
+                .assume_role_policy_document(lambda_trust_policy().to_string())
+                .permissions_boundary(boundary_arn)
+                .description(format!(
+                    "PrivateLink connection approver of stack {}",
+                    tags.stack
+                ));
+            for (k, v) in tags.pairs() {
+                call = call.tags(built(
+                    aws_sdk_iam::types::Tag::builder().key(k).value(v).build(),
+                )?);
+            }
+            match call
+                .send()
+                .await
+                .map_err(aws_err("CreateRole", name.clone()))
+            {
+                Ok(out) => out.role().map(|r| Poll::Ready(r.arn().to_string())).ok_or(
+                    ProvisionError::Missing {
+                        operation: "CreateRole",
+                        field: "Role",
+                    },
+                ),
+                Err(e) if boundary_not_ready(&e) => {
+                    Ok(Poll::NotYet("boundary not found yet".into()))
+                }
+                Err(e) => Err(e),
+            }
+        },
+        |seen| progress.waiting(&what, seen),
+    )
+    .await
+    .map_err(wait_error)
 }
 
 pub async fn set_trust(iam: &aws_sdk_iam::Client, stack: &StackName) -> Result<(), ProvisionError> {

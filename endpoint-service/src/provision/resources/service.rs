@@ -218,6 +218,44 @@ pub async fn set_private_dns(
     ))
 }
 
+/// The service's private DNS name verification as EC2 reports it now.
+pub async fn private_dns_state(
+    ec2: &Client,
+    service_id: &str,
+) -> Result<Option<PrivateDnsObs>, ProvisionError> {
+    let out = ec2
+        .describe_vpc_endpoint_service_configurations()
+        .service_ids(service_id)
+        .send()
+        .await
+        .map_err(aws_err(
+            "DescribeVpcEndpointServiceConfigurations",
+            service_id.to_string(),
+        ))?;
+    Ok(out
+        .service_configurations()
+        .first()
+        .and_then(|s| service_obs(s, BTreeSet::new()))
+        .and_then(|s| s.private_dns))
+}
+
+/// Asks EC2 to check the private DNS name's TXT record (domain ownership),
+/// which consumers need before they can use the name.
+pub async fn start_private_dns_verification(
+    ec2: &Client,
+    service_id: &str,
+) -> Result<(), ProvisionError> {
+    ec2.start_vpc_endpoint_service_private_dns_verification()
+        .service_id(service_id)
+        .send()
+        .await
+        .map(drop)
+        .map_err(aws_err(
+            "StartVpcEndpointServicePrivateDnsVerification",
+            service_id.to_string(),
+        ))
+}
+
 /// The service's connection notification (the first one, if several).
 pub async fn find_notification(
     ec2: &Client,

@@ -1,0 +1,63 @@
+"""ELBv2: load balancer ARNs by type, and no deleting a load balancer a service uses.
+
+- ARN shape. AWS names the type in the ARN: `loadbalancer/app/NAME/ID` (application),
+  `loadbalancer/net/NAME/ID` (network), `loadbalancer/gwy/NAME/ID` (gateway) (ELBv2 API
+  reference examples; AWS CLI `create-load-balancer --type network` example output;
+  IAM: "Resource types defined by Elastic Load Balancing V2"). moto 5.2.1 writes `app`
+  for every type; here a network or gateway load balancer is re-keyed to its real ARN
+  right after moto creates it (tags move with it, listener ARNs derive from it).
+- DeleteLoadBalancer of a load balancer that an endpoint service of the same account
+  and Region still uses fails with `ResourceInUse: Load balancer 'ARN' cannot be deleted
+  because it is currently associated with another service` (API: DeleteLoadBalancer lists
+  `ResourceInUse`; the wording as AWS returns it is quoted in hashicorp/terraform #18753
+  and cloud-custodian #9921). moto deleted it and left the service dangling.
+"""
+
+from typing import Any
+
+from moto.ec2.models import ec2_backends
+from moto.elbv2.exceptions import ResourceInUseError
+from moto.elbv2.models import ELBv2Backend
+
+TYPE_TOKENS = {"network": "net", "gateway": "gwy"}
+
+MOTO_CREATE_LOAD_BALANCER = ELBv2Backend.create_load_balancer
+MOTO_DELETE_LOAD_BALANCER = ELBv2Backend.delete_load_balancer
+
+
+def create_load_balancer(self: Any, *args: Any, **kwargs: Any) -> Any:
+    load_balancer = MOTO_CREATE_LOAD_BALANCER(self, *args, **kwargs)
+    token = TYPE_TOKENS.get(load_balancer.type)
+    old = load_balancer.arn
+    if token and ":loadbalancer/app/" in old:
+        new = old.replace(":loadbalancer/app/", f":loadbalancer/{token}/", 1)
+        self.load_balancers[new] = self.load_balancers.pop(old)
+        self.tagging_service.copy_tags(old, new)
+        self.tagging_service.delete_all_tags_for_resource(old)
+        load_balancer.arn = new
+    return load_balancer
+
+
+def _services_using(self: Any, arn: str) -> list[Any]:
+    ec2 = ec2_backends[self.account_id][self.region_name]
+    return [
+        service
+        for service in list(ec2.configurations.values())
+        if arn in service.network_load_balancer_arns
+        or arn in service.gateway_load_balancer_arns
+    ]
+
+
+def delete_load_balancer(self: Any, arn: str) -> None:
+    if arn in self.load_balancers and _services_using(self, arn):
+        raise ResourceInUseError(
+            f"Load balancer '{arn}' cannot be deleted because it is currently associated "
+            "with another service"
+        )
+    MOTO_DELETE_LOAD_BALANCER(self, arn)
+
+
+def apply() -> None:
+    """Patch moto in place. Idempotent."""
+    ELBv2Backend.create_load_balancer = create_load_balancer
+    ELBv2Backend.delete_load_balancer = delete_load_balancer

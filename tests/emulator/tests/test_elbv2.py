@@ -1,0 +1,72 @@
+"""ELBv2: ARNs name the load balancer type; a load balancer behind an endpoint service
+cannot be deleted."""
+
+import re
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+
+def test_network_load_balancer_arn_says_net_and_application_says_app(world):
+    account = world.account()
+    vpc, subnets = world.network(account, ("use1-az6", "use1-az1"))
+    elb = account.client("elbv2")
+    arns = {}
+    for kind in ("network", "application"):
+        name = f"{kind[:3]}-{uuid.uuid4().hex[:8]}"
+        [lb] = elb.create_load_balancer(
+            Name=name,
+            Type=kind,
+            Scheme="internal",
+            Subnets=subnets,
+            Tags=[{"Key": "kind", "Value": kind}],
+        )["LoadBalancers"]
+        arns[kind] = lb["LoadBalancerArn"]
+        token = {"network": "net", "application": "app"}[kind]
+        assert re.fullmatch(
+            rf"arn:aws:elasticloadbalancing:us-east-1:{account.id}:loadbalancer/{token}/"
+            rf"{name}/[0-9a-f]{{16}}",
+            lb["LoadBalancerArn"],
+        )
+    [described] = elb.describe_load_balancers(LoadBalancerArns=[arns["network"]])[
+        "LoadBalancers"
+    ]
+    assert described["Type"] == "network"
+    [tags] = elb.describe_tags(ResourceArns=[arns["network"]])["TagDescriptions"]
+    assert tags["Tags"] == [{"Key": "kind", "Value": "network"}]
+    target_group = elb.create_target_group(
+        Name=f"tg-{uuid.uuid4().hex[:8]}", Protocol="TCP", Port=443, VpcId=vpc, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    [listener] = elb.create_listener(
+        LoadBalancerArn=arns["network"],
+        Protocol="TCP",
+        Port=443,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": target_group}],
+    )["Listeners"]
+    assert ":listener/net/" in listener["ListenerArn"]
+
+
+def test_load_balancer_of_an_endpoint_service_is_in_use(world):
+    provider = world.account()
+    service = world.service(provider)
+    [nlb] = service["NetworkLoadBalancerArns"]
+    elb = provider.client("elbv2")
+    with pytest.raises(ClientError) as excinfo:
+        elb.delete_load_balancer(LoadBalancerArn=nlb)
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    error = excinfo.value.response["Error"]
+    assert (error["Code"], error["Message"]) == (
+        "ResourceInUse",
+        f"Load balancer '{nlb}' cannot be deleted because it is currently associated with "
+        "another service",
+    )
+    assert elb.describe_load_balancers(LoadBalancerArns=[nlb])["LoadBalancers"]
+
+    provider.client("ec2").delete_vpc_endpoint_service_configurations(
+        ServiceIds=[service["ServiceId"]]
+    )
+    elb.delete_load_balancer(LoadBalancerArn=nlb)
+    with pytest.raises(ClientError) as excinfo:
+        elb.describe_load_balancers(LoadBalancerArns=[nlb])
+    assert excinfo.value.response["Error"]["Code"] == "LoadBalancerNotFound"
