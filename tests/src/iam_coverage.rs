@@ -24,14 +24,20 @@
 //!   resources a request creates or tags, absent elsewhere: AWS evaluates them
 //!   per resource type, the RunInstances rule), `ec2:CreateAction` and
 //!   `elasticloadbalancing:CreateAction` (tag-on-create), `iam:PassedToService`,
-//!   `route53:ChangeResourceRecordSetsRecordTypes`/`Actions`,
-//!   `aws:RequestedRegion`, `ec2:Region`; `aws:ResourceTag/K` is absent on new
-//!   resources and on actions without resource-level permissions;
-//! - NOT evaluated: `aws:ResourceTag/K` (and `ec2:ResourceTag/K`) on existing
-//!   resources (the recorded call does not carry the resource's tags; the
-//!   kit only changes resources it found by its own tag), and any key this
-//!   module does not model. Such conditions are assumed to hold, and every
-//!   one is listed in the report ("assumed"), so nothing passes silently.
+//!   `iam:PermissionsBoundary` (the request's, or the one the run created the
+//!   role with), `iam:PolicyARN`, `ec2:VpceServiceName` (new endpoint),
+//!   `sns:Protocol`/`sns:Endpoint`, `lambda:Principal`, `events:TargetArn`,
+//!   `route53:VPCs`, `route53:ChangeResourceRecordSetsRecordTypes`/`Actions`,
+//!   `aws:RequestedRegion`, `ec2:Region`;
+//! - `aws:ResourceTag/K` (and `ec2:ResourceTag/K`): absent on new resources
+//!   and on actions without resource-level permissions; on an existing
+//!   resource, evaluated against the tags the run gave it (see `TagLedger`:
+//!   tag-on-create and tagging calls of any caller in the run);
+//! - NOT evaluated: `aws:ResourceTag/K` on a resource the run neither
+//!   created nor tagged, and any key this module does not model. Such
+//!   conditions are assumed to hold: an `Allow` they let through is listed in
+//!   the report ("assumed"), a `Deny` stands and its gap names them, so
+//!   nothing passes silently.
 //!
 //! The SAR entries below were checked against the SAR data for EC2 (resource
 //! types per action: e.g. `CreateVpcEndpoint` authorizes vpc, subnet,
@@ -553,6 +559,7 @@ fn ec2(c: &mut Ctx<'_>, facts: &RunFacts) -> Result<()> {
         }
         "DescribeVpcEndpointServicePermissions"
         | "ModifyVpcEndpointServiceConfiguration"
+        | "StartVpcEndpointServicePrivateDnsVerification"
         | "ModifyVpcEndpointServicePermissions"
         | "AcceptVpcEndpointConnections"
         | "RejectVpcEndpointConnections" => {

@@ -306,6 +306,9 @@ pub const OPERATOR_EC2_OWNED_ACTIONS: &[&str] = &[
     "ec2:DeleteVpc",
     "ec2:DeleteSubnet",
     "ec2:ModifyVpcEndpointServiceConfiguration",
+    // `up` starts private DNS name verification (SAR: authorizes
+    // `vpc-endpoint-service*`, with `aws:ResourceTag`).
+    "ec2:StartVpcEndpointServicePrivateDnsVerification",
     "ec2:ModifyVpcEndpointServicePermissions",
     "ec2:DeleteVpcEndpointServiceConfigurations",
     "ec2:AcceptVpcEndpointConnections",
@@ -399,6 +402,7 @@ pub const OPERATOR_ROUTE53_ACTIONS: &[&str] = &[
     "route53:ListHostedZonesByName",
     "route53:ListResourceRecordSets",
     "route53:ChangeResourceRecordSets",
+    "route53:GetChange",
 ];
 
 /// The actions with statements of their own (conditions that apply to
@@ -617,6 +621,9 @@ fn route53_statements(dns: &PrivateDns) -> Vec<Value> {
     vec![
         json!({"Sid": "FindTheVerificationZone", "Effect": "Allow", "Action": "route53:ListHostedZonesByName", "Resource": "*"}),
         json!({"Sid": "ReadTheVerificationRecord", "Effect": "Allow", "Action": "route53:ListResourceRecordSets", "Resource": zone}),
+        // `up` waits for its record change to be INSYNC before asking EC2 to
+        // verify (SAR: GetChange authorizes `change*`).
+        json!({"Sid": "WaitForTheVerificationRecord", "Effect": "Allow", "Action": "route53:GetChange", "Resource": "arn:aws:route53:::change/*"}),
         json!({
             "Sid": "WriteTheVerificationRecordOnly",
             "Effect": "Allow",

@@ -3,6 +3,7 @@
 //! longest zone name that the private DNS name ends with, written with
 //! UPSERT (idempotent).
 
+use aws_sdk_route53::client::Waiters;
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
@@ -101,7 +102,13 @@ pub async fn find_record(
     }))
 }
 
-/// Creates or replaces the TXT record.
+/// How long a record change may stay `PENDING` before `up` gives up (Route
+/// 53 documents changes propagating within 60 seconds).
+const INSYNC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Creates or replaces the TXT record and waits (the SDK's
+/// `resource_record_sets_changed` waiter) until the change is `INSYNC`, so
+/// the verification that follows can find the record.
 pub async fn upsert_record(
     route53: &Client,
     record: &VerificationObs,
@@ -129,17 +136,34 @@ pub async fn upsert_record(
             )?)
             .build(),
     )?;
-    route53
+    let out = route53
         .change_resource_record_sets()
         .hosted_zone_id(&record.zone_id)
         .change_batch(batch)
         .send()
         .await
-        .map(drop)
         .map_err(aws_err(
             "ChangeResourceRecordSets",
             record.record_name.clone(),
-        ))
+        ))?;
+    let Some(change) = out.change_info().map(|c| c.id().to_string()) else {
+        return Ok(());
+    };
+    route53
+        .wait_until_resource_record_sets_changed()
+        .id(&change)
+        .wait(INSYNC_TIMEOUT)
+        .await
+        .map(drop)
+        .map_err(|e| ProvisionError::Timeout {
+            what: format!(
+                "the Route 53 change {change} writing {} to be INSYNC (re-run `endpoint-service \
+                 up` to verify the private DNS name once it is)",
+                record.record_name
+            ),
+            waited_seconds: INSYNC_TIMEOUT.as_secs(),
+            last_seen: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+        })
 }
 
 #[cfg(test)]
