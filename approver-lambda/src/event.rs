@@ -6,7 +6,7 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sns::SnsEvent;
-use endpoint_service::approval::config::is_service_id;
+use privatelink_core::approval::config::is_service_id;
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -1,5 +1,5 @@
 //! The adapter from one Lambda invocation to the shared reconcile of
-//! `endpoint_service::approval`: it reads the event, logs what arrived,
+//! `privatelink_core::approval`: it reads the event, logs what arrived,
 //! runs one reconcile, and turns the result into the Lambda's answer. No
 //! decision is made here.
 //!
@@ -8,8 +8,8 @@
 //! problem is logged with its reason and the invocation succeeds.
 
 use aws_sdk_ec2::Client;
-use endpoint_service::approval::{reconcile, ApproverConfig, ConfigError, ReconcileError, Trigger};
 use lambda_runtime::Diagnostic;
+use privatelink_core::approval::{reconcile, ApproverConfig, ConfigError, ReconcileError, Trigger};
 use serde_json::Value;
 
 use crate::event::{parse_event, truncate, Invocation, Notification};

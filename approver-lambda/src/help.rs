@@ -1,6 +1,6 @@
 //! The `--help` text: what the function is and every setting it reads.
 
-use endpoint_service::approval::config::ENV_VARS;
+use privatelink_core::approval::config::ENV_VARS;
 
 /// The help text printed by `approver-lambda --help`.
 pub fn text() -> String {
@@ -50,7 +50,7 @@ mod tests {
     #[test]
     fn names_every_variable_and_policy() {
         let text = super::text();
-        for (name, _) in endpoint_service::approval::config::ENV_VARS {
+        for (name, _) in privatelink_core::approval::config::ENV_VARS {
             assert!(text.contains(name), "{name}");
         }
         for word in [

@@ -1,6 +1,6 @@
 //! The approver Lambda as a library, so tests call the handler directly:
 //! [`event`] reads raw events, [`handler`] runs the shared reconcile of
-//! `endpoint_service::approval`, [`help`] is the `--help` text.
+//! `privatelink_core::approval`, [`help`] is the `--help` text.
 
 pub mod event;
 pub mod handler;

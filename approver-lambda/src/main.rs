@@ -4,9 +4,9 @@
 
 use approver_lambda::handler::{handle, Approver};
 use approver_lambda::help;
-use endpoint_service::approval::ApproverConfig;
-use endpoint_service::aws::AwsOptions;
 use lambda_runtime::{service_fn, LambdaEvent};
+use privatelink_core::approval::ApproverConfig;
+use privatelink_core::aws::AwsOptions;
 use serde_json::Value;
 use tracing_subscriber::EnvFilter;
 
@@ -41,7 +41,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     // Standard chain: the function's role, AWS_REGION, AWS_ENDPOINT_URL.
     let sdk_config = AwsOptions::default()
-        .for_app(endpoint_service::aws::app::APPROVER_LAMBDA)
+        .for_app(privatelink_core::aws::app::APPROVER_LAMBDA)
         .load()
         .await?;
     let config = ApproverConfig::from_env();

@@ -11,8 +11,8 @@ use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::describe_vpc_endpoint_connections::DescribeVpcEndpointConnectionsError;
 use aws_smithy_mocks::mock;
 use common::{config, conn, Call, Fake, World, ALLOWED, OTHER, SVC};
-use endpoint_service::approval::{ApproverConfig, NonAllowlistedPolicy, Trigger};
 use lambda_runtime::Diagnostic;
+use privatelink_core::approval::{ApproverConfig, NonAllowlistedPolicy, Trigger};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {

@@ -7,7 +7,7 @@ mod common;
 
 use approver_lambda::handler::{handle, Approver};
 use common::{config, conn, Fake, ALLOWED, OTHER};
-use endpoint_service::approval::NonAllowlistedPolicy;
+use privatelink_core::approval::NonAllowlistedPolicy;
 use serde_json::Value;
 
 const A1: &str = "vpce-0aaaaaaaaaaaaaaa1";

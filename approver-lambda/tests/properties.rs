@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use approver_lambda::handler::{handle, Approver, HandlerError};
 use common::{Call, Fake, FakeConn, World};
-use endpoint_service::approval::{ApproverConfig, ConfigProblem, NonAllowlistedPolicy, Trigger};
+use privatelink_core::approval::{ApproverConfig, ConfigProblem, NonAllowlistedPolicy, Trigger};
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseResult, TestRunner};
 use serde_json::{json, Value};
@@ -575,7 +575,7 @@ fn check_parse(
     spec: Option<&EnvSpec>,
     vars: &BTreeMap<String, String>,
     expected: &Expected,
-    parsed: &Result<ApproverConfig, endpoint_service::approval::ConfigError>,
+    parsed: &Result<ApproverConfig, privatelink_core::approval::ConfigError>,
 ) -> TestCaseResult {
     match (parsed, expected) {
         (Ok(config), Expected::Valid(p)) => {

@@ -14,10 +14,10 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use clap::{Parser, Subcommand};
-use endpoint_service::aws::AwsOptions;
-use endpoint_service::cli::exit::{self, CliError};
-use endpoint_service::cli::output::emit;
-use endpoint_service::cli::GlobalArgs;
+use privatelink_core::aws::AwsOptions;
+use privatelink_core::cli::exit::{self, CliError};
+use privatelink_core::cli::output::emit;
+use privatelink_core::cli::GlobalArgs;
 
 use crate::connect::{self, ConnectOptions};
 use crate::iam_policy::{ConsumerPolicyReport, ConsumerScope};
@@ -32,7 +32,7 @@ use crate::{disconnect, observe, status, Clients, ConsumerError};
 #[derive(Debug, Parser)]
 #[command(
     name = "consumer-cli",
-    version = endpoint_service::cli::VERSION,
+    version = privatelink_core::cli::VERSION,
     propagate_version = true
 )]
 pub struct Cli {
@@ -58,7 +58,7 @@ pub enum Command {
     IamPolicy(IamPolicyArgs),
     /// Print a shell completion script (e.g. `consumer-cli completions bash
     /// > /etc/bash_completion.d/consumer-cli`)
-    Completions(endpoint_service::cli::CompletionsArgs),
+    Completions(privatelink_core::cli::CompletionsArgs),
 }
 
 /// Where the printed policy applies; what is not given is `*`.
@@ -80,7 +80,7 @@ impl IamPolicyArgs {
     /// Checks the flags' shape (the same rules as the other commands').
     pub fn scope(&self, region: Option<&str>) -> Result<ConsumerScope, ConsumerError> {
         if let Some(account) = &self.account {
-            endpoint_service::approval::AccountId::parse(account)
+            privatelink_core::approval::AccountId::parse(account)
                 .map_err(|e| ConsumerError::Input(format!("--account: {e}")))?;
         }
         // Target::parse checks both; a placeholder stands in for the other.
@@ -279,13 +279,13 @@ impl ConnectArgs {
 
 /// Runs one parsed command line and maps the outcome to an exit code.
 pub async fn run(cli: Cli) -> ExitCode {
-    endpoint_service::cli::init_logs(cli.global.log_level.as_deref());
+    privatelink_core::cli::init_logs(cli.global.log_level.as_deref());
     exit::report(dispatch(cli).await)
 }
 
 async fn clients(global: &GlobalArgs) -> Result<Clients, CliError> {
     let config = AwsOptions::from(&global.aws)
-        .for_app(endpoint_service::aws::app::CONSUMER_CLI)
+        .for_app(privatelink_core::aws::app::CONSUMER_CLI)
         .load()
         .await?;
     Clients::new(&config).map_err(exit_error)

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use endpoint_service::state::EndpointState;
+use privatelink_core::state::EndpointState;
 
 use crate::dns::{self, Alias};
 use crate::endpoint::{self, NewEndpoint};

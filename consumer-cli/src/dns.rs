@@ -15,7 +15,7 @@ use aws_sdk_route53::types::{
     ResourceRecordSet, RrType, Vpc, VpcRegion,
 };
 use aws_sdk_route53::Client;
-use endpoint_service::errors::AwsError;
+use privatelink_core::errors::AwsError;
 use serde::Serialize;
 
 use crate::error::SdkResultExt;

@@ -10,9 +10,9 @@ use std::time::Duration;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{ResourceType, Tag, VpcEndpoint, VpcEndpointType};
 use aws_sdk_ec2::Client;
-use endpoint_service::errors::AwsError;
-use endpoint_service::state::EndpointState;
-use endpoint_service::wait::{self, Backoff, Poll, WaitError};
+use privatelink_core::errors::AwsError;
+use privatelink_core::state::EndpointState;
+use privatelink_core::wait::{self, Backoff, Poll, WaitError};
 use serde::Serialize;
 
 use crate::error::SdkResultExt;
@@ -382,7 +382,7 @@ pub async fn delete(
         if !code.ends_with("NotFound") {
             return Err(ConsumerError::Aws(AwsError {
                 operation: "DeleteVpcEndpoints",
-                kind: endpoint_service::errors::ErrorKind::from_code(code),
+                kind: privatelink_core::errors::ErrorKind::from_code(code),
                 code: Some(code.to_string()),
                 message: item.error().and_then(|e| e.message()).map(str::to_string),
                 http_status: None,

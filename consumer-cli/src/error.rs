@@ -2,7 +2,7 @@
 //! message names the resource and the fix; [`crate::cli`] maps the variants
 //! to exit codes.
 
-use endpoint_service::errors::AwsError;
+use privatelink_core::errors::AwsError;
 
 /// A failed consumer command.
 #[derive(Debug, thiserror::Error)]

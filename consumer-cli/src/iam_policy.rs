@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use endpoint_service::naming::MANAGED_BY_TAG;
+use privatelink_core::naming::MANAGED_BY_TAG;
 use serde_json::{json, Value};
 
 use crate::target::{LAST_VERIFICATION_TAG, MANAGED_BY, SERVICE_TAG, VPC_TAG};

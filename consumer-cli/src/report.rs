@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use endpoint_service::state::EndpointState;
+use privatelink_core::state::EndpointState;
 use serde::Serialize;
 
 use crate::verify::VerifyReport;

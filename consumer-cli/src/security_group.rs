@@ -8,8 +8,8 @@ use std::time::Duration;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, SecurityGroup};
 use aws_sdk_ec2::Client;
-use endpoint_service::errors::AwsError;
-use endpoint_service::wait::{self, Backoff, Poll, WaitError};
+use privatelink_core::errors::AwsError;
+use privatelink_core::wait::{self, Backoff, Poll, WaitError};
 
 use crate::error::SdkResultExt;
 use crate::target::Target;

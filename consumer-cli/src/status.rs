@@ -20,7 +20,7 @@ pub async fn status(clients: &Clients, target: &Target) -> Result<StatusReport, 
         service_name: target.service_name.clone(),
         vpc_id: target.vpc_id.clone(),
         connected: endpoint
-            .is_some_and(|e| e.state == endpoint_service::state::EndpointState::Available),
+            .is_some_and(|e| e.state == privatelink_core::state::EndpointState::Available),
         endpoint_id: endpoint.map(|e| e.endpoint_id.clone()),
         state: endpoint.map(|e| e.state.clone()),
         security_group_ids: groups,

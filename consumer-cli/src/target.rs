@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use endpoint_service::naming::MANAGED_BY_TAG;
+use privatelink_core::naming::MANAGED_BY_TAG;
 
 use crate::ConsumerError;
 

@@ -5,7 +5,7 @@
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, VpcAttributeName};
 use aws_sdk_ec2::Client;
-use endpoint_service::errors::AwsError;
+use privatelink_core::errors::AwsError;
 use serde::Serialize;
 
 use crate::error::SdkResultExt;

@@ -1,27 +1,14 @@
-//! Provider side of PrivateLink-as-a-product, and the pieces every binary of
-//! the kit shares.
+//! Provider side of PrivateLink-as-a-product: provisioning, status and
+//! teardown of the stack ([`provision`]), the operator commands
+//! ([`operator`]) and the provider CLI ([`cli`]).
 //!
-//! The shared pieces (always compiled, also linked by the approver Lambda and
-//! the consumer CLI):
-//! - [`aws`]: one way to build AWS SDK configuration (region, profile,
-//!   credential chain, endpoint override, retries) for every binary;
-//! - [`state`]: endpoint/connection states read robustly despite the SDK's
-//!   enum casing bug;
-//! - [`wait`]: the one deadline + capped-backoff poller for states that have
-//!   no SDK waiter.
-//!
-//! The provider CLI's argument types and dispatch are in `cli` (feature
-//! `cli`).
+//! The pieces every binary of the kit shares (approval rules, AWS
+//! configuration, error classification, naming, states, waits) live in the
+//! `privatelink-core` crate; they are re-exported here under their old paths
+//! so provider code says `crate::approval`, `crate::naming`, ...
 
-pub mod approval;
-pub mod aws;
-#[cfg(feature = "cli")]
+pub use privatelink_core::{approval, aws, errors, naming, state, wait};
+
 pub mod cli;
-pub mod errors;
-pub mod naming;
-#[cfg(feature = "provision")]
 pub mod operator;
-#[cfg(feature = "provision")]
 pub mod provision;
-pub mod state;
-pub mod wait;

@@ -49,7 +49,7 @@ use aws_sdk_ec2::Client;
 use aws_smithy_mocks::{
     create_mock_http_client, mock, MockResponse, MockResponseInterceptor, Rule, RuleMode,
 };
-use endpoint_service::approval::{Allowlist, ApproverConfig, NonAllowlistedPolicy};
+use privatelink_core::approval::{Allowlist, ApproverConfig, NonAllowlistedPolicy};
 
 pub const SVC: &str = "vpce-svc-0a1b2c3d4e5f60718";
 pub const ALLOWED: &str = "111111111111";

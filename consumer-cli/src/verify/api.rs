@@ -4,7 +4,7 @@
 //! hosted zone (associated with the VPC) whose record points at this
 //! endpoint.
 
-use endpoint_service::state::EndpointState;
+use privatelink_core::state::EndpointState;
 
 use super::Step;
 use crate::dns::{self, Alias, ZoneInfo};
