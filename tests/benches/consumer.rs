@@ -25,7 +25,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use endpoint_service::state::EndpointState;
+use privatelink_core::state::EndpointState;
 use privatelink_tests::bins::build_binary;
 use privatelink_tests::emulator::PENDING_SECONDS;
 use privatelink_tests::fixtures::{endpoint_state, vpc_with_subnets, Provider};

@@ -22,7 +22,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use endpoint_service::naming::{StackName, MANAGED_BY, MANAGED_BY_TAG, STACK_TAG};
+use privatelink_core::naming::{StackName, MANAGED_BY, MANAGED_BY_TAG, STACK_TAG};
 use endpoint_service::provision::plan::{desired_environment, Plan};
 use endpoint_service::provision::policy::{
     approver_boundary_policy, approver_role_policy, lambda_trust_policy, topic_policy, Scope,

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result};
 use aws_config::SdkConfig;
 use aws_types::region::Region;
-use endpoint_service::aws::AwsOptions;
+use privatelink_core::aws::AwsOptions;
 
 use crate::Emulator;
 

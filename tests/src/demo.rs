@@ -638,7 +638,7 @@ async fn deployed_environment(vendor: &Account, stack: &str) -> Result<Vec<(Stri
     let lambda = aws_sdk_lambda::Client::new(&vendor.config);
     let config = lambda
         .get_function_configuration()
-        .function_name(endpoint_service::naming::StackName::parse(stack)?.function())
+        .function_name(privatelink_core::naming::StackName::parse(stack)?.function())
         .send()
         .await
         .context("reading the approver's configuration")?;

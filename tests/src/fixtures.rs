@@ -14,7 +14,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum,
     TargetDescription, TargetTypeEnum,
 };
-use endpoint_service::state::EndpointState;
+use privatelink_core::state::EndpointState;
 use serde_json::{json, Value};
 
 use crate::Account;
@@ -424,7 +424,7 @@ pub async fn wait_for_endpoint_state(
     endpoint_id: &str,
     want: EndpointState,
 ) -> Result<()> {
-    use endpoint_service::wait::{self, Backoff, Poll};
+    use privatelink_core::wait::{self, Backoff, Poll};
     wait::until(
         &format!("{endpoint_id} to be {want}"),
         Backoff::with_timeout(Duration::from_secs(20)),

@@ -3,7 +3,7 @@
 //!
 //! The emulator records every request (`GET /_privatelink/calls`), with the
 //! `app/NAME` token of the caller's User-Agent (each binary sets its own, see
-//! `endpoint_service::aws::app`). For every recorded call this module derives
+//! `privatelink_core::aws::app`). For every recorded call this module derives
 //! what IAM authorizes for it on real AWS, per the Service Authorization
 //! Reference (SAR): the action (`service:Action`, the prefix being the SigV4
 //! signing name), every resource ARN the action authorizes (all resources of

@@ -1,13 +1,13 @@
-//! The approver's reconcile (`endpoint_service::approval`, the code the
+//! The approver's reconcile (`privatelink_core::approval`, the code the
 //! Lambda and the CLI share) against the local emulator: real SDK calls,
 //! real paging and batching, injected throttling.
 
 use anyhow::{Context, Result};
 use aws_config::retry::RetryConfig;
-use endpoint_service::approval::{
+use privatelink_core::approval::{
     reconcile, Allowlist, ApproverConfig, NonAllowlistedPolicy, Reason, Report, Trigger,
 };
-use endpoint_service::state::EndpointState;
+use privatelink_core::state::EndpointState;
 use privatelink_tests::fixtures::{
     create_endpoint, endpoint_state, vpc_with_subnets, wait_for_endpoint_state, Provider,
 };

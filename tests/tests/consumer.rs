@@ -14,7 +14,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType, Vpc, VpcRegion,
 };
-use endpoint_service::state::EndpointState;
+use privatelink_core::state::EndpointState;
 use privatelink_tests::bins::binary;
 use privatelink_tests::fixtures::{self, vpc_with_subnets, Provider};
 use privatelink_tests::{Account, Emulator, Fault};

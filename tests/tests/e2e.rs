@@ -13,8 +13,8 @@
 
 use std::process::Command;
 
-use endpoint_service::aws::app;
-use endpoint_service::naming::StackName;
+use privatelink_core::aws::app;
+use privatelink_core::naming::StackName;
 use privatelink_tests::bins::binary;
 use privatelink_tests::demo::{self, DemoOptions, Summary};
 use privatelink_tests::iam_coverage::{self, Policy, Report, RunFacts, Subject};

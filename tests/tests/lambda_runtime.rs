@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use endpoint_service::state::EndpointState;
+use privatelink_core::state::EndpointState;
 use privatelink_tests::bridge::sns_event;
 use privatelink_tests::fixtures::{
     create_endpoint, endpoint_state, vpc_with_subnets, wait_for_endpoint_state, Provider,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::VpcEndpointType;
-use endpoint_service::state::EndpointState;
+use privatelink_core::state::EndpointState;
 use privatelink_tests::fixtures::{endpoint_state, vpc_with_subnets, Provider};
 use privatelink_tests::{Account, Emulator};
 
