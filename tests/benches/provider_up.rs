@@ -22,7 +22,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use privatelink_core::naming::{StackName, MANAGED_BY, MANAGED_BY_TAG, STACK_TAG};
 use endpoint_service::provision::plan::{desired_environment, Plan};
 use endpoint_service::provision::policy::{
     approver_boundary_policy, approver_role_policy, lambda_trust_policy, topic_policy, Scope,
@@ -31,6 +30,7 @@ use endpoint_service::provision::policy::{
 use endpoint_service::provision::progress::Progress;
 use endpoint_service::provision::spec::{Overrides, StackSpec};
 use endpoint_service::provision::{up, Clients};
+use privatelink_core::naming::{StackName, MANAGED_BY, MANAGED_BY_TAG, STACK_TAG};
 use privatelink_tests::accounts::REGION;
 use privatelink_tests::bins::build_binary;
 use privatelink_tests::emulator::repo_root;

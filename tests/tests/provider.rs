@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
 use aws_sdk_ec2::types::{Filter, VpcEndpointType};
-use privatelink_core::naming::STACK_TAG;
 use endpoint_service::provision::policy::operator_actions;
+use privatelink_core::naming::STACK_TAG;
 use privatelink_core::state::EndpointState;
 use privatelink_tests::fixtures::{endpoint_state, vpc_with_subnets, zones};
 use privatelink_tests::provider_cli::{run, run_json, stack_toml, StackDir};
