@@ -31,11 +31,15 @@ tests/emulator/install.sh
 step "installing cargo-lambda (pinned, from PyPI)"
 tests/tools/install-cargo-lambda.sh
 
+# Every runner's output is also kept, to print one total at the end.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
 step "emulator layer tests (pytest)"
-PYTHONPATH=tests/emulator .venv-emulator/bin/python -m pytest -q tests/emulator/tests
+PYTHONPATH=tests/emulator .venv-emulator/bin/python -m pytest -q tests/emulator/tests 2>&1 | tee -a "$log"
 
 step "running the workspace tests"
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked "$@" 2>&1 | tee -a "$log"
 
 # After cargo test: the binaries it built print the policies that are linted. Skipped for a
 # partial run (extra arguments), which may not build both binaries.
@@ -43,3 +47,10 @@ if [[ $# -eq 0 ]]; then
   step "linting the generated IAM policies (parliament, pinned, from PyPI)"
   tests/tools/lint-iam.sh
 fi
+
+# One line for people and CI: pytest's "N passed" plus every cargo "test result:" line.
+awk '
+  /^[0-9]+ passed/ { passed += $1; if (match($0, /[0-9]+ failed/)) failed += substr($0, RSTART, RLENGTH) + 0 }
+  /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) passed += $i; if ($(i+1) ~ /^failed/) failed += $i } }
+  END { printf "tests/run.sh: %d passed, %d failed\n", passed, failed }
+' "$log"

@@ -126,6 +126,15 @@ impl Emulator {
         .map(drop)
     }
 
+    /// Changes the emulator's timings (`pending_seconds`, `deleting_seconds`,
+    /// `deleted_visible_seconds`, `route53_pending_seconds`; see
+    /// tests/emulator/README.md). They apply to the whole server: a test that
+    /// slows transitions starts its own emulator ([`Emulator::start`]).
+    pub async fn configure(&self, settings: Value) -> Result<Value> {
+        self.control("POST", "/_privatelink/config", Some(settings))
+            .await
+    }
+
     /// Faults injected but not yet triggered.
     pub async fn pending_faults(&self) -> Result<Value> {
         self.control("GET", "/_privatelink/faults", None).await

@@ -1091,3 +1091,72 @@ async fn narrow_service(account: &Account, consumer: &str, zone_ids: &[&str]) ->
         None => bail!("no service name"),
     }
 }
+
+/// Slow transitions, as on AWS where `pending` and `deleting` take a while:
+/// `connect` must wait through `pending` (not report success early) and give
+/// up with the timeout message when the wait is too short; `disconnect` must
+/// wait through `deleting` before it deletes the security group. The
+/// timings are server-wide, so this test has an emulator of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_cover_slow_pending_and_deleting_and_time_out_clearly() -> Result<()> {
+    let emulator = Emulator::start()?;
+    emulator
+        .configure(serde_json::json!({"pending_seconds": 4.0, "deleting_seconds": 3.0}))
+        .await?;
+    let (provider_account, consumer) =
+        tokio::try_join!(Account::fresh(&emulator), Account::fresh(&emulator))?;
+    let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
+    let zones = [provider.zones[0].id.as_str(), provider.zones[1].id.as_str()];
+    let (vpc_id, _) = vpc_with_subnets(&consumer, "consumer", &zones).await?;
+    let setup = Setup {
+        provider,
+        consumer,
+        vpc_id,
+    };
+    let mut args = vec!["connect".to_string()];
+    args.extend(setup.target());
+    args.extend(["--dns-name", NAME, "--no-verify"].map(String::from));
+
+    // Nobody accepts: a short wait ends with the timeout message, exit 1,
+    // and what was made stays for the re-run.
+    let mut short = args.clone();
+    short.extend(["--wait", "2s"].map(String::from));
+    let timed_out = setup.run(&short).await?;
+    assert_eq!(timed_out.code, 1, "{timed_out:#?}");
+    assert!(
+        timed_out.stderr.contains("timed out after")
+            && timed_out.stderr.contains("to become available"),
+        "{}",
+        timed_out.stderr
+    );
+    assert_eq!(setup.inventory().await?.endpoints.len(), 1);
+
+    // Accepted, then `pending` for 4 s: the re-run returns only once the
+    // endpoint is available.
+    let _accepting = vendor(&setup.provider, true);
+    let mut long = args.clone();
+    long.extend(["--wait", "60s"].map(String::from));
+    let connected = setup.run(&long).await?;
+    assert_eq!(connected.code, 0, "{connected:#?}");
+    let connected = connected.json();
+    assert_eq!(connected["state"], "available");
+    let endpoint = connected["endpoint_id"].as_str().context("endpoint id")?;
+    assert_eq!(
+        fixtures::endpoint_state(&setup.consumer, endpoint).await?,
+        EndpointState::Available
+    );
+
+    // `deleting` for 3 s: disconnect returns with the endpoint past it and
+    // the group gone.
+    let gone = setup.command("disconnect").await?;
+    assert_eq!(gone.code, 0, "{gone:#?}");
+    // Deleted endpoints stay listed as `deleted` for a while (60 s here).
+    let state = fixtures::endpoint_state(&setup.consumer, endpoint).await?;
+    assert_eq!(
+        state,
+        EndpointState::Deleted,
+        "disconnect returned while the endpoint was {state:?}"
+    );
+    assert!(setup.inventory().await?.is_empty());
+    Ok(())
+}
