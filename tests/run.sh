@@ -17,7 +17,8 @@
 #
 # Each Rust test process starts its own emulator on a free 127.0.0.1 port and stops it when it
 # exits (see tests/src/emulator.rs); nothing is left running. Extra arguments go to `cargo test`
-# (e.g. `tests/run.sh --test provider`).
+# (e.g. `tests/run.sh --test scenarios provider::`: the emulator tests are one binary, `scenarios`,
+# whose modules are the filter).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -119,8 +119,11 @@ pub fn regional_entry<'a>(endpoint_id: &str, entries: &'a [DnsEntry]) -> Option<
 /// What a lookup by tags found.
 #[derive(Debug, Clone, Default)]
 pub struct Lookup {
-    /// Live endpoints (not deleted or deleting).
-    pub live: Vec<EndpointInfo>,
+    /// Endpoints still there (not deleted or deleting), in any other state,
+    /// rejected and failed included. Wider than a live connection
+    /// ([`EndpointState::is_live`]): a rejected endpoint must still be found
+    /// so it can be reported and cleaned up.
+    pub present: Vec<EndpointInfo>,
     /// Endpoints of ours already deleted (still listed by EC2 for a while).
     pub retired: usize,
 }
@@ -136,7 +139,7 @@ impl Lookup {
             EndpointState::PendingAcceptance => 2,
             _ => 3,
         };
-        self.live.iter().min_by_key(|e| rank(&e.state))
+        self.present.iter().min_by_key(|e| rank(&e.state))
     }
 }
 
@@ -156,20 +159,22 @@ pub async fn lookup(ec2: &Client, target: &Target) -> Result<Lookup, ConsumerErr
         ) {
             found.retired += 1;
         } else {
-            found.live.push(endpoint);
+            found.present.push(endpoint);
         }
     }
     Ok(found)
 }
 
-/// The live endpoint of ours for this connection, if any.
+/// The endpoint of ours for this connection (the most advanced one still
+/// present), if any.
 pub async fn find(ec2: &Client, target: &Target) -> Result<Option<EndpointInfo>, ConsumerError> {
     Ok(lookup(ec2, target).await?.best().cloned())
 }
 
-/// Every live endpoint of ours for this connection.
+/// Every endpoint of ours for this connection still present (not deleted
+/// or deleting).
 pub async fn find_all(ec2: &Client, target: &Target) -> Result<Vec<EndpointInfo>, ConsumerError> {
-    Ok(lookup(ec2, target).await?.live)
+    Ok(lookup(ec2, target).await?.present)
 }
 
 /// One endpoint by id (`None` when it no longer exists).

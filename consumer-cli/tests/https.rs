@@ -1,8 +1,6 @@
 //! The HTTPS check against a local rustls server with a CA made by rcgen:
 //! each way a service can be wrong gets its own clear message.
 
-mod support;
-
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use consumer_cli::verify::https::{run, HttpsCheck};
 use consumer_cli::verify::{Outcome, Step};
-use support::tls_server::{serve, Behaviour, TestCa};
+use privatelink_tests::tls_server::{serve, Behaviour, TestCa};
 
 const NAME: &str = "api.vendor.internal";
 

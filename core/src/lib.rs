@@ -5,6 +5,7 @@
 //! - [`approval`]: the approval rules, the reconcile that applies them, the
 //!   connection listing and the decision history (the Lambda, the operator's
 //!   `sweep` and the manual override all go through it);
+//! - [`arn`]: the partition of a region and the ARNs built with it;
 //! - [`aws`]: one way to build AWS SDK configuration (region, profile,
 //!   credential chain, endpoint override, retries, app name);
 //! - [`errors`]: AWS error classification (transient, not found, ...);
@@ -16,6 +17,7 @@
 //! - `cli` (feature `cli`): the command-line plumbing both CLIs share.
 
 pub mod approval;
+pub mod arn;
 pub mod aws;
 #[cfg(feature = "cli")]
 pub mod cli;

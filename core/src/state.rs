@@ -73,6 +73,17 @@ impl EndpointState {
         matches!(self, EndpointState::Pending)
     }
 
+    /// A live connection: a request waiting for a decision, or accepted
+    /// (being set up or carrying traffic). The one definition behind `down`
+    /// refusing without `--force`, `disallow` warning about what stays
+    /// connected, and the operator's `reject` (AWS rejects exactly these).
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self,
+            EndpointState::PendingAcceptance | EndpointState::Pending | EndpointState::Available
+        )
+    }
+
     /// True for states that no longer carry traffic and never will again.
     pub fn is_final(&self) -> bool {
         matches!(
@@ -138,7 +149,22 @@ mod tests {
         let state = EndpointState::from_wire("hibernating");
         assert_eq!(state, EndpointState::Other("hibernating".into()));
         assert_eq!(state.to_string(), "hibernating");
-        assert!(!state.is_final() && !state.is_settling());
+        assert!(!state.is_final() && !state.is_settling() && !state.is_live());
+    }
+
+    #[test]
+    fn live_means_requested_or_accepted() {
+        for (state, _) in EndpointState::KNOWN {
+            let live = matches!(
+                state,
+                EndpointState::PendingAcceptance
+                    | EndpointState::Pending
+                    | EndpointState::Available
+            );
+            assert_eq!(state.is_live(), live, "{state}");
+            // Nothing is both live and final.
+            assert!(!(state.is_live() && state.is_final()), "{state}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! `privatelink-core` crate; they are re-exported here under their old paths
 //! so provider code says `crate::approval`, `crate::naming`, ...
 
-pub use privatelink_core::{approval, aws, errors, naming, state, wait};
+pub use privatelink_core::{approval, arn, aws, errors, naming, state, wait};
 
 pub mod cli;
 pub mod operator;

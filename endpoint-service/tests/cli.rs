@@ -1,7 +1,7 @@
 //! Bad input to the `endpoint-service` binary is a usage error (exit 2)
 //! that names what to fix, before any AWS call. (Its `--help`, `--version`
 //! and completions are checked with the other CLIs' in
-//! `tests/tests/cli_help.rs`.)
+//! `tests/tests/scenarios/cli_help.rs`.)
 //!
 //! Being an integration test of this package also makes `cargo test
 //! --workspace` build the binary (with the same features as every test

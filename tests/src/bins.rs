@@ -2,11 +2,17 @@
 //! `consumer-cli`, …) from a test, a bench or the demo, so they run the real
 //! programs a user runs. They sit in the profile directory of the target dir:
 //! next to the demo binary, or one level above a test or bench executable
-//! (`target/debug/deps/`).
+//! (`target/debug/deps/`). Also runs them: [`command`] and [`Run`], one
+//! runner for every scenario, so each checks exit codes and output the
+//! same way.
 
 use std::path::PathBuf;
+use std::process::{Command, Output};
 
 use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::Account;
 
 /// The path of the workspace binary `name`, built by `cargo test
 /// --workspace` (tests/run.sh) or `cargo test --workspace --no-run`
@@ -52,4 +58,74 @@ pub fn build_binary(name: &str) -> Result<PathBuf> {
         bail!("building {name} failed ({status})");
     }
     binary(name)
+}
+
+/// A command for the workspace binary `name`, acting as `account` when given
+/// (its credentials and endpoint in the environment, see
+/// [`Account::apply_env`]); without one it gets this process's environment.
+pub fn command(name: &str, account: Option<&Account>) -> Result<Command> {
+    let mut command = Command::new(binary(name)?);
+    if let Some(account) = account {
+        account.apply_env(&mut command);
+    }
+    Ok(command)
+}
+
+/// How one run of a binary ended: the exit code (-1 when a signal ended it)
+/// and both streams as text.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Runs `command` to the end, blocking.
+    pub fn capture(command: &mut Command) -> Result<Run> {
+        let output = command
+            .output()
+            .with_context(|| format!("running {}", command.get_program().display()))?;
+        Ok(output.into())
+    }
+
+    /// Runs `command` to the end without blocking the async runtime's worker.
+    pub async fn capture_async(command: Command) -> Result<Run> {
+        let program = command.get_program().display().to_string();
+        let output = tokio::process::Command::from(command)
+            .output()
+            .await
+            .with_context(|| format!("running {program}"))?;
+        Ok(output.into())
+    }
+
+    /// stdout as JSON (for `--output json` runs).
+    pub fn json(&self) -> Result<Value> {
+        serde_json::from_str(&self.stdout).with_context(|| {
+            format!(
+                "stdout is not JSON:\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Panics with the run's output unless it exited with `code`.
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "exit code {} (expected {code})\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
 }

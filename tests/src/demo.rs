@@ -1,6 +1,6 @@
 //! The newcomer's first minute: the whole product, with the real binaries,
 //! against the local emulator (README's first command, `tests/demo.sh`, and
-//! the end-to-end test `tests/tests/e2e.rs`).
+//! the end-to-end test `tests/tests/scenarios/e2e.rs`).
 //!
 //! Three accounts in one emulator: the vendor (provider), a customer whose
 //! account is on the allowlist, and a customer who is not. The vendor's app is
@@ -24,7 +24,7 @@ use crate::bins::binary;
 use crate::bridge::{Bridge, Deliver};
 use crate::fixtures;
 use crate::lambda_runtime::{build_release, FunctionSpec, LambdaRuntime};
-use crate::standin::{StandIn, BODY};
+use crate::tls_server::{StandIn, BODY};
 use crate::{Account, Emulator};
 
 /// The name consumers use for the vendor's service.
@@ -58,6 +58,10 @@ pub struct Summary {
     pub verified: Vec<String>,
     /// Resources found after teardown (should be empty).
     pub leftovers: Vec<String>,
+    /// With the operator tour: the commands it ran, and the changes the
+    /// second `up` made (none: the stack had converged).
+    pub tour: Vec<String>,
+    pub rerun_changes: Option<usize>,
     pub elapsed: Duration,
 }
 
@@ -72,6 +76,9 @@ pub struct DemoOptions {
     pub workdir: PathBuf,
     /// Print every step (the demo) or stay quiet (the test).
     pub verbose: bool,
+    /// Before teardown, also run every other command of both CLIs once
+    /// (the end-to-end test, so the IAM coverage check sees their calls).
+    pub operator_tour: bool,
 }
 
 impl DemoOptions {
@@ -84,6 +91,7 @@ impl DemoOptions {
             lambda_binary: package.bootstrap,
             workdir,
             verbose,
+            operator_tour: false,
         })
     }
 }
@@ -314,6 +322,23 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
     ));
     summary.verified.push(stranger.id.clone());
 
+    if options.operator_tour {
+        say.step("7b. The other commands of both CLIs, once each");
+        let tour = Tour {
+            vendor: &vendor,
+            customer: &customer,
+            stack: &stack,
+            config: path_str(&config)?,
+            service_name: &service_name,
+            customer_vpc: &customer_vpc_id,
+            standin: &standin,
+        };
+        tour.run(&mut summary).await?;
+        for line in &summary.tour {
+            say.detail(line);
+        }
+    }
+
     say.step("8. Teardown: both customers disconnect, the vendor runs `endpoint-service down`");
     for (account, vpc) in [(&customer, &customer_vpc_id), (&stranger, &stranger_vpc_id)] {
         let removed = cli(
@@ -371,6 +396,83 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
     summary.elapsed = say.start.elapsed();
     drop(standin);
     Ok(summary)
+}
+
+/// The operator tour: every command the flow above does not run, against
+/// the live stack, so the end-to-end test's IAM coverage check sees what
+/// each of them calls (a second `up` reads the function's tags, `allow`
+/// rewrites the approver's configuration, `sweep` lists and decides, ...).
+struct Tour<'a> {
+    vendor: &'a Account,
+    customer: &'a Account,
+    stack: &'a str,
+    config: &'a str,
+    service_name: &'a str,
+    customer_vpc: &'a str,
+    standin: &'a StandIn,
+}
+
+impl Tour<'_> {
+    async fn run(&self, summary: &mut Summary) -> Result<()> {
+        let stack = self.stack;
+        let vendor = |args: Vec<String>| async move {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            cli(self.vendor, "endpoint-service", &refs).await
+        };
+        let owned = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+
+        let plan = vendor(owned(&["plan", "--config", self.config])).await?;
+        let rerun = vendor(owned(&["up", "--config", self.config])).await?;
+        summary.rerun_changes = rerun.get("changes").and_then(Value::as_array).map(Vec::len);
+        summary.tour.push(format!(
+            "plan: {} change(s); second up: {} change(s)",
+            plan.get("changes")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len),
+            summary.rerun_changes.unwrap_or(0)
+        ));
+        for command in ["connections", "history", "drift"] {
+            vendor(owned(&[command, "--stack", stack])).await?;
+        }
+        vendor(owned(&["sweep", "--stack", stack, "--dry-run"])).await?;
+        vendor(owned(&["sweep", "--stack", stack])).await?;
+        let newcomer = crate::accounts::fresh_account_id();
+        vendor(owned(&["allow", "--stack", stack, &newcomer])).await?;
+        vendor(owned(&["disallow", "--stack", stack, &newcomer, "--yes"])).await?;
+        summary.tour.push(format!(
+            "connections, history, drift, sweep --dry-run, sweep, allow and disallow {newcomer}"
+        ));
+
+        let target = [
+            "--service-name",
+            self.service_name,
+            "--vpc",
+            self.customer_vpc,
+        ];
+        let mut status = vec!["status"];
+        status.extend(target);
+        cli(self.customer, "consumer-cli", &status).await?;
+        let resolve = self.standin.resolve_arg(DNS_NAME);
+        let ca = self.standin.ca_file.to_string_lossy().into_owned();
+        let port = self.standin.port().to_string();
+        let mut verify = vec!["verify"];
+        verify.extend(target);
+        verify.extend([
+            "--dns-name",
+            DNS_NAME,
+            "--port",
+            &port,
+            "--resolve",
+            &resolve,
+            "--ca-file",
+            &ca,
+            "--expect-body",
+            BODY,
+        ]);
+        cli(self.customer, "consumer-cli", &verify).await?;
+        summary.tour.push("customer: status, verify".to_string());
+        Ok(())
+    }
 }
 
 /// What varies in the stack config the demo (and the live test) write.

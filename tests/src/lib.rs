@@ -13,7 +13,7 @@ pub mod fixtures;
 pub mod iam_coverage;
 pub mod lambda_runtime;
 pub mod provider_cli;
-pub mod standin;
+pub mod tls_server;
 
 pub use accounts::Account;
 pub use emulator::{Emulator, Fault};

@@ -4,14 +4,11 @@
 //! command's exit code, stdout (parsed when JSON) and stderr.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use anyhow::{Context, Result};
-use serde_json::Value;
-
-use crate::bins::binary;
+use crate::bins::{command, Run};
 use crate::Account;
+use anyhow::{Context, Result};
 
 /// The smallest valid zip (an empty archive). The emulator's Lambda stores
 /// the package and never runs it.
@@ -85,47 +82,10 @@ impl StackDir {
     }
 }
 
-/// How one run of the binary ended.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// stdout as JSON (for `--output json` runs).
-    pub fn json(&self) -> Result<Value> {
-        serde_json::from_str(&self.stdout).with_context(|| {
-            format!(
-                "stdout is not JSON:\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    /// Panics with the run's output unless it exited with `code`.
-    pub fn expect(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "exit code {} (expected {code})\nstdout:\n{}\nstderr:\n{}",
-            self.code, self.stdout, self.stderr
-        );
-        self
-    }
-}
-
 /// Runs `endpoint-service ARGS` as `account`.
 pub fn run(account: &Account, args: &[&str]) -> Result<Run> {
-    let mut command = Command::new(binary("endpoint-service")?);
-    account.apply_env(&mut command);
-    command.args(args).env("RUST_BACKTRACE", "0");
-    let output = command.output().context("running endpoint-service")?;
-    Ok(Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    })
+    let mut command = command("endpoint-service", Some(account))?;
+    Run::capture(command.args(args).env("RUST_BACKTRACE", "0"))
 }
 
 /// Runs `endpoint-service ARGS --output json` as `account`, off the async

@@ -54,7 +54,7 @@ import json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
 documents = {
     "provider": ["operator_policy", "approver_role_policy", "approver_boundary_policy",
-                 "approver_trust_policy", "topic_policy"],
+                 "approver_trust_policy", "topic_policy", "boundary_admin_policy"],
     "consumer": ["consumer_policy"],
 }
 for report in sorted(out.glob("*.out")):

@@ -67,6 +67,10 @@ pub enum Reason {
     /// An operator's accept/reject that differs from what the rule decides
     /// (never produced by [`decide`]; see `operator::overrides`).
     ManualOverride,
+    /// `down --force`: the service is being deleted, so its live connections
+    /// are rejected first (never produced by [`decide`]; see the provider's
+    /// `provision::down`).
+    ServiceDeleted,
 }
 
 impl Reason {
@@ -84,6 +88,7 @@ impl Reason {
             Reason::UnknownState => "unknown_state",
             Reason::IncompleteConnection => "incomplete_connection",
             Reason::ManualOverride => "manual_override",
+            Reason::ServiceDeleted => "service_deleted",
         }
     }
 }
@@ -253,6 +258,7 @@ mod tests {
             UnknownState,
             IncompleteConnection,
             ManualOverride,
+            ServiceDeleted,
         ] {
             let json = serde_json::to_value(reason).expect("serializes");
             assert_eq!(json, serde_json::Value::from(reason.as_str()));

@@ -281,6 +281,40 @@ pub async fn apply_all(
     Ok(())
 }
 
+/// Sends decisions made outside the rule (the operator's manual override,
+/// `down --force`) exactly as [`reconcile`] sends its own: [`apply_all`]
+/// (1,000-id batches, `Unsuccessful` read per item into each record's
+/// outcome), then the decision history written on every connection AWS
+/// took (from `listed`, the service's listing, which holds the connection
+/// ids), then one log record per decision. The history is written even when
+/// a call stopped the batch, so what was done is never left unrecorded.
+/// Returns that call's error, if one stopped the batch.
+pub async fn apply_decided(
+    ec2: &Client,
+    service_id: &str,
+    trigger: Trigger,
+    records: &mut [DecisionRecord],
+    listed: &[Listed],
+) -> Result<(), ReconcileError> {
+    let mut report = Report {
+        service_id: service_id.to_string(),
+        trigger,
+        dry_run: false,
+        describe_pages: 0,
+        accept_calls: 0,
+        reject_calls: 0,
+        hint: None,
+        records: Vec::new(),
+    };
+    let result = apply_all(ec2, service_id, records, &mut report).await;
+    let known: Vec<Recorded> = listed.iter().map(Listed::recorded).collect();
+    history::record(ec2, &known, records).await;
+    for record in records.iter() {
+        record.emit();
+    }
+    result
+}
+
 /// Sends every `decision` (Accept or Reject) still to be made, in batches,
 /// and sets each record's outcome from the answer. A failed call marks its
 /// batch failed, leaves later batches `not_attempted`, and ends the apply.

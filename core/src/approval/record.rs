@@ -20,15 +20,19 @@ pub enum Trigger {
     Sweep,
     /// An operator (`"manual"`).
     Manual,
+    /// `endpoint-service down --force` rejecting the live connections of
+    /// the service it is about to delete (`"forced_down"`).
+    ForcedDown,
 }
 
 impl Trigger {
-    /// `sns`, `sweep` or `manual`.
+    /// `sns`, `sweep`, `manual` or `forced_down`.
     pub fn kind(&self) -> &'static str {
         match self {
             Trigger::Sns(_) => "sns",
             Trigger::Sweep => "sweep",
             Trigger::Manual => "manual",
+            Trigger::ForcedDown => "forced_down",
         }
     }
 }
@@ -84,8 +88,9 @@ pub struct DecisionRecord {
     pub trigger: Trigger,
     pub dry_run: bool,
     pub outcome: Outcome,
-    /// Who decided, for [`Trigger::Manual`]: the operator's ARN from STS
-    /// `GetCallerIdentity`. Absent (and not serialized) otherwise.
+    /// Who decided, for [`Trigger::Manual`] and [`Trigger::ForcedDown`]: the
+    /// caller's ARN from STS `GetCallerIdentity`. Absent (and not
+    /// serialized) otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operator: Option<String>,
 }

@@ -16,8 +16,8 @@ use crate::approval::{AccountId, ApproverConfig};
 use crate::aws::AwsOptions;
 use crate::naming::StackName;
 use crate::operator::allowlist::{self, AllowlistReport, Change};
-use crate::operator::approver::ApproverFunction;
 use crate::operator::overrides::{self, Action, OverrideReport};
+use crate::operator::target::ApproverFunction;
 use crate::operator::{self as ops, connections, drift, OperatorError, Selector, Target};
 use crate::state::EndpointState;
 
@@ -395,14 +395,6 @@ impl fmt::Display for DisallowReport {
     }
 }
 
-/// Live connection states: a request, or accepted.
-fn is_live(state: Option<&EndpointState>) -> bool {
-    matches!(
-        state,
-        Some(EndpointState::PendingAcceptance | EndpointState::Pending | EndpointState::Available)
-    )
-}
-
 async fn disallow_cmd(args: DisallowArgs, global: &GlobalArgs) -> Result<(), CliError> {
     let accounts = parse_accounts(&args.accounts)?;
     let (clients, target) = setup(&args.target, global).await?;
@@ -412,7 +404,10 @@ async fn disallow_cmd(args: DisallowArgs, global: &GlobalArgs) -> Result<(), Cli
         .await?
         .into_iter()
         .filter(|l| {
-            is_live(l.connection.state.as_ref())
+            l.connection
+                .state
+                .as_ref()
+                .is_some_and(EndpointState::is_live)
                 && l.connection
                     .owner
                     .as_deref()

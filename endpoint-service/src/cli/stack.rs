@@ -159,6 +159,9 @@ pub struct IamPolicies {
     /// boundary, and its name.
     pub approver_boundary_policy: Value,
     pub approver_boundary_name: String,
+    /// The administrator's rights to create and delete that boundary (never
+    /// the operator's).
+    pub boundary_admin_policy: Value,
     pub approver_trust_policy: Value,
     /// The SNS topic's policy (what `up` sets, with the real service id).
     pub topic_policy: Value,
@@ -184,6 +187,12 @@ impl fmt::Display for IamPolicies {
             self.approver_boundary_name
         )?;
         writeln!(f, "{}", pretty(&self.approver_boundary_policy))?;
+        writeln!(
+            f,
+            "\n# Administrator, once: create that boundary before the first `up` (or run that \
+             `up`) and delete it after the last `down`; never the operator's"
+        )?;
+        writeln!(f, "{}", pretty(&self.boundary_admin_policy))?;
         writeln!(f, "\n# Approver Lambda role: trust policy")?;
         writeln!(f, "{}", pretty(&self.approver_trust_policy))?;
         writeln!(f, "\n# Notification topic: resource policy")?;
@@ -293,6 +302,7 @@ pub async fn run(command: StackCommand, global: &GlobalArgs) -> Result<(), CliEr
                 approver_role_policy: policy::approver_role_policy(&scope),
                 approver_boundary_policy: policy::approver_boundary_policy(&scope),
                 approver_boundary_name: name.boundary(),
+                boundary_admin_policy: policy::boundary_admin_policy(&scope),
                 approver_trust_policy: policy::lambda_trust_policy(),
                 topic_policy: policy::topic_policy(
                     &scope.topic_arn(),

@@ -20,10 +20,10 @@
 
 use std::fmt;
 
-use super::approver::ApproverFunction;
 use super::drift::{self, Drift};
 use super::error::OperatorError;
 use super::principals;
+use super::target::ApproverFunction;
 use super::target::Target;
 use crate::approval::config::ENV_ALLOWLIST;
 use crate::approval::{AccountId, Allowlist};

@@ -6,9 +6,9 @@
 
 use std::fmt;
 
-use super::approver::ApproverFunction;
 use super::error::OperatorError;
 use super::principals::{self, Principals};
+use super::target::ApproverFunction;
 use super::target::Target;
 use crate::approval::{AccountId, Allowlist};
 

@@ -4,6 +4,7 @@
 
 use crate::approval::{ConfigError, ReconcileError};
 use crate::errors::AwsError;
+use crate::provision::ProvisionError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorError {
@@ -60,6 +61,24 @@ impl OperatorError {
         OperatorError::Aws {
             resource: resource.into(),
             source: Box::new(AwsError::from_sdk(operation, error)),
+        }
+    }
+}
+
+/// An error of a shared resource adapter (the operator commands call the
+/// same adapters as `up`), kept in the operator's terms: an AWS error stays
+/// an AWS error with its resource, a timeout stays a timeout.
+impl From<ProvisionError> for OperatorError {
+    fn from(error: ProvisionError) -> Self {
+        match error {
+            ProvisionError::Aws { resource, error } => OperatorError::Aws {
+                resource,
+                source: Box::new(error),
+            },
+            timeout @ ProvisionError::Timeout { .. } => {
+                OperatorError::TimedOut(timeout.to_string())
+            }
+            other => OperatorError::Mismatch(other.to_string()),
         }
     }
 }

@@ -2,9 +2,11 @@
 //! approver by hand, change the allowlist in both places it lives, run the
 //! sweep locally, and read the decision history. Everything decides through
 //! [`crate::approval`] (no second copy of the rules); this module only
-//! finds the stack ([`target`]), reads and changes the approver function
-//! ([`approver`]) and the allowed principals ([`principals`]), and shapes
-//! results for people and scripts.
+//! finds the stack and its approver function ([`target`]), views the
+//! allowed principals ([`principals`]), and shapes results for people and
+//! scripts. The AWS calls on the function and the service's principals are
+//! the provider's own adapters ([`crate::provision::resources`]), shared
+//! with `up`.
 //!
 //! - [`connections`]: the connections table and the history table;
 //! - [`overrides`]: manual accept/reject, planned purely, then applied;
@@ -13,7 +15,6 @@
 //! - [`drift`]: the comparison `status` also shows.
 
 pub mod allowlist;
-pub mod approver;
 pub mod connections;
 pub mod drift;
 pub mod error;
@@ -28,8 +29,8 @@ pub use target::{Selector, Target};
 
 use crate::approval::{list_connections_detailed, reconcile, Listed, Report, Trigger};
 use crate::state::EndpointState;
-use approver::ApproverFunction;
 use connections::{ConnectionsView, HistoryView};
+use target::ApproverFunction;
 
 /// The caller's ARN from STS `GetCallerIdentity`: who made a manual
 /// decision.

@@ -6,9 +6,10 @@
 //! actionable id, the same record the Lambda writes, with trigger `manual`
 //! and the operator's identity. The reason is the approver rule's own
 //! ([`decide`]) when the operator does what the rule would do, and
-//! `manual_override` when not. [`execute`] then sends them with the
-//! approver's own apply (so `Unsuccessful` items are read per item) and
-//! records the decisions on the connections.
+//! `manual_override` when not. [`execute`] then sends them through the
+//! approval path's [`apply_decided`] (the approver's own batches, so
+//! `Unsuccessful` items are read per item, and the decision history written
+//! on the connections), the same path `down --force` rejects through.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -16,11 +17,10 @@ use std::fmt;
 use aws_sdk_ec2::Client;
 
 use super::error::OperatorError;
-use crate::approval::reconcile::apply_all;
+use crate::approval::reconcile::apply_decided;
 use crate::approval::record::Outcome;
 use crate::approval::{
-    decide, history, ApproverConfig, Decision, DecisionRecord, Listed, Planned, Reason, Report,
-    Trigger,
+    decide, ApproverConfig, Decision, DecisionRecord, Listed, Planned, Reason, Trigger,
 };
 use crate::state::EndpointState;
 
@@ -52,12 +52,7 @@ impl Action {
     fn possible_from(self, state: &EndpointState) -> bool {
         match self {
             Action::Accept => *state == EndpointState::PendingAcceptance,
-            Action::Reject => matches!(
-                state,
-                EndpointState::PendingAcceptance
-                    | EndpointState::Pending
-                    | EndpointState::Available
-            ),
+            Action::Reject => state.is_live(),
         }
     }
 
@@ -297,32 +292,10 @@ impl OverrideReport {
 /// Sends the planned decisions and records them on the connections.
 pub async fn execute(ec2: &Client, plan: OverridePlan, listed: &[Listed]) -> OverrideReport {
     let mut records = plan.records;
-    let mut report = Report {
-        service_id: plan.service_id.clone(),
-        trigger: Trigger::Manual,
-        dry_run: false,
-        describe_pages: 0,
-        accept_calls: 0,
-        reject_calls: 0,
-        hint: None,
-        records: Vec::new(),
-    };
-    let error = apply_all(ec2, &plan.service_id, &mut records, &mut report)
+    let error = apply_decided(ec2, &plan.service_id, Trigger::Manual, &mut records, listed)
         .await
         .err()
         .map(|e| e.to_string());
-    let known: Vec<history::Recorded> = listed
-        .iter()
-        .map(|l| history::Recorded {
-            endpoint_id: l.connection.endpoint_id.clone(),
-            connection_id: l.connection_id.clone(),
-            last: l.last.clone(),
-        })
-        .collect();
-    history::record(ec2, &known, &records).await;
-    for record in &records {
-        record.emit();
-    }
     OverrideReport {
         action: plan.action,
         service_id: plan.service_id,

@@ -1,25 +1,21 @@
-//! The endpoint service's allowed principals: who may create an endpoint
-//! to it at all. The kit allows whole accounts (`arn:PARTITION:iam::ID:root`);
-//! any other principal (a role, a user, `*`) is kept and reported, never
-//! touched.
+//! The endpoint service's allowed principals as the operator commands see
+//! them: who may create an endpoint to it at all. The kit allows whole
+//! accounts (`arn:PARTITION:iam::ID:root`, the partition from the region,
+//! [`crate::arn`]); any other principal (a role, a user, `*`) is kept and
+//! reported, never touched. The AWS calls are the service's adapter's
+//! ([`crate::provision::resources::service`]), the same `up` makes.
 
 use std::collections::BTreeSet;
 
 use super::error::OperatorError;
 use crate::approval::AccountId;
+use crate::arn;
+use crate::provision::resources::service;
 
-/// The principal that allows every identity of `account`.
+/// The principal that allows every identity of `account`, in the partition
+/// of `region` (`aws` when no region is known).
 pub fn principal_for(account: &AccountId, region: Option<&str>) -> String {
-    format!("arn:{}:iam::{account}:root", partition(region))
-}
-
-/// The AWS partition of a region (`aws`, `aws-cn`, `aws-us-gov`).
-pub fn partition(region: Option<&str>) -> &'static str {
-    match region {
-        Some(r) if r.starts_with("cn-") => "aws-cn",
-        Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
-        _ => "aws",
-    }
+    arn::account_principal(region.unwrap_or_default(), account.as_str())
 }
 
 /// The account of an account principal (`arn:*:iam::ID:root`); `None` for
@@ -61,27 +57,13 @@ impl Principals {
     }
 }
 
-/// Reads the service's allowed principals, all pages.
+/// Reads the service's allowed principals (all pages, through the
+/// service's adapter).
 pub async fn load(
     ec2: &aws_sdk_ec2::Client,
     service_id: &str,
 ) -> Result<Principals, OperatorError> {
-    let mut pages = ec2
-        .describe_vpc_endpoint_service_permissions()
-        .service_id(service_id)
-        .into_paginator()
-        .send();
-    let mut all = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            OperatorError::aws("DescribeVpcEndpointServicePermissions", service_id, &e)
-        })?;
-        all.extend(
-            page.allowed_principals()
-                .iter()
-                .filter_map(|p| p.principal().map(str::to_string)),
-        );
-    }
+    let all = service::principals(ec2, service_id).await?;
     Ok(Principals::from_list(all.iter().map(String::as_str)))
 }
 
@@ -97,16 +79,10 @@ pub async fn modify(
     if add.is_empty() && remove.is_empty() {
         return Ok(());
     }
-    let arns = |ids: &[AccountId]| -> Option<Vec<String>> {
-        (!ids.is_empty()).then(|| ids.iter().map(|a| principal_for(a, region)).collect())
+    let arns = |ids: &[AccountId]| -> Vec<String> {
+        ids.iter().map(|a| principal_for(a, region)).collect()
     };
-    ec2.modify_vpc_endpoint_service_permissions()
-        .service_id(service_id)
-        .set_add_allowed_principals(arns(add))
-        .set_remove_allowed_principals(arns(remove))
-        .send()
-        .await
-        .map_err(|e| OperatorError::aws("ModifyVpcEndpointServicePermissions", service_id, &e))?;
+    service::set_principals(ec2, service_id, &arns(add), &arns(remove)).await?;
     Ok(())
 }
 

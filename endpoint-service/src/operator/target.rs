@@ -6,12 +6,23 @@
 //! `--service-id` works too: the service's own stack tag then names the
 //! function. A service without the tag can still be listed and overridden,
 //! but has no approver configuration to compare with.
+//!
+//! [`ApproverFunction`] is the approver's configuration as the operator
+//! commands see it, checked to belong to the target (tagged with the
+//! stack, `APPROVER_SERVICE_ID` the target service). It is read and written
+//! through the function's one adapter,
+//! [`crate::provision::resources::approver`], the same `up` uses.
+
+use std::collections::HashMap;
 
 use aws_sdk_ec2::types::Filter;
 
 use super::error::OperatorError;
+use crate::approval::config::{ENV_ALLOWLIST, ENV_SERVICE_ID};
+use crate::approval::{Allowlist, ApproverConfig};
 use crate::errors::ErrorKind;
 use crate::naming::{self, StackName};
+use crate::provision::resources::approver;
 
 /// How the user named the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,4 +163,140 @@ async fn services_tagged(
         }
     }
     Ok(ids)
+}
+
+/// The approver function, as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApproverFunction {
+    pub name: String,
+    /// Lambda's revision id at the time of reading: an update sends it back,
+    /// so a concurrent change makes the update fail instead of being lost.
+    pub revision_id: Option<String>,
+    pub env: HashMap<String, String>,
+}
+
+impl ApproverFunction {
+    /// Reads the target's approver function and checks it belongs to the
+    /// target: tagged with the stack, configured for the service.
+    pub async fn load(
+        lambda: &aws_sdk_lambda::Client,
+        target: &Target,
+    ) -> Result<ApproverFunction, OperatorError> {
+        let name = target.function()?.to_string();
+        let Some(read) = approver::read_environment(lambda, &name).await? else {
+            return Err(OperatorError::NotFound(format!(
+                "approver function {name} was not found: run `endpoint-service up` for the stack, or check --region"
+            )));
+        };
+        if let Some(stack) = &target.stack {
+            let tagged = read.stack_tag.as_deref();
+            if tagged != Some(stack.as_str()) {
+                return Err(OperatorError::Mismatch(format!(
+                    "function {name} is not tagged {}={stack} (found {}): it was not made for this stack; refusing to read or change it",
+                    naming::STACK_TAG,
+                    tagged.map_or("no tag".to_string(), |t| format!("{t:?}"))
+                )));
+            }
+        }
+        let function = ApproverFunction {
+            name,
+            revision_id: read.revision_id,
+            env: read.variables,
+        };
+        match function.env.get(ENV_SERVICE_ID) {
+            Some(id) if id.trim() == target.service_id => Ok(function),
+            other => Err(OperatorError::Mismatch(format!(
+                "approver function {} decides for {} but the target service is {}: fix {ENV_SERVICE_ID} (re-run `endpoint-service up`)",
+                function.name,
+                other.map_or("nothing (unset)", String::as_str),
+                target.service_id
+            ))),
+        }
+    }
+
+    /// The full approver configuration, or every problem with it.
+    pub fn config(&self) -> Result<ApproverConfig, OperatorError> {
+        ApproverConfig::from_lookup(|key| self.env.get(key).cloned()).map_err(|source| {
+            OperatorError::ApproverConfig {
+                function: self.name.clone(),
+                source,
+            }
+        })
+    }
+
+    /// The allowlist as configured; `None` when unset or invalid (the
+    /// approver then accepts nothing). For views; a change must start from
+    /// [`ApproverFunction::allowlist_to_change`].
+    pub fn allowlist(&self) -> Option<Allowlist> {
+        self.env
+            .get(ENV_ALLOWLIST)
+            .and_then(|text| Allowlist::parse(text).ok())
+    }
+
+    /// The allowlist a change starts from: `None` when unset, an error when
+    /// set but invalid. Treating an invalid list as empty would make `allow`
+    /// rewrite it with only the new account and silently drop every other
+    /// customer on it.
+    pub fn allowlist_to_change(&self) -> Result<Option<Allowlist>, OperatorError> {
+        current_allowlist(&self.name, self.env.get(ENV_ALLOWLIST).map(String::as_str))
+    }
+
+    /// Replaces `APPROVER_ALLOWLIST`, keeping every other variable, and
+    /// waits until Lambda has applied it (the function's adapter,
+    /// [`approver::set_environment`], with the SDK's waiter). Sends the
+    /// revision id read by [`ApproverFunction::load`], so a concurrent change
+    /// fails this update (`PreconditionFailedException`) instead of being
+    /// overwritten.
+    pub async fn set_allowlist(
+        &self,
+        lambda: &aws_sdk_lambda::Client,
+        allowlist: &Allowlist,
+    ) -> Result<(), OperatorError> {
+        let mut env = self.env.clone();
+        env.insert(ENV_ALLOWLIST.to_string(), allowlist.to_string());
+        approver::set_environment(lambda, &self.name, env, self.revision_id.as_deref()).await?;
+        Ok(())
+    }
+}
+
+/// See [`ApproverFunction::allowlist_to_change`].
+fn current_allowlist(
+    function: &str,
+    raw: Option<&str>,
+) -> Result<Option<Allowlist>, OperatorError> {
+    let Some(text) = raw else { return Ok(None) };
+    Allowlist::parse(text).map(Some).map_err(|errors| {
+        OperatorError::UnreadableAllowlist(format!(
+            "approver function {function}: {ENV_ALLOWLIST} is invalid ({}), so changing it could \
+             drop the customers on it; nothing was changed. Fix the allowlist in the stack's \
+             config file and run `endpoint-service up` (it converges {ENV_ALLOWLIST}), then retry",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
+    })
+}
+
+#[cfg(test)]
+mod allowlist_tests {
+    use super::*;
+
+    #[test]
+    fn a_change_starts_from_the_whole_list_or_refuses() {
+        assert_eq!(current_allowlist("f", None).expect("unset is fine"), None);
+        let list = current_allowlist("f", Some("111111111111,222222222222"))
+            .expect("valid")
+            .expect("set");
+        assert_eq!(list.to_string(), "111111111111,222222222222");
+        // One bad entry among good ones: refused, never read as empty.
+        let error =
+            current_allowlist("f", Some("111111111111,12345,222222222222")).expect_err("invalid");
+        let text = error.to_string();
+        assert!(text.contains("APPROVER_ALLOWLIST is invalid"), "{text}");
+        assert!(text.contains("12345"), "{text}");
+        assert!(text.contains("nothing was changed"), "{text}");
+        assert!(matches!(error, OperatorError::UnreadableAllowlist(_)));
+    }
 }

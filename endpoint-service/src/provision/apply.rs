@@ -330,7 +330,7 @@ async fn apply_step(
             svc.acceptance_required = true;
         }
         (Action::Update, Resource::Principals) => {
-            let desired = desired_principals(spec);
+            let desired = desired_principals(spec, &observed.region);
             let svc = observed
                 .service
                 .as_mut()

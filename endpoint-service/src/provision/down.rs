@@ -1,12 +1,18 @@
 //! `down`: deletes everything the stack owns, in an order AWS accepts.
-//! Live connections (pending acceptance, pending, available) make it refuse
-//! and name them, unless forced, in which case they are rejected first.
+//! Live connections ([`EndpointState::is_live`]: pending acceptance,
+//! pending, available) make it refuse and name them, unless forced, in which
+//! case they are rejected first through the approval path the operator's
+//! `reject` uses ([`apply_decided`]: the same batches, `Unsuccessful` items
+//! reported per connection, and the decision history written on each
+//! connection with trigger `forced_down`, reason `service_deleted` and the
+//! caller as decided-by), so a forced rejection is as traceable as any.
 //! Every delete treats "already gone" as done, so after a partial failure
 //! running `down` again finishes the job. Resources the stack did not
 //! create (an operator's VPC and subnets) are never touched.
 
 use std::fmt;
 
+use super::aws_err;
 use super::calls::CallSummary;
 use super::observe::observe;
 use super::progress::Progress;
@@ -14,7 +20,11 @@ use super::resources::service::{self, ConnectionObs};
 use super::resources::{approver, network, nlb, schedule, topic, wait_error, DEPENDENCY_BACKOFF};
 use super::spec::NetworkSpec;
 use super::{Clients, ProvisionError};
+use crate::approval::reconcile::apply_decided;
+use crate::approval::{Decision, DecisionRecord, Listed, Outcome, Planned, Reason, Trigger};
+use crate::errors::ErrorKind;
 use crate::naming::StackName;
+use crate::state::EndpointState;
 use crate::wait::{until, Poll};
 
 /// What `down` did.
@@ -92,6 +102,69 @@ fn refusal(live: &[ConnectionObs]) -> String {
     )
 }
 
+/// Rejects the live connections before the service is deleted, through the
+/// shared approval path, and returns the endpoint ids rejected. Any
+/// connection AWS did not reject (its `Unsuccessful` item, or a call that
+/// stopped the batch) is an error naming it: deleting the service would
+/// then fail anyway, and the operator should see why.
+async fn reject_live(
+    clients: &Clients,
+    service_id: &str,
+    live: &[&Listed],
+    listed: &[Listed],
+) -> Result<Vec<String>, ProvisionError> {
+    // Who forced it, for the history's decided-by, as the operator's
+    // `reject` records it.
+    let caller = clients
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(aws_err("GetCallerIdentity", "the caller"))?;
+    let mut records: Vec<DecisionRecord> = live
+        .iter()
+        .map(|l| {
+            let planned = Planned {
+                connection: l.connection.clone(),
+                decision: Decision::Reject,
+                reason: Reason::ServiceDeleted,
+            };
+            let mut record = DecisionRecord::new(service_id, &planned, &Trigger::ForcedDown, false);
+            record.operator = caller.arn().map(str::to_string);
+            record
+        })
+        .collect();
+    apply_decided(
+        &clients.ec2,
+        service_id,
+        Trigger::ForcedDown,
+        &mut records,
+        listed,
+    )
+    .await
+    .map_err(|e| ProvisionError::Aws {
+        resource: service_id.to_string(),
+        error: e.aws_error().clone(),
+    })?;
+    let failed: Vec<String> = records
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Applied => None,
+            Outcome::Failed { code, message } => {
+                Some(format!("{}: {code} {message}", r.endpoint_id))
+            }
+            other => Some(format!("{}: {}", r.endpoint_id, other.status())),
+        })
+        .collect();
+    if !failed.is_empty() {
+        return Err(ProvisionError::Refused(format!(
+            "could not reject every connection of {service_id}: {}",
+            failed.join("; ")
+        )));
+    }
+    Ok(records.into_iter().map(|r| r.endpoint_id).collect())
+}
+
 /// Tears the stack down.
 pub async fn down(
     clients: &Clients,
@@ -113,24 +186,36 @@ pub async fn down(
         .map_err(DownError::Before)?;
 
     if let Some(svc) = &observed.service {
-        let found = service::connections(&clients.ec2, &svc.id)
+        let listed = service::listed(&clients.ec2, &svc.id)
             .await
             .map_err(DownError::Before)?;
-        let live: Vec<ConnectionObs> = found.into_iter().filter(ConnectionObs::is_live).collect();
+        let live: Vec<&Listed> = listed
+            .iter()
+            .filter(|l| {
+                l.connection
+                    .state
+                    .as_ref()
+                    .is_some_and(EndpointState::is_live)
+            })
+            .collect();
         if !live.is_empty() && !force {
-            return Err(DownError::LiveConnections(live));
+            return Err(DownError::LiveConnections(
+                live.into_iter().map(ConnectionObs::from_listed).collect(),
+            ));
         }
         if !live.is_empty() {
-            let ids: Vec<String> = live.iter().map(|c| c.endpoint_id.clone()).collect();
+            let ids: Vec<&str> = live
+                .iter()
+                .map(|l| l.connection.endpoint_id.as_str())
+                .collect();
             progress.note(&format!(
                 "rejecting {} live connection(s): {}",
                 ids.len(),
                 ids.join(", ")
             ));
-            service::reject(&clients.ec2, &svc.id, &ids)
+            report.rejected = reject_live(clients, &svc.id, &live, &listed)
                 .await
                 .map_err(|e| fail(&report, e))?;
-            report.rejected = ids;
         }
     }
 
@@ -211,12 +296,24 @@ pub async fn down(
         );
     }
     // The boundary after the role: IAM deletes a policy only once no role
-    // uses it, as a boundary included.
+    // uses it, as a boundary included. Creating and deleting it is an
+    // administrator's right, not the operator's (docs/provider.md, "The
+    // approver's permissions boundary"): when the caller may not delete it,
+    // it is kept and said so, and the rest of `down` stands.
     if let Some(b) = &observed.boundary {
-        step!(
-            format!("policy {}", stack.boundary()),
-            approver::delete_boundary(&clients.iam, &b.arn)
-        );
+        let what = format!("policy {}", stack.boundary());
+        progress.note(&format!("deleting {what}"));
+        match approver::delete_boundary(&clients.iam, &b.arn).await {
+            Ok(()) => report.deleted.push(what),
+            Err(e) if e.aws().is_some_and(|a| a.kind == ErrorKind::AccessDenied) => {
+                report.kept.push(format!(
+                    "{what}: the permissions boundary is an administrator's to delete \
+                     (`aws iam delete-policy --policy-arn {}`)",
+                    b.arn
+                ));
+            }
+            Err(e) => return Err(fail(&report, e)),
+        }
     }
     if let Some(t) = &observed.topic {
         for s in &observed.subscriptions {

@@ -304,7 +304,7 @@ pub async fn observe(
     network: Option<&NetworkSpec>,
 ) -> Result<Observed, ProvisionError> {
     let account = account_id(clients).await?;
-    let boundary_arn = super::policy::boundary_arn(&account, stack);
+    let boundary_arn = super::policy::boundary_arn(&clients.region, &account, stack);
     let (zones, (vpc, subnets), lb_parts, service, (boundary, role), function, rule) = tokio::try_join!(
         network::zones(&clients.ec2),
         network::find_network(&clients.ec2, stack, network),
@@ -320,7 +320,12 @@ pub async fn observe(
         schedule::find_rule(&clients.events, stack),
     )?;
     let (load_balancer, target_groups, listeners) = lb_parts;
-    let topic_arn = format!("arn:aws:sns:{}:{account}:{}", clients.region, stack.topic());
+    let topic_arn = format!(
+        "arn:{}:sns:{}:{account}:{}",
+        crate::arn::partition(&clients.region),
+        clients.region,
+        stack.topic()
+    );
     let notification = match &service {
         Some(service) => service::find_notification(&clients.ec2, &service.id).await?,
         None => None,

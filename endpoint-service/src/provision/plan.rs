@@ -172,12 +172,13 @@ impl fmt::Display for Plan {
     }
 }
 
-/// The principals allowed to see and request the service.
-pub fn desired_principals(spec: &StackSpec) -> BTreeSet<String> {
+/// The principals allowed to see and request the service: each allowlisted
+/// account, in the partition of `region` (the same ARN `allow` writes).
+pub fn desired_principals(spec: &StackSpec, region: &str) -> BTreeSet<String> {
     let mut principals: BTreeSet<String> = spec
         .allowlist
         .iter()
-        .map(|a| format!("arn:aws:iam::{a}:root"))
+        .map(|a| crate::arn::account_principal(region, a.as_str()))
         .collect();
     if spec.allow_any_principal {
         principals.insert("*".to_string());
@@ -462,7 +463,7 @@ pub fn plan(
     }
 
     // Endpoint service.
-    let principals = desired_principals(spec);
+    let principals = desired_principals(spec, &observed.region);
     let service_new = observed.service.is_none();
     match &observed.service {
         None => {

@@ -51,24 +51,35 @@ impl Scope {
             self.service_id.as_deref().unwrap_or("vpce-svc-*"),
         )
     }
+    /// The ARN partition of the stack's region ([`crate::arn::partition`]).
+    pub fn partition(&self) -> &'static str {
+        crate::arn::partition(&self.region)
+    }
     pub fn topic_arn(&self) -> String {
         format!(
-            "arn:aws:sns:{}:{}:{}",
+            "arn:{}:sns:{}:{}:{}",
+            self.partition(),
             self.region,
             self.account,
             self.stack.topic()
         )
     }
     pub fn role_arn(&self) -> String {
-        format!("arn:aws:iam::{}:role/{}", self.account, self.stack.role())
+        format!(
+            "arn:{}:iam::{}:role/{}",
+            self.partition(),
+            self.account,
+            self.stack.role()
+        )
     }
     /// The approver role's permissions boundary (a customer managed policy).
     pub fn boundary_arn(&self) -> String {
-        boundary_arn(&self.account, &self.stack)
+        boundary_arn(&self.region, &self.account, &self.stack)
     }
     pub fn function_arn(&self) -> String {
         format!(
-            "arn:aws:lambda:{}:{}:function:{}",
+            "arn:{}:lambda:{}:{}:function:{}",
+            self.partition(),
             self.region,
             self.account,
             self.stack.function()
@@ -76,25 +87,33 @@ impl Scope {
     }
     pub fn rule_arn(&self) -> String {
         format!(
-            "arn:aws:events:{}:{}:rule/{}",
+            "arn:{}:events:{}:{}:rule/{}",
+            self.partition(),
             self.region,
             self.account,
             self.stack.sweep_rule()
         )
     }
-    /// `arn:aws:ec2:REGION:ACCOUNT:TYPE/*`: every EC2 resource of a type in
-    /// the stack's region and account.
+    /// `arn:PARTITION:ec2:REGION:ACCOUNT:TYPE/*`: every EC2 resource of a
+    /// type in the stack's region and account.
     fn ec2_all(&self, resource_type: &str) -> String {
         format!(
-            "arn:aws:ec2:{}:{}:{resource_type}/*",
-            self.region, self.account
+            "arn:{}:ec2:{}:{}:{resource_type}/*",
+            self.partition(),
+            self.region,
+            self.account
         )
     }
 }
 
-/// `arn:aws:iam::ACCOUNT:policy/STACK-approver-boundary`.
-pub fn boundary_arn(account: &str, stack: &StackName) -> String {
-    format!("arn:aws:iam::{account}:policy/{}", stack.boundary())
+/// `arn:PARTITION:iam::ACCOUNT:policy/STACK-approver-boundary`, in the
+/// partition of `region` (IAM is global, but its ARNs name the partition).
+pub fn boundary_arn(region: &str, account: &str, stack: &StackName) -> String {
+    format!(
+        "arn:{}:iam::{account}:policy/{}",
+        crate::arn::partition(region),
+        stack.boundary()
+    )
 }
 
 /// The private DNS name whose verification TXT record `up` writes in a
@@ -120,13 +139,13 @@ impl PrivateDns {
             .trim_end_matches('.')
             .to_ascii_lowercase()
     }
-    fn zone_arn(&self) -> String {
+    fn zone_arn(&self, partition: &str) -> String {
         let id = self
             .hosted_zone_id
             .as_deref()
             .map(|z| z.trim_start_matches("/hostedzone/"))
             .unwrap_or("*");
-        format!("arn:aws:route53:::hostedzone/{id}")
+        format!("arn:{partition}:route53:::hostedzone/{id}")
     }
 }
 
@@ -153,9 +172,10 @@ fn history_tags_only() -> Value {
     json!({"ForAllValues:StringEquals": {"aws:TagKeys": crate::approval::history::HISTORY_TAGS}})
 }
 
-/// `arn:aws:ec2:REGION:ACCOUNT:vpc-endpoint-service/ID`.
+/// `arn:PARTITION:ec2:REGION:ACCOUNT:vpc-endpoint-service/ID`.
 pub fn service_arn(region: &str, account: &str, service_id: &str) -> String {
-    format!("arn:aws:ec2:{region}:{account}:vpc-endpoint-service/{service_id}")
+    let partition = crate::arn::partition(region);
+    format!("arn:{partition}:ec2:{region}:{account}:vpc-endpoint-service/{service_id}")
 }
 
 /// The topic policy AWS documents for endpoint-service notifications: only
@@ -196,7 +216,8 @@ pub fn lambda_trust_policy() -> Value {
 /// boundary).
 fn approver_statements(scope: &Scope, decide: Value) -> Value {
     let log_group = format!(
-        "arn:aws:logs:{}:{}:log-group:/aws/lambda/{}",
+        "arn:{}:logs:{}:{}:log-group:/aws/lambda/{}",
+        scope.partition(),
         scope.region,
         scope.account,
         scope.stack.function()
@@ -269,6 +290,23 @@ pub fn approver_boundary_policy(scope: &Scope) -> Value {
             "Condition": {"StringEquals": {format!("aws:ResourceTag/{STACK_TAG}"): scope.stack.as_str()}}
         }),
     )
+}
+
+/// The administrator's policy for the boundary policy alone: create it once
+/// (by running the first `up`, or by hand from `approver_boundary_policy`)
+/// and delete it after the last `down`. Kept out of the operator's policy:
+/// whoever may write the boundary may grant the approver role anything, and
+/// the operator may change that role's inline policy.
+pub fn boundary_admin_policy(scope: &Scope) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "TheApproverBoundaryOfThisStack",
+            "Effect": "Allow",
+            "Action": BOUNDARY_ADMIN_ACTIONS,
+            "Resource": scope.boundary_arn()
+        }]
+    })
 }
 
 /// Read-only calls the commands make; none of them supports resource-level
@@ -364,12 +402,18 @@ pub const OPERATOR_IAM_BOUNDED_ACTIONS: &[&str] = &[
     "iam:PutRolePermissionsBoundary",
 ];
 
-/// What `up` and `down` do with the boundary policy itself.
-pub const OPERATOR_BOUNDARY_ACTIONS: &[&str] = &[
+/// What `up` and `status` read of the boundary policy. Creating and
+/// deleting it are [`BOUNDARY_ADMIN_ACTIONS`]: with them the operator could
+/// write a boundary that allows anything, then a role policy that uses it.
+pub const OPERATOR_BOUNDARY_ACTIONS: &[&str] = &["iam:GetPolicy", "iam:GetPolicyVersion"];
+
+/// The administrator's one-time rights on the boundary policy: create it
+/// (before the first `up`, or by running that `up`) and delete it (after the
+/// last `down`). Never part of the operator's policy.
+pub const BOUNDARY_ADMIN_ACTIONS: &[&str] = &[
     "iam:CreatePolicy",
     "iam:TagPolicy",
     "iam:GetPolicy",
-    "iam:GetPolicyVersion",
     "iam:DeletePolicy",
 ];
 
@@ -430,7 +474,12 @@ pub fn operator_policy(scope: &Scope) -> Value {
 /// lets the operator give the approver role (or code running as it) more
 /// than its boundary allows.
 pub fn operator_policy_for(scope: &Scope, dns: Option<&PrivateDns>) -> Value {
-    let (r, a, s) = (&scope.region, &scope.account, scope.stack.as_str());
+    let (p, r, a, s) = (
+        scope.partition(),
+        &scope.region,
+        &scope.account,
+        scope.stack.as_str(),
+    );
     let tag_condition = |key: &str| json!({"StringEquals": {format!("{key}/{STACK_TAG}"): s}});
     let stack_ec2 = [
         scope.ec2_all("vpc"),
@@ -505,9 +554,9 @@ pub fn operator_policy_for(scope: &Scope, dns: Option<&PrivateDns>) -> Value {
             "Effect": "Allow",
             "Action": OPERATOR_ELB_ACTIONS,
             "Resource": [
-                format!("arn:aws:elasticloadbalancing:{r}:{a}:loadbalancer/net/{s}-nlb/*"),
-                format!("arn:aws:elasticloadbalancing:{r}:{a}:listener/net/{s}-nlb/*/*"),
-                format!("arn:aws:elasticloadbalancing:{r}:{a}:targetgroup/{s}-tg-*/*")
+                format!("arn:{p}:elasticloadbalancing:{r}:{a}:loadbalancer/net/{s}-nlb/*"),
+                format!("arn:{p}:elasticloadbalancing:{r}:{a}:listener/net/{s}-nlb/*/*"),
+                format!("arn:{p}:elasticloadbalancing:{r}:{a}:targetgroup/{s}-tg-*/*")
             ]
         }),
         // The first load balancer or target group of an account makes ELB
@@ -517,7 +566,7 @@ pub fn operator_policy_for(scope: &Scope, dns: Option<&PrivateDns>) -> Value {
             "Sid": "ElasticLoadBalancingServiceLinkedRole",
             "Effect": "Allow",
             "Action": "iam:CreateServiceLinkedRole",
-            "Resource": format!("arn:aws:iam::{a}:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing"),
+            "Resource": format!("arn:{p}:iam::{a}:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing"),
             "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}
         }),
         json!({"Sid": "TopicOfThisStack", "Effect": "Allow", "Action": OPERATOR_SNS_ACTIONS, "Resource": scope.topic_arn()}),
@@ -563,9 +612,9 @@ pub fn operator_policy_for(scope: &Scope, dns: Option<&PrivateDns>) -> Value {
             "Action": "iam:DeleteRolePermissionsBoundary",
             "Resource": scope.role_arn()
         }),
-        // `up` creates the boundary (before the role) and `down` deletes it
-        // (after the role). Its content never changes over the stack's life
-        // (see approver_boundary_policy), so no version may be added or
+        // `up` reads the boundary (an administrator creates and deletes it:
+        // boundary_admin_policy). Its content never changes over the stack's
+        // life (see approver_boundary_policy), so no version may be added or
         // switched: that would change what the role may do in place.
         json!({"Sid": "ApproverBoundaryOfThisStack", "Effect": "Allow", "Action": OPERATOR_BOUNDARY_ACTIONS, "Resource": boundary}),
         json!({
@@ -604,7 +653,7 @@ pub fn operator_policy_for(scope: &Scope, dns: Option<&PrivateDns>) -> Value {
         }),
     ];
     if let Some(dns) = dns {
-        statements.extend(route53_statements(dns));
+        statements.extend(route53_statements(dns, p));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }
@@ -616,14 +665,14 @@ pub fn operator_policy_for(scope: &Scope, dns: Option<&PrivateDns>) -> Value {
 /// `route53:ChangeResourceRecordSetsNormalizedRecordNames`, `…RecordTypes`
 /// and `…Actions`, all multivalued: `ForAllValues`, with `Null` false so that
 /// a request without them does not pass). SAR (Route 53).
-fn route53_statements(dns: &PrivateDns) -> Vec<Value> {
-    let zone = dns.zone_arn();
+fn route53_statements(dns: &PrivateDns, partition: &str) -> Vec<Value> {
+    let zone = dns.zone_arn(partition);
     vec![
         json!({"Sid": "FindTheVerificationZone", "Effect": "Allow", "Action": "route53:ListHostedZonesByName", "Resource": "*"}),
         json!({"Sid": "ReadTheVerificationRecord", "Effect": "Allow", "Action": "route53:ListResourceRecordSets", "Resource": zone}),
         // `up` waits for its record change to be INSYNC before asking EC2 to
         // verify (SAR: GetChange authorizes `change*`).
-        json!({"Sid": "WaitForTheVerificationRecord", "Effect": "Allow", "Action": "route53:GetChange", "Resource": "arn:aws:route53:::change/*"}),
+        json!({"Sid": "WaitForTheVerificationRecord", "Effect": "Allow", "Action": "route53:GetChange", "Resource": format!("arn:{partition}:route53:::change/*")}),
         json!({
             "Sid": "WriteTheVerificationRecordOnly",
             "Effect": "Allow",

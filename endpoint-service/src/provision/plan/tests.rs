@@ -127,7 +127,7 @@ fn converged(spec: &StackSpec) -> Observed {
         load_balancer_arns: BTreeSet::from(["arn:lb".to_string()]),
         zone_names: vec![],
         zone_ids: vec![],
-        principals: desired_principals(spec),
+        principals: desired_principals(spec, "us-east-1"),
         private_dns_name: spec.private_dns_name.clone(),
         private_dns: spec.private_dns_name.as_ref().map(|_| PrivateDnsObs {
             state: Some("verified".into()),

@@ -3,16 +3,23 @@
 //! boundary policy, created before the role), the function (provided.al2023,
 //! handler `bootstrap`, the APPROVER_* environment), and the resource
 //! policy statements that let SNS and the sweep schedule invoke it.
+//!
+//! The one adapter of the function: `up`/`down` and the operator commands
+//! (`allow`/`disallow` change `APPROVER_ALLOWLIST` through
+//! [`read_environment`] and [`set_environment`]) all read and write it
+//! here, and every update waits with the SDK's `function_updated_v2` waiter.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_sdk_lambda::client::Waiters;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime};
+use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 use serde_json::Value;
 
 use super::{not_ours, owned_by, wait_error, StackTags};
+use crate::errors::ErrorKind;
 use crate::naming::StackName;
 use crate::provision::observe::{BoundaryObs, FunctionObs, RoleObs};
 use crate::provision::policy::{lambda_trust_policy, parse_document, ROLE_POLICY_NAME};
@@ -137,7 +144,22 @@ pub async fn create_boundary(
     let out = call
         .send()
         .await
-        .map_err(aws_err("CreatePolicy", name.clone()))?;
+        .map_err(aws_err("CreatePolicy", name.clone()));
+    // The operator's policy does not allow creating the boundary (that would
+    // let the operator write any boundary, and so any role permission): an
+    // administrator creates it once, by running `up` or from `iam-policy`.
+    let out = match out {
+        Err(e) if e.aws().is_some_and(|a| a.kind == ErrorKind::AccessDenied) => {
+            return Err(ProvisionError::Refused(format!(
+                "{e}\nThe approver's permissions boundary policy {name} does not exist yet, and \
+                 creating it is an administrator's step: have an administrator run this `up` \
+                 once, or create it with the `approver_boundary_policy` document and the \
+                 `boundary_admin_policy` rights that `endpoint-service iam-policy` prints; then \
+                 run `up` again, which continues from here (the steps before this one are done)"
+            )))
+        }
+        other => other?,
+    };
     out.policy()
         .and_then(|p| p.arn())
         .map(str::to_string)
@@ -452,18 +474,115 @@ pub async fn create_function(
     Ok(arn)
 }
 
+/// How long an update of the function may take to be applied.
+const UPDATE_WAIT: Duration = Duration::from_secs(300);
+
+/// Waits, with the SDK's waiter, until Lambda has applied an update of the
+/// function (`LastUpdateStatus` `Successful`). Told apart: an update Lambda
+/// could not apply (`Failed`, with Lambda's reason), a wait that ran out
+/// (a timeout), and a `GetFunction` that failed (that AWS error).
 async fn wait_updated(lambda: &aws_sdk_lambda::Client, name: &str) -> Result<(), ProvisionError> {
-    lambda
+    let waited = lambda
         .wait_until_function_updated_v2()
         .function_name(name)
-        .wait(Duration::from_secs(300))
-        .await
-        .map(drop)
-        .map_err(|e| ProvisionError::Timeout {
+        .wait(UPDATE_WAIT)
+        .await;
+    match waited {
+        Ok(_) => Ok(()),
+        Err(WaiterError::FailureState(failed)) => {
+            let reason = failed
+                .final_poll()
+                .as_result()
+                .ok()
+                .and_then(|out| out.configuration())
+                .and_then(|c| c.last_update_status_reason())
+                .unwrap_or("no reason given")
+                .to_string();
+            Err(ProvisionError::Refused(format!(
+                "Lambda could not apply the update of function {name}: {reason}"
+            )))
+        }
+        Err(WaiterError::OperationFailed(failed)) => Err(aws_err("GetFunction", name.to_string())(
+            failed.into_error(),
+        )),
+        Err(other) => Err(ProvisionError::Timeout {
             what: format!("function {name} to finish updating"),
-            waited_seconds: 300,
-            last_seen: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
-        })
+            waited_seconds: UPDATE_WAIT.as_secs(),
+            last_seen: aws_smithy_types::error::display::DisplayErrorContext(&other).to_string(),
+        }),
+    }
+}
+
+/// The function's environment as Lambda holds it, with what a change of it
+/// needs: the revision it was read at and the stack tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionEnvironment {
+    /// Lambda's revision id at the time of reading: [`set_environment`]
+    /// sends it back, so a concurrent change fails the update instead of
+    /// being lost.
+    pub revision_id: Option<String>,
+    pub variables: HashMap<String, String>,
+    /// The value of the stack's ownership tag, if the function has one.
+    pub stack_tag: Option<String>,
+}
+
+/// Reads the function's environment (`GetFunction`); `None` when there is
+/// no function of that name. Ownership is the caller's to judge: the
+/// operator commands refuse a function of another stack with their own
+/// message.
+pub async fn read_environment(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+) -> Result<Option<FunctionEnvironment>, ProvisionError> {
+    let out = missing_as_none(
+        lambda
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(aws_err("GetFunction", name.to_string())),
+    )?;
+    Ok(out.map(|out| {
+        let config = out.configuration();
+        FunctionEnvironment {
+            revision_id: config.and_then(|c| c.revision_id()).map(str::to_string),
+            variables: config
+                .and_then(|c| c.environment())
+                .and_then(|e| e.variables())
+                .cloned()
+                .unwrap_or_default(),
+            stack_tag: out
+                .tags()
+                .and_then(|t| t.get(crate::naming::STACK_TAG))
+                .cloned(),
+        }
+    }))
+}
+
+/// Replaces the function's whole environment (and nothing else) and waits
+/// until Lambda has applied it. With `revision_id`, the update is made only
+/// if the function is still at that revision
+/// (`PreconditionFailedException` otherwise), so a read-modify-write never
+/// overwrites a change made in between.
+pub async fn set_environment(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    variables: HashMap<String, String>,
+    revision_id: Option<&str>,
+) -> Result<(), ProvisionError> {
+    lambda
+        .update_function_configuration()
+        .function_name(name)
+        .environment(
+            Environment::builder()
+                .set_variables(Some(variables))
+                .build(),
+        )
+        .set_revision_id(revision_id.map(str::to_string))
+        .send()
+        .await
+        .map_err(aws_err("UpdateFunctionConfiguration", name.to_string()))?;
+    wait_updated(lambda, name).await
 }
 
 /// Replaces the code (and architecture).

@@ -1,6 +1,7 @@
 //! The VPC endpoint service (acceptance required, allowed principals,
 //! optional private DNS name), its connection notification, and its
-//! connections (listed for `status`, rejected by `down --force`).
+//! connections (listed for `status` and `down`; `down --force` rejects
+//! them through the shared approval path, not here).
 
 use std::collections::BTreeSet;
 
@@ -9,6 +10,7 @@ use aws_sdk_ec2::Client;
 
 use super::StackTags;
 use crate::approval::reconcile::list_connections_detailed;
+use crate::approval::Listed;
 use crate::naming::{StackName, STACK_TAG};
 use crate::provision::observe::{NotificationObs, PrivateDnsObs, ServiceObs};
 use crate::provision::policy::CONNECTION_EVENTS;
@@ -405,79 +407,49 @@ pub struct ConnectionObs {
 }
 
 impl ConnectionObs {
-    /// Still connected or waiting: blocks `down` without `--force`.
+    pub fn from_listed(l: &Listed) -> ConnectionObs {
+        ConnectionObs {
+            endpoint_id: l.connection.endpoint_id.clone(),
+            owner: l.connection.owner.clone(),
+            state: l
+                .connection
+                .state
+                .clone()
+                .unwrap_or_else(|| EndpointState::Other("unknown".into())),
+            created: l.created.map(|t| t.secs()),
+        }
+    }
+
+    /// Still connected or waiting ([`EndpointState::is_live`]): blocks
+    /// `down` without `--force`.
     pub fn is_live(&self) -> bool {
-        matches!(
-            self.state,
-            EndpointState::PendingAcceptance | EndpointState::Pending | EndpointState::Available
-        )
+        self.state.is_live()
     }
 }
 
-/// Every connection of the service (all pages), read through the same
-/// listing the approver and the operator commands use.
-pub async fn connections(
-    ec2: &Client,
-    service_id: &str,
-) -> Result<Vec<ConnectionObs>, ProvisionError> {
+/// Every connection of the service (all pages) with its connection id and
+/// recorded decision: the same listing the approver and the operator
+/// commands use.
+pub async fn listed(ec2: &Client, service_id: &str) -> Result<Vec<Listed>, ProvisionError> {
     let (listed, _pages) = list_connections_detailed(ec2, service_id)
         .await
         .map_err(|e| ProvisionError::Aws {
             resource: service_id.to_string(),
             error: e.aws_error().clone(),
         })?;
-    Ok(listed
-        .into_iter()
-        .map(|l| ConnectionObs {
-            endpoint_id: l.connection.endpoint_id,
-            owner: l.connection.owner,
-            state: l
-                .connection
-                .state
-                .unwrap_or_else(|| EndpointState::Other("unknown".into())),
-            created: l.created.map(|t| t.secs()),
-        })
-        .collect())
+    Ok(listed)
 }
 
-/// Rejects connections; any `Unsuccessful` item is an error naming it.
-pub async fn reject(
+/// Every connection of the service (all pages), as `status` shows it.
+pub async fn connections(
     ec2: &Client,
     service_id: &str,
-    endpoint_ids: &[String],
-) -> Result<(), ProvisionError> {
-    for batch in endpoint_ids.chunks(100) {
-        let out = ec2
-            .reject_vpc_endpoint_connections()
-            .service_id(service_id)
-            .set_vpc_endpoint_ids(Some(batch.to_vec()))
-            .send()
-            .await
-            .map_err(aws_err(
-                "RejectVpcEndpointConnections",
-                service_id.to_string(),
-            ))?;
-        let failed: Vec<String> = out
-            .unsuccessful()
-            .iter()
-            .map(|u| {
-                let error = u.error();
-                format!(
-                    "{}: {} {}",
-                    u.resource_id().unwrap_or("?"),
-                    error.and_then(|e| e.code()).unwrap_or("?"),
-                    error.and_then(|e| e.message()).unwrap_or("")
-                )
-            })
-            .collect();
-        if !failed.is_empty() {
-            return Err(ProvisionError::Refused(format!(
-                "could not reject every connection of {service_id}: {}",
-                failed.join("; ")
-            )));
-        }
-    }
-    Ok(())
+) -> Result<Vec<ConnectionObs>, ProvisionError> {
+    Ok(listed(ec2, service_id)
+        .await?
+        .iter()
+        .map(ConnectionObs::from_listed)
+        .collect())
 }
 
 /// Deletes the endpoint service. Connections still live make AWS refuse

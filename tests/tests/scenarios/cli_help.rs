@@ -6,27 +6,19 @@
 //! --workspace` builds (tests/run.sh). The provider CLI's usage errors are
 //! in `endpoint-service/tests/cli.rs`.
 
-use std::process::{Command, Output};
+use privatelink_tests::bins::{command, Run};
 
-use privatelink_tests::bins::binary;
-
-fn run(name: &str, args: &[&str]) -> Output {
-    let path = binary(name).unwrap_or_else(|e| panic!("{e:#}"));
-    Command::new(path)
-        .args(args)
-        .env_remove("AWS_ENDPOINT_URL")
-        .output()
-        .unwrap_or_else(|e| panic!("running {name}: {e}"))
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+/// Runs `name ARGS` with no AWS at all: none of these may need it.
+fn run(name: &str, args: &[&str]) -> Run {
+    command(name, None)
+        .and_then(|mut command| Run::capture(command.args(args).env_remove("AWS_ENDPOINT_URL")))
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 fn assert_help(name: &str, words: &[&str]) {
     let output = run(name, &["--help"]);
-    assert!(output.status.success(), "{name} --help failed: {output:?}");
-    let text = stdout(&output);
+    assert!(output.code == 0, "{name} --help failed: {output:?}");
+    let text = &output.stdout;
     for word in words {
         assert!(
             text.contains(word),
@@ -49,8 +41,8 @@ fn subcommands(help: &str) -> Vec<String> {
 
 fn assert_subcommands(name: &str, expected: &[&str]) {
     let output = run(name, &["--help"]);
-    assert!(output.status.success(), "{name} --help failed: {output:?}");
-    let mut listed = subcommands(&stdout(&output));
+    assert!(output.code == 0, "{name} --help failed: {output:?}");
+    let mut listed = subcommands(&output.stdout);
     listed.sort();
     let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
     want.push("help".into());
@@ -119,8 +111,8 @@ fn both_clis_name_their_commit_and_print_completions() {
         ("consumer-cli", "disconnect"),
     ] {
         let version = run(name, &["--version"]);
-        assert!(version.status.success(), "{version:?}");
-        let text = stdout(&version);
+        assert!(version.code == 0, "{version:?}");
+        let text = &version.stdout;
         // `NAME 0.1.0 (commit abcdef012345)`, or "unknown" outside git.
         assert!(
             text.starts_with(&format!("{name} {}", env!("CARGO_PKG_VERSION")))
@@ -129,15 +121,15 @@ fn both_clis_name_their_commit_and_print_completions() {
         );
         for shell in ["bash", "zsh", "fish"] {
             let script = run(name, &["completions", shell]);
-            assert!(script.status.success(), "{script:?}");
-            let text = stdout(&script);
+            assert!(script.code == 0, "{script:?}");
+            let text = &script.stdout;
             assert!(
                 text.contains(name) && text.contains(a_subcommand),
                 "{name} completions {shell}:\n{text}"
             );
         }
         let bad = run(name, &["completions", "cmd.exe"]);
-        assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+        assert_eq!(bad.code, 2, "{bad:?}");
     }
 }
 
@@ -157,9 +149,8 @@ fn consumer_cli_prints_its_iam_policy_without_aws() {
             "json",
         ],
     );
-    assert!(output.status.success(), "{output:?}");
-    let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("iam-policy --output json prints JSON");
+    assert!(output.code == 0, "{output:?}");
+    let report = output.json().expect("iam-policy --output json prints JSON");
     let policy = &report["consumer_policy"];
     assert_eq!(policy["Version"], "2012-10-17");
     let text = policy.to_string();
@@ -169,7 +160,7 @@ fn consumer_cli_prints_its_iam_policy_without_aws() {
         "{text}"
     );
     let bad = run("consumer-cli", &["iam-policy", "--vpc", "not-a-vpc"]);
-    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert_eq!(bad.code, 2, "{bad:?}");
 }
 
 #[test]
@@ -189,7 +180,7 @@ fn approver_help_lists_its_settings() {
 #[test]
 fn an_unknown_flag_is_a_usage_error_that_names_it() {
     let output = run("consumer-cli", &["--no-such-flag"]);
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
-    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.code, 2, "{output:?}");
+    let err = &output.stderr;
     assert!(err.contains("--no-such-flag"), "{err}");
 }

@@ -13,8 +13,10 @@ use std::collections::BTreeSet;
 use anyhow::{Context, Result};
 use aws_sdk_ec2::types::{Filter, VpcEndpointType};
 use endpoint_service::provision::policy::operator_actions;
+use privatelink_core::approval::LastDecision;
 use privatelink_core::naming::STACK_TAG;
 use privatelink_core::state::EndpointState;
+use privatelink_tests::bins::{self, Run};
 use privatelink_tests::fixtures::{endpoint_state, vpc_with_subnets, zones};
 use privatelink_tests::provider_cli::{run, run_json, stack_toml, StackDir};
 use privatelink_tests::{Account, Emulator, Fault};
@@ -72,9 +74,9 @@ async fn count(account: &Account, stack: &str) -> Result<Counts> {
     let ec2 = account.ec2();
     let elb = account.elbv2();
     let sns = account.sns();
-    let iam = aws_sdk_iam::Client::new(&account.config);
-    let lambda = aws_sdk_lambda::Client::new(&account.config);
-    let events = aws_sdk_eventbridge::Client::new(&account.config);
+    let iam = account.iam();
+    let lambda = account.lambda();
+    let events = account.events();
     let vpcs = ec2
         .describe_vpcs()
         .filters(tag_filter(stack))
@@ -357,7 +359,7 @@ async fn up_status_down_from_empty_and_a_converged_up_changes_nothing() -> Resul
         )
         .as_str()
     );
-    let lambda = aws_sdk_lambda::Client::new(&account.config);
+    let lambda = account.lambda();
     let function = lambda
         .get_function()
         .function_name("alpha-approver")
@@ -559,6 +561,41 @@ async fn down_refuses_while_a_consumer_is_connected_unless_forced() -> Result<()
         endpoint_state(&consumer, &endpoint_id).await?,
         EndpointState::Rejected
     );
+    // The rejection went through the approval path, so it is recorded on
+    // the connection (which stays listed once rejected), saying who forced it.
+    let service_id = up["service_id"].as_str().context("service id")?;
+    let listed = provider
+        .ec2()
+        .describe_vpc_endpoint_connections()
+        .filters(
+            Filter::builder()
+                .name("service-id")
+                .values(service_id)
+                .build(),
+        )
+        .send()
+        .await?;
+    let connection = listed
+        .vpc_endpoint_connections()
+        .iter()
+        .find(|c| c.vpc_endpoint_id() == Some(endpoint_id.as_str()))
+        .context("the rejected connection is still listed")?;
+    let last = LastDecision::from_tags(connection.tags()).context("a recorded decision")?;
+    assert_eq!(
+        (
+            last.decision.as_str(),
+            last.reason.as_str(),
+            last.trigger.as_str()
+        ),
+        ("reject", "service_deleted", "forced_down"),
+        "{last}"
+    );
+    assert!(
+        last.by
+            .as_deref()
+            .is_some_and(|by| by.contains(&provider.id)),
+        "{last}"
+    );
     Ok(())
 }
 
@@ -674,7 +711,7 @@ async fn a_changed_allowlist_is_an_update_and_a_foreign_name_is_refused() -> Res
     // A private DNS name: set on the service, its TXT verification record
     // written into the operator's public Route 53 zone, and AWS asked to
     // verify the domain (it finds the record: verified).
-    let route53 = aws_sdk_route53::Client::new(&account.config);
+    let route53 = account.route53();
     let zone = route53
         .create_hosted_zone()
         .name("eps.example")
@@ -817,15 +854,15 @@ async fn bad_configs_are_reported_with_file_line_and_key_before_any_call() -> Re
         let stack = StackDir::new(&good.replacen(from, to, 1))?;
         let config = stack.config().to_str().context("utf-8 path")?;
         for command in ["up", "plan"] {
-            let mut child =
-                std::process::Command::new(privatelink_tests::bins::binary("endpoint-service")?);
-            account.apply_env(&mut child);
-            let out = child
-                .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-                .args([command, "-c", config])
-                .output()?;
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{command} {key}: {stderr}");
+            // Its endpoint is a closed port: a call would fail, not pass unseen.
+            let mut child = bins::command("endpoint-service", Some(&account))?;
+            let out = Run::capture(
+                child
+                    .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+                    .args([command, "-c", config]),
+            )?;
+            let stderr = &out.stderr;
+            assert_eq!(out.code, 2, "{command} {key}: {stderr}");
             assert!(
                 stderr.contains("stack.toml:"),
                 "names the file and line: {stderr}"

@@ -3,9 +3,6 @@
 //! emulator. The test plays the vendor (accepting or rejecting with the
 //! provider's own credentials); the CLI only ever has the consumer's.
 
-#[path = "../../consumer-cli/tests/support/tls_server.rs"]
-mod tls_server;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,44 +12,20 @@ use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType, Vpc, VpcRegion,
 };
 use privatelink_core::state::EndpointState;
-use privatelink_tests::bins::binary;
+use privatelink_tests::bins::{command, Run};
 use privatelink_tests::fixtures::{self, vpc_with_subnets, Provider};
+use privatelink_tests::tls_server::{serve, Behaviour, TestCa, TlsServer};
 use privatelink_tests::{Account, Emulator, Fault};
 use serde_json::Value;
-use tls_server::{serve, Behaviour, TestCa, TlsServer};
 
 const NAME: &str = "api.vendor.internal";
 const SERVICE_TAG: &str = "privatelink-kit:consumer-service";
 
-/// One finished run of the binary.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
-    }
-}
-
 /// Runs `consumer-cli ARGS --output json` as `account`.
 async fn cli(account: &Account, args: &[&str]) -> Result<Run> {
-    let mut command = std::process::Command::new(binary("consumer-cli")?);
-    account.apply_env(&mut command);
+    let mut command = command("consumer-cli", Some(account))?;
     command.args(args).args(["--output", "json"]);
-    let out = tokio::process::Command::from(command)
-        .output()
-        .await
-        .context("running consumer-cli")?;
-    Ok(Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    Run::capture_async(command).await
 }
 
 /// The vendor's side, played by the test with the provider's credentials:
@@ -207,10 +180,6 @@ impl Setup {
         self.run(&args).await
     }
 
-    fn r53(&self) -> aws_sdk_route53::Client {
-        aws_sdk_route53::Client::new(&self.consumer.config)
-    }
-
     /// What exists in the consumer account that carries our tags or name.
     async fn inventory(&self) -> Result<Inventory> {
         let ec2 = self.consumer.ec2();
@@ -249,7 +218,8 @@ impl Setup {
             .filter_map(|e| e.vpc_endpoint_id().map(str::to_string))
             .collect();
         let zones = self
-            .r53()
+            .consumer
+            .route53()
             .list_hosted_zones_by_name()
             .dns_name(NAME)
             .send()
@@ -269,7 +239,8 @@ impl Setup {
     /// The A records at NAME in a zone: (alias DNS name or value).
     async fn a_records(&self, zone_id: &str) -> Result<Vec<String>> {
         let out = self
-            .r53()
+            .consumer
+            .route53()
             .list_resource_record_sets()
             .hosted_zone_id(zone_id)
             .send()
@@ -323,7 +294,7 @@ async fn connect_verify_status_rerun_and_disconnect() -> Result<()> {
 
     let first = setup.run(&setup.connect_args(&service)).await?;
     assert_eq!(first.code, 0, "{first:#?}");
-    let report = first.json();
+    let report = first.json()?;
     let endpoint_id = report["endpoint_id"]
         .as_str()
         .context("endpoint id")?
@@ -386,7 +357,7 @@ async fn connect_verify_status_rerun_and_disconnect() -> Result<()> {
     // Re-running changes nothing and finds the same resources.
     let again = setup.run(&setup.connect_args(&service)).await?;
     assert_eq!(again.code, 0, "{again:#?}");
-    let again = again.json();
+    let again = again.json()?;
     assert_eq!(changes(&again), Vec::<String>::new());
     assert_eq!(again["endpoint_id"], endpoint_id.as_str());
     assert_eq!(again["security_group_id"], report["security_group_id"]);
@@ -407,12 +378,12 @@ async fn connect_verify_status_rerun_and_disconnect() -> Result<()> {
     );
     let verified = setup.run(&verify).await?;
     assert_eq!(verified.code, 0, "{verified:#?}");
-    let verified = verified.json();
+    let verified = verified.json()?;
     assert_eq!(verified["name"], NAME);
     assert_eq!(verified["port"], service.server.addr.port());
     let status = setup.command("status").await?;
     assert_eq!(status.code, 0, "{status:#?}");
-    let status = status.json();
+    let status = status.json()?;
     assert_eq!(status["connected"], true);
     assert_eq!(status["endpoint_id"], endpoint_id.as_str());
     assert_eq!(status["dns"]["name"], NAME);
@@ -426,11 +397,10 @@ async fn connect_verify_status_rerun_and_disconnect() -> Result<()> {
     assert!(last.contains("passed"), "{last}");
 
     // The same result for people.
-    let mut human = std::process::Command::new(binary("consumer-cli")?);
-    setup.consumer.apply_env(&mut human);
+    let mut human = command("consumer-cli", Some(&setup.consumer))?;
     human.arg("status").args(setup.target());
-    let human = tokio::process::Command::from(human).output().await?;
-    let text = String::from_utf8_lossy(&human.stdout);
+    let human = Run::capture_async(human).await?;
+    let text = &human.stdout;
     assert!(
         text.contains(&format!("  endpoint:       {endpoint_id} (available)")),
         "{text}"
@@ -453,7 +423,10 @@ async fn connect_verify_status_rerun_and_disconnect() -> Result<()> {
     // disconnect leaves nothing, and a second one has nothing to do.
     let gone = setup.command("disconnect").await?;
     assert_eq!(gone.code, 0, "{gone:#?}");
-    let removed = gone.json()["removed"].as_array().map(Vec::len).unwrap_or(0);
+    let removed = gone.json()?["removed"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
     assert_eq!(removed, 4, "record, zone, endpoint, group: {}", gone.stdout);
     assert!(
         setup.inventory().await?.is_empty(),
@@ -469,9 +442,9 @@ async fn connect_verify_status_rerun_and_disconnect() -> Result<()> {
     );
     let twice = setup.command("disconnect").await?;
     assert_eq!(twice.code, 0, "{twice:#?}");
-    assert_eq!(twice.json()["removed"], serde_json::json!([]));
+    assert_eq!(twice.json()?["removed"], serde_json::json!([]));
     let status = setup.command("status").await?;
-    assert_eq!(status.json()["connected"], false);
+    assert_eq!(status.json()?["connected"], false);
     Ok(())
 }
 
@@ -499,7 +472,7 @@ async fn verified_private_dns_name(provider: &Provider, name: &str) -> Result<()
         dns.name().context("no verification name")?,
         dns.value().context("no verification value")?,
     );
-    let route53 = aws_sdk_route53::Client::new(&provider.account.config);
+    let route53 = provider.account.route53();
     let domain = name.split_once('.').map(|(_, d)| d).unwrap_or(name);
     let zone = route53
         .create_hosted_zone()
@@ -583,7 +556,7 @@ async fn vendor_private_dns_name_is_turned_on_after_acceptance() -> Result<()> {
     );
     let first = setup.run(&args).await?;
     assert_eq!(first.code, 0, "{first:#?}");
-    let report = first.json();
+    let report = first.json()?;
     let endpoint_id = report["endpoint_id"]
         .as_str()
         .context("endpoint id")?
@@ -628,13 +601,16 @@ async fn vendor_private_dns_name_is_turned_on_after_acceptance() -> Result<()> {
     // Re-running changes nothing.
     let again = setup.run(&args).await?;
     assert_eq!(again.code, 0, "{again:#?}");
-    assert_eq!(changes(&again.json()), Vec::<String>::new());
+    assert_eq!(changes(&again.json()?), Vec::<String>::new());
     let status = setup.command("status").await?;
-    assert_eq!(status.json()["dns"]["mode"], "private-dns", "{status:#?}");
+    assert_eq!(status.json()?["dns"]["mode"], "private-dns", "{status:#?}");
 
     let gone = setup.command("disconnect").await?;
     assert_eq!(gone.code, 0, "{gone:#?}");
-    let removed = gone.json()["removed"].as_array().map(Vec::len).unwrap_or(0);
+    let removed = gone.json()?["removed"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
     assert_eq!(removed, 2, "endpoint, group: {}", gone.stdout);
     assert!(
         setup.inventory().await?.is_empty(),
@@ -685,7 +661,7 @@ async fn rejected_connection_says_so_and_cleans_up() -> Result<()> {
     let _accepting = vendor(&setup.provider, true);
     let again = setup.run(&args).await?;
     assert_eq!(again.code, 0, "{again:#?}");
-    let again = again.json();
+    let again = again.json()?;
     assert_ne!(again["endpoint_id"], inventory.endpoints[0].as_str());
     assert_eq!(again["state"], "available");
     assert!(
@@ -863,7 +839,7 @@ async fn vpc_without_dns_attributes_is_refused_then_fixed_on_request() -> Result
     finish.push("--no-verify");
     let done = cli(&setup.consumer, &finish).await?;
     assert_eq!(done.code, 0, "{done:#?}");
-    let made = changes(&done.json());
+    let made = changes(&done.json()?);
     assert!(
         !made.iter().any(|c| c.starts_with("created endpoint")),
         "{made:?}"
@@ -895,7 +871,7 @@ async fn vpc_without_dns_attributes_is_refused_then_fixed_on_request() -> Result
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zone_that_is_not_ours_is_never_touched() -> Result<()> {
     let setup = setup().await?;
-    let r53 = setup.r53();
+    let r53 = setup.consumer.route53();
     // The customer's own zone for the same name, on the same VPC (made the
     // way `aws route53 create-hosted-zone --vpc ...` makes it).
     let zone = r53
@@ -1015,7 +991,7 @@ async fn a_crash_at_any_step_converges_on_rerun() -> Result<()> {
     }
     let done = setup.run(&args).await?;
     assert_eq!(done.code, 0, "{done:#?}");
-    let report = done.json();
+    let report = done.json()?;
     assert_eq!(
         changes(&report),
         Vec::<String>::new(),
@@ -1031,7 +1007,7 @@ async fn a_crash_at_any_step_converges_on_rerun() -> Result<()> {
         (1, 1, 1)
     );
     assert_eq!(setup.a_records(&inventory.zones[0]).await?.len(), 1);
-    let status = setup.command("status").await?.json();
+    let status = setup.command("status").await?.json()?;
     assert!(
         status["last_verification"]
             .as_str()
@@ -1138,7 +1114,7 @@ async fn waits_cover_slow_pending_and_deleting_and_time_out_clearly() -> Result<
     long.extend(["--wait", "60s"].map(String::from));
     let connected = setup.run(&long).await?;
     assert_eq!(connected.code, 0, "{connected:#?}");
-    let connected = connected.json();
+    let connected = connected.json()?;
     assert_eq!(connected["state"], "available");
     let endpoint = connected["endpoint_id"].as_str().context("endpoint id")?;
     assert_eq!(

@@ -11,27 +11,21 @@
 //! Needs the binary: `cargo test --workspace --no-run` (or tests/run.sh) builds it.
 
 use std::collections::HashMap;
-use std::process::{Command, Output};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use aws_sdk_ec2::types::Tag;
 use aws_sdk_elasticloadbalancingv2::types::{LoadBalancerSchemeEnum, LoadBalancerTypeEnum};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 use privatelink_core::naming::{StackName, STACK_TAG};
 use privatelink_core::state::EndpointState;
-use privatelink_tests::bins::binary;
+use privatelink_tests::bins::{command, Run};
 use privatelink_tests::fixtures::{create_endpoint, endpoint_state, vpc_with_subnets, Provider};
+use privatelink_tests::provider_cli::EMPTY_ZIP;
 use privatelink_tests::{Account, Emulator, Fault};
 use serde_json::Value;
 
 const STACK: &str = "ops";
-
-/// The smallest valid zip (an empty archive): moto's Lambda stores the
-/// package and never runs it here.
-const EMPTY_ZIP: [u8; 22] = [
-    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
 
 /// A provider stack the operator commands can find, and its consumers.
 struct World {
@@ -82,21 +76,18 @@ impl World {
     }
 
     /// Runs `endpoint-service ARGS --stack ops` as the provider.
-    fn run(&self, args: &[&str]) -> Result<Output> {
-        let mut command = Command::new(binary("endpoint-service")?);
+    fn run(&self, args: &[&str]) -> Result<Run> {
+        let mut command = command("endpoint-service", Some(&self.provider.account))?;
         command.args(args).args(["--stack", self.stack.as_str()]);
-        self.provider.account.apply_env(&mut command);
         // Never a terminal here: confirmations must be refused, not asked.
-        command.stdin(std::process::Stdio::null());
-        command.output().context("running endpoint-service")
+        Run::capture(command.stdin(std::process::Stdio::null()))
     }
 
     /// Like [`World::run`] with `--output json`, expecting exit code `code`.
     fn json(&self, args: &[&str], code: i32) -> Result<Value> {
         let mut all = args.to_vec();
         all.extend(["--output", "json"]);
-        let out = expect(self.run(&all)?, code)?;
-        serde_json::from_slice(&out.stdout).context("stdout is not JSON")
+        self.run(&all)?.expect(code).json()
     }
 
     /// A consumer's endpoint to this service, pendingAcceptance.
@@ -123,7 +114,10 @@ impl World {
     }
 
     async fn approver_env(&self) -> Result<HashMap<String, String>> {
-        let out = lambda(&self.provider.account)
+        let out = self
+            .provider
+            .account
+            .lambda()
             .get_function_configuration()
             .function_name(self.stack.function())
             .send()
@@ -136,10 +130,6 @@ impl World {
     }
 }
 
-fn lambda(account: &Account) -> aws_sdk_lambda::Client {
-    aws_sdk_lambda::Client::new(&account.config)
-}
-
 /// The approver's role and function under the stack's names, tagged with
 /// the stack, as `endpoint-service up` makes them.
 async fn approver_function(
@@ -147,7 +137,7 @@ async fn approver_function(
     stack: &StackName,
     env: HashMap<String, String>,
 ) -> Result<()> {
-    let iam = aws_sdk_iam::Client::new(&account.config);
+    let iam = account.iam();
     let trust = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
@@ -161,7 +151,8 @@ async fn approver_function(
         .await
         .context("CreateRole")?;
     let role_arn = role.role().map(|r| r.arn()).context("no role ARN")?;
-    lambda(account)
+    account
+        .lambda()
         .create_function()
         .function_name(stack.function())
         .runtime(Runtime::Providedal2023)
@@ -178,27 +169,6 @@ async fn approver_function(
         .await
         .context("CreateFunction")?;
     Ok(())
-}
-
-/// Checks the exit code, showing both streams when it is not `code`.
-fn expect(out: Output, code: i32) -> Result<Output> {
-    if out.status.code() != Some(code) {
-        bail!(
-            "expected exit code {code}, got {:?}\nstdout:\n{}\nstderr:\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(out)
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The JSON row of one endpoint in `connections`/`history` output.
@@ -249,25 +219,29 @@ async fn connections_filter_by_state_and_warn_about_drift() -> Result<()> {
     let pending = world.json(&["connections", "--state", "pending-acceptance"], 0)?;
     assert_eq!(pending["connections"].as_array().map(Vec::len), Some(2));
 
-    let human = expect(world.run(&["connections"])?, 0)?;
-    let text = stdout(&human);
+    let human = world.run(&["connections"])?.expect(0);
+    let text = &human.stdout;
     assert!(text.contains("ALLOWLISTED"), "{text}");
     assert!(text.contains("principals only"), "{text}");
     assert!(text.contains("warning: allowlist drift"), "{text}");
     assert!(text.contains(&world.outsider.id), "{text}");
 
-    let drift = expect(world.run(&["drift"])?, 0)?;
+    let drift = world.run(&["drift"])?.expect(0);
     assert!(
-        stdout(&drift).contains("may connect but are not accepted by the approver"),
+        drift
+            .stdout
+            .contains("may connect but are not accepted by the approver"),
         "{}",
-        stdout(&drift)
+        drift.stdout
     );
 
-    let bad = expect(world.run(&["connections", "--state", "accepted"])?, 2)?;
+    let bad = world
+        .run(&["connections", "--state", "accepted"])?
+        .expect(2);
     assert!(
-        stderr(&bad).contains("is not a connection state"),
+        bad.stderr.contains("is not a connection state"),
         "{}",
-        stderr(&bad)
+        bad.stderr
     );
     Ok(())
 }
@@ -279,12 +253,12 @@ async fn accepting_a_non_allowlisted_owner_needs_yes_and_is_recorded() -> Result
         .connect(&world.outsider, &world.provider.service_name.clone())
         .await?;
 
-    let refused = expect(world.run(&["accept", &theirs])?, 4)?;
-    assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    let refused = world.run(&["accept", &theirs])?.expect(4);
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
     assert!(
-        stderr(&refused).contains(&world.outsider.id),
+        refused.stderr.contains(&world.outsider.id),
         "{}",
-        stderr(&refused)
+        refused.stderr
     );
     assert_eq!(
         endpoint_state(&world.outsider, &theirs).await?,
@@ -320,11 +294,11 @@ async fn accepting_a_non_allowlisted_owner_needs_yes_and_is_recorded() -> Result
     );
 
     // Accepting again converges: nothing to do, exit 0.
-    let again = expect(world.run(&["accept", &theirs, "--yes"])?, 0)?;
+    let again = world.run(&["accept", &theirs, "--yes"])?.expect(0);
     assert!(
-        stdout(&again).contains("already accepted"),
+        again.stdout.contains("already accepted"),
         "{}",
-        stdout(&again)
+        again.stdout
     );
     Ok(())
 }
@@ -381,11 +355,10 @@ async fn a_partial_batch_reports_each_id_and_does_the_rest() -> Result<()> {
     let (elsewhere, other_service) = other_service_endpoint(&world).await?;
     let unknown = "vpce-0123456789abcdef0";
 
-    let out = expect(
-        world.run(&["reject", &ours, unknown, &elsewhere, "not-an-id"])?,
-        3,
-    )?;
-    let text = stdout(&out);
+    let out = world
+        .run(&["reject", &ours, unknown, &elsewhere, "not-an-id"])?
+        .expect(3);
+    let text = &out.stdout;
     assert!(text.contains(&format!("{ours}: rejected")), "{text}");
     assert!(
         text.contains(&format!("{unknown}: no connection")),
@@ -402,9 +375,9 @@ async fn a_partial_batch_reports_each_id_and_does_the_rest() -> Result<()> {
         "{text}"
     );
     assert!(
-        stderr(&out).contains("3 of the requested endpoint(s) failed"),
+        out.stderr.contains("3 of the requested endpoint(s) failed"),
         "{}",
-        stderr(&out)
+        out.stderr
     );
     assert_eq!(
         endpoint_state(&world.listed, &ours).await?,
@@ -416,11 +389,12 @@ async fn a_partial_batch_reports_each_id_and_does_the_rest() -> Result<()> {
     );
 
     // A rejected connection cannot be accepted: a per-id message, exit 3.
-    let out = expect(world.run(&["accept", &ours, "--yes"])?, 3)?;
+    let out = world.run(&["accept", &ours, "--yes"])?.expect(3);
     assert!(
-        stdout(&out).contains(&format!("{ours}: is rejected and cannot be changed")),
+        out.stdout
+            .contains(&format!("{ours}: is rejected and cannot be changed")),
         "{}",
-        stdout(&out)
+        out.stdout
     );
 
     let history = world.json(&["history"], 0)?;
@@ -466,33 +440,28 @@ async fn allow_and_disallow_change_both_places_and_rerun_cleanly() -> Result<()>
     let synced = world.json(&["allow", &world.outsider.id.clone()], 0)?;
     assert_eq!(synced["drift"]["in_sync"], true, "{synced}");
 
-    let removed = expect(world.run(&["disallow", &newcomer])?, 0)?;
-    assert!(
-        stdout(&removed).contains("disallowed"),
-        "{}",
-        stdout(&removed)
-    );
+    let removed = world.run(&["disallow", &newcomer])?.expect(0);
+    assert!(removed.stdout.contains("disallowed"), "{}", removed.stdout);
     let env = world.approver_env().await?;
     assert!(!env["APPROVER_ALLOWLIST"].contains(&newcomer));
     assert!(!world.principals().await?.contains(&principal));
 
-    let bad = expect(world.run(&["allow", "1234-5678-9012"])?, 2)?;
+    let bad = world.run(&["allow", "1234-5678-9012"])?.expect(2);
     assert!(
-        stderr(&bad).contains("without separators: 123456789012"),
+        bad.stderr.contains("without separators: 123456789012"),
         "{}",
-        stderr(&bad)
+        bad.stderr
     );
 
     // The approver's allowlist can never be emptied.
-    let last = expect(
-        world.run(&[
+    let last = world
+        .run(&[
             "disallow",
             &world.listed.id.clone(),
             &world.outsider.id.clone(),
-        ])?,
-        4,
-    )?;
-    assert!(stderr(&last).contains("empty"), "{}", stderr(&last));
+        ])?
+        .expect(4);
+    assert!(last.stderr.contains("empty"), "{}", last.stderr);
     assert!(world.approver_env().await?["APPROVER_ALLOWLIST"].contains(&world.listed.id));
     Ok(())
 }
@@ -511,8 +480,8 @@ async fn allow_refuses_to_rewrite_an_invalid_allowlist_and_changes_nothing() -> 
         ["allow", newcomer.as_str()],
         ["disallow", world.outsider.id.as_str()],
     ] {
-        let refused = expect(world.run(&args)?, 4)?;
-        let text = stderr(&refused);
+        let refused = world.run(&args)?.expect(4);
+        let text = &refused.stderr;
         assert!(text.contains("APPROVER_ALLOWLIST is invalid"), "{text}");
         assert!(text.contains("12345"), "{text}");
         assert!(text.contains("nothing was changed"), "{text}");
@@ -541,9 +510,11 @@ async fn disallow_with_revocation_rejects_live_connections_after_yes() -> Result
     // Keep one account on the approver's list.
     world.json(&["allow", &world.outsider.id.clone()], 0)?;
 
-    let refused = expect(world.run(&["disallow", &world.listed.id.clone()])?, 4)?;
-    assert!(stderr(&refused).contains(&ours), "{}", stderr(&refused));
-    assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    let refused = world
+        .run(&["disallow", &world.listed.id.clone()])?
+        .expect(4);
+    assert!(refused.stderr.contains(&ours), "{}", refused.stderr);
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
     // Asked before any change: both places still list the account.
     assert!(world.approver_env().await?["APPROVER_ALLOWLIST"].contains(&world.listed.id));
     assert!(world
@@ -615,8 +586,8 @@ async fn sweep_dry_run_changes_nothing_and_sweep_decides() -> Result<()> {
     let untouched = world.json(&["history"], 0)?;
     assert_eq!(row(&untouched, &ours)?["last_decision"], Value::Null);
 
-    let human = expect(world.run(&["sweep"])?, 0)?;
-    let text = stdout(&human);
+    let human = world.run(&["sweep"])?.expect(0);
+    let text = &human.stdout;
     assert!(
         text.contains(&format!("{ours} owner {}", world.listed.id)),
         "{text}"
@@ -661,11 +632,13 @@ async fn an_interrupted_allow_or_disallow_leaves_only_harmless_drift_and_a_rerun
             &provider,
         )
         .await?;
-    let failed = expect(world.run(&["allow", &newcomer])?, 1)?;
+    let failed = world.run(&["allow", &newcomer])?.expect(1);
     assert!(
-        stderr(&failed).contains("ModifyVpcEndpointServicePermissions"),
+        failed
+            .stderr
+            .contains("ModifyVpcEndpointServicePermissions"),
         "{}",
-        stderr(&failed)
+        failed.stderr
     );
     assert!(world.approver_env().await?["APPROVER_ALLOWLIST"].contains(&newcomer));
     assert!(!world.principals().await?.contains(&principal));
@@ -690,7 +663,7 @@ async fn an_interrupted_allow_or_disallow_leaves_only_harmless_drift_and_a_rerun
             &provider,
         )
         .await?;
-    expect(world.run(&["disallow", &newcomer])?, 1)?;
+    world.run(&["disallow", &newcomer])?.expect(1);
     assert!(!world.principals().await?.contains(&principal));
     assert!(world.approver_env().await?["APPROVER_ALLOWLIST"].contains(&newcomer));
     let drift = world.json(&["drift"], 0)?;

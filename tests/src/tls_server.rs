@@ -1,10 +1,12 @@
-//! A local HTTPS server for tests: a throw-away CA made with rcgen, leaf
-//! certificates for chosen names, and a rustls + hyper server that answers
-//! with a chosen status and body, or misbehaves on purpose (never answers
-//! TLS, never answers HTTP). Shared by the consumer-cli TLS tests, the
-//! emulator tests and the benchmark (included with `#[path]`).
-
-#![allow(dead_code)]
+//! The workspace's one HTTPS test server: a throw-away CA made with rcgen,
+//! leaf certificates for chosen names, and a rustls + hyper server on
+//! 127.0.0.1 that answers every request with a chosen status and body, or
+//! misbehaves on purpose (never answers TLS, never answers HTTP). The TLS
+//! handshake and the HTTP exchange are real, so `consumer-cli verify` is
+//! tested against what it meets in production.
+//!
+//! Used by consumer-cli's HTTPS-check tests (a dev-dependency), the consumer
+//! scenarios, and the demo's [`StandIn`] for the vendor's application.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -12,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -78,6 +81,7 @@ pub enum Behaviour {
 }
 
 /// A running server; stops when dropped.
+#[derive(Debug)]
 pub struct TlsServer {
     pub addr: SocketAddr,
     task: JoinHandle<()>,
@@ -90,6 +94,7 @@ impl Drop for TlsServer {
 }
 
 /// Starts a server on 127.0.0.1 with a certificate for `names` from `ca`.
+/// Panics if it cannot: a test fixture failing is the test's failure.
 pub async fn serve(ca: &TestCa, names: &[&str], behaviour: Behaviour) -> TlsServer {
     let (chain, key) = ca.leaf(names);
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -145,4 +150,53 @@ pub async fn serve(ca: &TestCa, names: &[&str], behaviour: Behaviour) -> TlsServ
         }
     });
     TlsServer { addr, task }
+}
+
+/// The body the [`StandIn`] answers with, which `verify --expect-body` checks.
+pub const BODY: &str = "API OK";
+
+/// A stand-in for the vendor's application: answers with `200` [`BODY`],
+/// with a certificate for the service's name from a CA of its own.
+///
+/// The demo and the end-to-end test register it as the NLB's target and point
+/// `consumer-cli verify` at it with `--resolve NAME:127.0.0.1:PORT` and
+/// `--ca-file`, because the emulator's endpoint IPs are not routable.
+#[derive(Debug)]
+pub struct StandIn {
+    pub addr: SocketAddr,
+    /// PEM file of the CA that issued the server's certificate.
+    pub ca_file: PathBuf,
+    _server: TlsServer,
+}
+
+impl StandIn {
+    /// Starts the server for `dns_name` on a free loopback port, writing the
+    /// CA certificate to `dir/ca.pem`.
+    pub async fn start(dns_name: &str, dir: &Path) -> anyhow::Result<StandIn> {
+        let ca = TestCa::new("privatelink-kit demo CA");
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, &ca.cert_pem)
+            .with_context(|| format!("writing {}", ca_file.display()))?;
+        let behaviour = Behaviour::Respond {
+            status: 200,
+            body: BODY.into(),
+        };
+        let server = serve(&ca, &[dns_name], behaviour).await;
+        Ok(StandIn {
+            addr: server.addr,
+            ca_file,
+            _server: server,
+        })
+    }
+
+    /// The `--resolve NAME:IP` argument that sends `dns_name` to this
+    /// server (the port is the service's port, [`StandIn::port`]).
+    pub fn resolve_arg(&self, dns_name: &str) -> String {
+        format!("{dns_name}:{}", self.addr.ip())
+    }
+
+    /// The port it listens on, which the demo makes the service's port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
 }

@@ -1,2 +1,0 @@
-//! Helpers for consumer-cli's integration tests.
-pub mod tls_server;
