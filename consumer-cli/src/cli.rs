@@ -74,6 +74,10 @@ pub struct IamPolicyArgs {
     /// only (default: any service)
     #[arg(long, value_name = "NAME")]
     pub service_name: Option<String>,
+    /// The name you give `connect --dns-name`: allow DNS record changes for
+    /// this name only (default: any name in your hosted zones)
+    #[arg(long, value_name = "NAME")]
+    pub dns_name: Option<String>,
 }
 
 impl IamPolicyArgs {
@@ -99,6 +103,11 @@ impl IamPolicyArgs {
             region: region.map(str::to_string),
             vpc_id,
             service_name,
+            dns_name: self
+                .dns_name
+                .as_deref()
+                .map(target::parse_dns_name)
+                .transpose()?,
         })
     }
 }

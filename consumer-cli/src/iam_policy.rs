@@ -32,6 +32,9 @@ pub struct ConsumerScope {
     /// The vendor's endpoint service name: when given, endpoints may be
     /// created for this service only.
     pub service_name: Option<String>,
+    /// The name `connect --dns-name` sets up: when given, record changes are
+    /// for this name only (`route53:ChangeResourceRecordSetsNormalizedRecordNames`).
+    pub dns_name: Option<String>,
 }
 
 /// Read-only calls with no resource type in the SAR (they need `*`).
@@ -124,6 +127,28 @@ impl ConsumerScope {
 
 /// The policy document.
 pub fn consumer_policy(scope: &ConsumerScope) -> Value {
+    // SAR (Route 53): ChangeResourceRecordSets carries the record types,
+    // actions and normalized names of the batch (multivalued: ForAllValues,
+    // with Null false so that a request without them does not pass). The
+    // name, when known, keeps the customer's other zones' records out of
+    // reach; Route 53 normalizes names to lower case without the final dot.
+    let mut record_conditions = json!({
+        "ForAllValues:StringEquals": {
+            "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
+            "route53:ChangeResourceRecordSetsActions": ["UPSERT", "DELETE"]
+        },
+        "Null": {
+            "route53:ChangeResourceRecordSetsRecordTypes": "false",
+            "route53:ChangeResourceRecordSetsActions": "false"
+        }
+    });
+    if let Some(name) = &scope.dns_name {
+        let normalized = name.trim_end_matches('.').to_ascii_lowercase();
+        record_conditions["ForAllValues:StringEquals"]
+            ["route53:ChangeResourceRecordSetsNormalizedRecordNames"] = json!([normalized]);
+        record_conditions["Null"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"] =
+            json!("false");
+    }
     let owned = scope.tags("aws:ResourceTag");
     let mut endpoint_create = serde_json::Map::new();
     endpoint_create.insert("StringEquals".into(), scope.tags("aws:RequestTag"));
@@ -256,16 +281,7 @@ pub fn consumer_policy(scope: &ConsumerScope) -> Value {
                 "Effect": "Allow",
                 "Action": "route53:ChangeResourceRecordSets",
                 "Resource": "arn:aws:route53:::hostedzone/*",
-                "Condition": {
-                    "ForAllValues:StringEquals": {
-                        "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
-                        "route53:ChangeResourceRecordSetsActions": ["UPSERT", "DELETE"]
-                    },
-                    "Null": {
-                        "route53:ChangeResourceRecordSetsRecordTypes": "false",
-                        "route53:ChangeResourceRecordSetsActions": "false"
-                    }
-                }
+                "Condition": record_conditions
             },
             {"Sid": "DeleteEmptyZones", "Effect": "Allow", "Action": "route53:DeleteHostedZone", "Resource": "arn:aws:route53:::hostedzone/*"}
         ]
@@ -279,6 +295,7 @@ pub struct ConsumerPolicyReport {
     pub region: String,
     pub vpc: Option<String>,
     pub service_name: Option<String>,
+    pub dns_name: Option<String>,
     pub consumer_policy: Value,
 }
 
@@ -289,6 +306,7 @@ impl ConsumerPolicyReport {
             region: scope.region().to_string(),
             vpc: scope.vpc_id.clone(),
             service_name: scope.service_name.clone(),
+            dns_name: scope.dns_name.clone(),
             consumer_policy: consumer_policy(scope),
         }
     }
@@ -298,11 +316,12 @@ impl fmt::Display for ConsumerPolicyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "# Consumer policy for connect/verify/status/disconnect (account {}, region {}, VPC {}, service {})",
+            "# Consumer policy for connect/verify/status/disconnect (account {}, region {}, VPC {}, service {}, DNS name {})",
             self.account,
             self.region,
             self.vpc.as_deref().unwrap_or("any"),
             self.service_name.as_deref().unwrap_or("any"),
+            self.dns_name.as_deref().unwrap_or("any"),
         )?;
         write!(
             f,
@@ -322,7 +341,31 @@ mod tests {
             region: Some("us-east-1".into()),
             vpc_id: Some("vpc-0abc".into()),
             service_name: Some("com.amazonaws.vpce.us-east-1.vpce-svc-0123".into()),
+            dns_name: Some("API.Vendor.Internal.".into()),
         }
+    }
+
+    #[test]
+    fn record_changes_are_for_the_dns_name_only_when_given() {
+        let named = consumer_policy(&scoped());
+        let condition = &by_sid(&named, "ChangeAliasRecordsOnly")["Condition"];
+        assert_eq!(
+            condition["ForAllValues:StringEquals"]
+                ["route53:ChangeResourceRecordSetsNormalizedRecordNames"],
+            json!(["api.vendor.internal"])
+        );
+        assert_eq!(
+            condition["Null"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"],
+            "false"
+        );
+        let any = consumer_policy(&ConsumerScope {
+            dns_name: None,
+            ..scoped()
+        });
+        let condition = &by_sid(&any, "ChangeAliasRecordsOnly")["Condition"];
+        assert!(condition["ForAllValues:StringEquals"]
+            .get("route53:ChangeResourceRecordSetsNormalizedRecordNames")
+            .is_none());
     }
 
     fn statements(p: &Value) -> &Vec<Value> {

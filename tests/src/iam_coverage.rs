@@ -27,7 +27,7 @@
 //!   `iam:PermissionsBoundary` (the request's, or the one the run created the
 //!   role with), `iam:PolicyARN`, `ec2:VpceServiceName` (new endpoint),
 //!   `sns:Protocol`/`sns:Endpoint`, `lambda:Principal`, `events:TargetArn`,
-//!   `route53:VPCs`, `route53:ChangeResourceRecordSetsRecordTypes`/`Actions`,
+//!   `route53:VPCs`, `route53:ChangeResourceRecordSetsRecordTypes`/`Actions`/`NormalizedRecordNames`,
 //!   `aws:RequestedRegion`, `ec2:Region`;
 //! - `aws:ResourceTag/K` (and `ec2:ResourceTag/K`): absent on new resources
 //!   and on actions without resource-level permissions; on an existing
@@ -1121,7 +1121,11 @@ fn zone_id(params: &Value) -> Option<String> {
 }
 
 /// Record types and actions in a ChangeResourceRecordSets body.
-fn record_changes(params: &Value) -> (Vec<String>, Vec<String>) {
+/// A ChangeResourceRecordSets batch's condition keys: record types,
+/// actions, and names normalized as Route 53 does for
+/// `route53:ChangeResourceRecordSetsNormalizedRecordNames` (lower case,
+/// without the final dot).
+fn record_changes(params: &Value) -> (Vec<String>, Vec<String>, Vec<String>) {
     let changes = params
         .pointer("/body/ChangeBatch/Changes/Change")
         .cloned()
@@ -1133,6 +1137,7 @@ fn record_changes(params: &Value) -> (Vec<String>, Vec<String>) {
     };
     let mut types = BTreeSet::new();
     let mut actions = BTreeSet::new();
+    let mut names = BTreeSet::new();
     for change in &list {
         if let Some(a) = change.get("Action").and_then(Value::as_str) {
             actions.insert(a.to_string());
@@ -1143,8 +1148,18 @@ fn record_changes(params: &Value) -> (Vec<String>, Vec<String>) {
         {
             types.insert(t.to_string());
         }
+        if let Some(n) = change
+            .pointer("/ResourceRecordSet/Name")
+            .and_then(Value::as_str)
+        {
+            names.insert(n.trim_end_matches('.').to_ascii_lowercase());
+        }
     }
-    (types.into_iter().collect(), actions.into_iter().collect())
+    (
+        types.into_iter().collect(),
+        actions.into_iter().collect(),
+        names.into_iter().collect(),
+    )
 }
 
 fn route53(c: &mut Ctx<'_>) -> Result<()> {
@@ -1204,7 +1219,7 @@ fn route53(c: &mut Ctx<'_>) -> Result<()> {
         }
         "ChangeResourceRecordSets" => {
             let id = zone_id(&params).ok_or_else(|| anyhow!("{action} without a zone id"))?;
-            let (types, actions) = record_changes(&params);
+            let (types, actions, names) = record_changes(&params);
             c.push(
                 &own,
                 zone(&id),
@@ -1212,6 +1227,10 @@ fn route53(c: &mut Ctx<'_>) -> Result<()> {
                 &[
                     ("route53:ChangeResourceRecordSetsRecordTypes", types),
                     ("route53:ChangeResourceRecordSetsActions", actions),
+                    (
+                        "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+                        names,
+                    ),
                 ],
             );
         }

@@ -45,6 +45,7 @@ trap 'rm -rf "$out"' EXIT
 "$bin_dir/endpoint-service" iam-policy --stack acme-api --output json >"$out/provider-unscoped.out"
 # The consumer's.
 "$bin_dir/consumer-cli" iam-policy --account 222222222222 --region us-east-1 --vpc vpc-0abc1234def567890 \
+  --dns-name api.acme.example \
   --service-name com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0 --output json >"$out/consumer-scoped.out"
 "$bin_dir/consumer-cli" iam-policy --output json >"$out/consumer-unscoped.out"
 

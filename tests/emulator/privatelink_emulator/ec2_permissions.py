@@ -26,7 +26,8 @@ from .errors import error
 from .ids import check_service_id
 from .paging import matches, page, parse_filters
 
-_IAM = r"arn:aws[a-z-]*:iam::[A-Za-z0-9]+:"
+# An account id is 12 digits.
+_IAM = r"arn:aws[a-z-]*:iam::\d{12}:"
 PRINCIPAL_TYPES = (
     # Documented forms (Guide: configure-endpoint-service.html, "Manage permissions"):
     # everyone, an account's root, a role, a user. Paths are not supported (API:

@@ -18,26 +18,29 @@ from moto.moto_api._internal import mock_random
 
 from .errors import error
 
-# 8 or 17 lowercase hex digits, the two lengths EC2 ids have had (ASSUMED: the exact
-# rule AWS applies is not documented).
-SERVICE_ID = re.compile(r"^vpce-svc-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
-ENDPOINT_ID = re.compile(r"^vpce-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
-
-
-def malformed(code: str, value: str) -> Any:
-    # Wording as AWS returned it for InvalidVpcEndpointServiceId.Malformed (quoted in
-    # public integration tests run against AWS); the same wording for endpoints.
-    return error(code, f"Invalid Id: '{value}'")
+# The rule AWS states in its own error for endpoint ids: "expecting 'vpce-...; the Id may
+# only contain lowercase alphanumeric characters and a single dash" (the message as AWS
+# returned it, quoted in terraform-aws-modules/terraform-aws-vpc #312). A well-formed id
+# that names nothing is `.NotFound`. Service ids: the same rule after `vpce-svc-`
+# (ASSUMED: their prefix has two dashes).
+SERVICE_ID = re.compile(r"^vpce-svc-[a-z0-9]+$")
+ENDPOINT_ID = re.compile(r"^vpce-[a-z0-9]+$")
 
 
 def check_service_id(value: Any) -> None:
     if value is not None and not SERVICE_ID.match(str(value)):
-        raise malformed("InvalidVpcEndpointServiceId.Malformed", str(value))
+        # Wording as AWS returned it for InvalidVpcEndpointServiceId.Malformed (quoted in
+        # public integration tests run against AWS).
+        raise error("InvalidVpcEndpointServiceId.Malformed", f"Invalid Id: '{value}'")
 
 
 def check_endpoint_id(value: Any) -> None:
     if value is not None and not ENDPOINT_ID.match(str(value)):
-        raise malformed("InvalidVpcEndpointId.Malformed", str(value))
+        raise error(
+            "InvalidVpcEndpointId.Malformed",
+            f"Invalid Id: '{value}' (expecting 'vpce-...; the Id may only contain lowercase "
+            "alphanumeric characters and a single dash')",
+        )
 
 
 def check_service_ids(values: Any) -> None:

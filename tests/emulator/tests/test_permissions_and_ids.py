@@ -15,7 +15,13 @@ def _error(call, **kwargs):
 
 @pytest.mark.parametrize(
     "principal",
-    ["12345", "not-an-arn", "arn:aws:sts::111122223333:assumed-role/admin/session"],
+    [
+        "12345",
+        "not-an-arn",
+        "arn:aws:sts::111122223333:assumed-role/admin/session",
+        "arn:aws:iam::abc:root",
+        "arn:aws:iam::1234567890123:root",
+    ],
 )
 def test_invalid_principals_are_refused(world, principal):
     provider = world.account()
@@ -123,9 +129,16 @@ def test_malformed_endpoint_ids(world, bad):
         ),
     ]
     for call, kwargs in calls:
-        assert _error(call, **kwargs)["Code"] == "InvalidVpcEndpointId.Malformed", call.__name__
-    error = _error(ec2.describe_vpc_endpoints, VpcEndpointIds=["vpce-0123456789abcdef0"])
-    assert error["Code"] == "InvalidVpcEndpointId.NotFound"
+        error = _error(call, **kwargs)
+        assert error["Code"] == "InvalidVpcEndpointId.Malformed", call.__name__
+        assert error["Message"] == (
+            f"Invalid Id: '{bad}' (expecting 'vpce-...; the Id may only contain lowercase "
+            "alphanumeric characters and a single dash')"
+        )
+    # Well-formed (lowercase alphanumeric after one dash) but unknown is NotFound, hex or not.
+    for unknown in ["vpce-0123456789abcdef0", "vpce-zzzzzzzz"]:
+        error = _error(ec2.describe_vpc_endpoints, VpcEndpointIds=[unknown])
+        assert error["Code"] == "InvalidVpcEndpointId.NotFound", unknown
 
 
 def test_rejected_connections_outlive_their_service(world):

@@ -147,6 +147,8 @@ fn coverage(summary: &Summary, log: &Value) -> anyhow::Result<Report> {
                 vpc,
                 "--service-name",
                 &summary.service_name,
+                "--dns-name",
+                demo::DNS_NAME,
             ],
         )?;
         let (docs, _) = documents(&out, |_| true);

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
 use aws_sdk_ec2::types::{Filter, VpcEndpointType};
-use endpoint_service::provision::policy::operator_actions;
+use endpoint_service::provision::policy::{operator_actions, BOUNDARY_ADMIN_ACTIONS};
 use privatelink_core::approval::LastDecision;
 use privatelink_core::naming::STACK_TAG;
 use privatelink_core::state::EndpointState;
@@ -240,9 +240,12 @@ async fn up_status_down_from_empty_and_a_converged_up_changes_nothing() -> Resul
         Counts::complete(region_zones.len())
     );
 
-    // Every call up made is one the operator policy allows.
+    // Every call up made is one the operator policy allows, or (creating
+    // the approver's permissions boundary, which this first `up` does) the
+    // administrator's boundary policy.
     let allowed_actions: BTreeSet<String> = operator_actions()
         .iter()
+        .chain(BOUNDARY_ADMIN_ACTIONS)
         .filter_map(|a| a.split(':').nth(1))
         .map(String::from)
         .collect();
