@@ -223,13 +223,8 @@ pub fn parse_cidr(value: &str) -> Result<String, ConsumerError> {
             "--allow-cidr {value:?} is not an IPv4 CIDR block: write it like 10.0.0.0/16"
         ))
     };
-    let (ip, len) = value.trim().split_once('/').ok_or_else(bad)?;
-    let ip: std::net::Ipv4Addr = ip.parse().map_err(|_| bad())?;
-    let len: u8 = len.parse().map_err(|_| bad())?;
-    if len > 32 {
-        return Err(bad());
-    }
-    Ok(format!("{ip}/{len}"))
+    let net: ipnet::Ipv4Net = value.trim().parse().map_err(|_| bad())?;
+    Ok(net.to_string())
 }
 
 /// Durations as people write them: `15m`, `90s`, `1h`, `500ms`, or seconds.

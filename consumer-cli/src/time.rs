@@ -1,5 +1,5 @@
-//! UTC timestamps in RFC 3339 without a date-time dependency: only "now",
-//! only for stamps people read (last verification, zone caller references).
+//! UTC timestamps in RFC 3339, only for stamps people read (last
+//! verification, zone caller references).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -11,31 +11,13 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch.
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (the SDK's own
+/// RFC 3339 formatter).
 pub fn rfc3339(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let secs = i64::try_from(unix).unwrap_or(i64::MAX);
+    aws_smithy_types::DateTime::from_secs(secs)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_else(|_| format!("{unix}"))
 }
 
 #[cfg(test)]

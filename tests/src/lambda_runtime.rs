@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -96,13 +96,26 @@ impl Package {
     }
 }
 
+/// The release package, built once per process: every test of the one
+/// scenarios binary that needs it (the Lambda runtime tests, the end-to-end
+/// flow) shares the build, so no build rewrites `bootstrap` while another
+/// test runs it (a rewrite of a running binary fails with "Text file busy").
+/// Concurrent callers wait for the first build.
+pub fn build_release() -> Result<Package> {
+    static BUILT: OnceLock<Result<Package, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build_release_now().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
 /// Builds (or finds up to date) the release package for the host's
 /// architecture: `cargo lambda build --release --output-format zip`, then
 /// the same without the zip format, which only copies the already built
 /// binary to `bootstrap` beside the zip. The first build of the AWS SDK in
 /// release takes several minutes on 2 cores; a build with nothing changed
 /// takes under a second. cargo's own progress goes to stderr.
-pub fn build_release() -> Result<Package> {
+fn build_release_now() -> Result<Package> {
     let root = repo_root();
     let cargo_lambda = cargo_lambda()?;
     // cargo-lambda compiles through cargo-zigbuild and finds zig as

@@ -725,28 +725,13 @@ pub fn parse_document(raw: &str) -> Option<Value> {
         .or_else(|| serde_json::from_str(&percent_decode(raw)?).ok())
 }
 
+/// IAM URL-encodes documents as RFC 3986 says (`%XX`; a literal `+` is
+/// `%2B`), which is what `percent_decode_str` undoes.
 fn percent_decode(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = raw.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()
+        .map(|text| text.into_owned())
 }
 
 #[cfg(test)]

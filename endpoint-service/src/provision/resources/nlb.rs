@@ -10,7 +10,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 
-use super::{not_ours, owned_by, wait_error, StackTags};
+use super::{not_ours, owned_by, StackTags};
 use crate::naming::StackName;
 use crate::provision::observe::{
     HealthCheckObs, ListenerObs, LoadBalancerObs, TargetGroupObs, TargetObs,
@@ -18,7 +18,6 @@ use crate::provision::observe::{
 use crate::provision::progress::Progress;
 use crate::provision::spec::{HealthCheckSpec, TargetKind};
 use crate::provision::{aws_err, gone_is_ok, missing_as_none, ProvisionError};
-use crate::wait::{until, Backoff, Poll};
 
 /// The load balancer attribute for cross-zone load balancing (off by
 /// default on NLBs; on here so every AZ's endpoint reaches every target).
@@ -414,43 +413,29 @@ pub async fn create_load_balancer(
     Ok(arn)
 }
 
-/// Waits for `provisioning` to end; `failed` is an error.
+/// Waits for `provisioning` to end with the SDK's `load_balancer_available`
+/// waiter (ELBv2's own acceptors: every load balancer `active`; retry while
+/// `provisioning` or not yet found).
 async fn wait_active(
     elb: &Client,
     arn: &str,
     name: &str,
     progress: &Progress,
 ) -> Result<(), ProvisionError> {
+    use aws_sdk_elasticloadbalancingv2::client::Waiters;
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
     let what = format!("load balancer {name} to be active");
-    until(
-        &what,
-        Backoff::with_timeout(std::time::Duration::from_secs(600)),
-        || async {
-            let out = elb
-                .describe_load_balancers()
-                .load_balancer_arns(arn)
-                .send()
-                .await
-                .map_err(aws_err("DescribeLoadBalancers", name.to_string()))?;
-            let state = out
-                .load_balancers()
-                .first()
-                .and_then(|l| l.state())
-                .and_then(|s| s.code())
-                .map(|c| c.as_str().to_string())
-                .unwrap_or_default();
-            match state.as_str() {
-                "active" => Ok(Poll::Ready(())),
-                "failed" => Err(ProvisionError::Refused(format!(
-                    "load balancer {name} failed to provision"
-                ))),
-                other => Ok(Poll::NotYet(other.to_string())),
-            }
-        },
-        |seen| progress.waiting(&what, seen),
-    )
-    .await
-    .map_err(wait_error)
+    progress.waiting(&what, "provisioning");
+    elb.wait_until_load_balancer_available()
+        .load_balancer_arns(arn)
+        .wait(TIMEOUT)
+        .await
+        .map(drop)
+        .map_err(|e| ProvisionError::Timeout {
+            what,
+            waited_seconds: TIMEOUT.as_secs(),
+            last_seen: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+        })
 }
 
 /// Turns cross-zone load balancing on.
