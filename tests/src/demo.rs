@@ -531,13 +531,32 @@ package = "{zip}"
 /// Runs one of the kit's binaries as `account` with `--output json` and
 /// returns its JSON output; a failure carries the command's stderr.
 pub async fn cli(account: &Account, name: &str, args: &[&str]) -> Result<Value> {
+    run_json(account, name, args, true).await
+}
+
+/// Like [`cli`], but the command's progress lines (stderr) go straight to
+/// this terminal, for steps that take minutes (the live mode on real AWS).
+pub async fn cli_streaming(account: &Account, name: &str, args: &[&str]) -> Result<Value> {
+    run_json(account, name, args, false).await
+}
+
+async fn run_json(
+    account: &Account,
+    name: &str,
+    args: &[&str],
+    capture_stderr: bool,
+) -> Result<Value> {
     let mut command = tokio::process::Command::new(binary(name)?);
     command.args(args).args(["--output", "json"]);
     account.apply_env(command.as_std_mut());
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(if capture_stderr {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .kill_on_drop(true);
     let output = command
         .output()

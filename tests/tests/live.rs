@@ -29,13 +29,12 @@
 //! anything it could not delete.
 
 use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use aws_sdk_ec2::types::Filter;
-use privatelink_tests::bins::binary;
 use privatelink_tests::demo::{
     self, connection_of, recorded_decision, string_at, wait_for_pending_review_within,
     write_stack_config, DemoOptions, StackConfig, DNS_NAME,
@@ -1099,29 +1098,7 @@ fn report_teardown(live: &Live, done: &Teardown) {
 
 /// Runs one of the kit's binaries as `account` with `--output json`; its
 /// progress lines (stderr) go straight to the terminal, since steps take
-/// minutes on real AWS. A failure carries the command's output.
+/// minutes on real AWS.
 async fn cli(account: &Account, name: &str, args: &[&str]) -> Result<Value> {
-    let mut command = tokio::process::Command::new(binary(name)?);
-    command.args(args).args(["--output", "json"]);
-    account.apply_env(command.as_std_mut());
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
-    let output = command
-        .output()
-        .await
-        .with_context(|| format!("running {name}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        bail!(
-            "`{name} {}` failed ({}): {}",
-            args.join(" "),
-            output.status,
-            stdout.trim()
-        );
-    }
-    serde_json::from_str(&stdout)
-        .with_context(|| format!("`{name} {}` printed no JSON: {stdout}", args.join(" ")))
+    demo::cli_streaming(account, name, args).await
 }
