@@ -5,7 +5,7 @@
 #    the emulator's venv (moto + our PrivateLink layer) and cargo-lambda (parliament, the IAM
 #    linter, is installed by tests/tools/lint-iam.sh in step 4);
 # 2. runs the emulator layer's own tests (pytest, a few seconds);
-# 3. runs every Rust test of the workspace. `cargo test --workspace` also builds the binaries
+# 3. checks the dependency walls (cargo tree), then runs every Rust test of the workspace. `cargo test --workspace` also builds the binaries
 #    the workspace-level tests run (each crate has an integration test, which makes cargo build
 #    its binary), all with one feature set: a separate `cargo build --bins` would compile the
 #    AWS SDK a second time, because dev-dependencies (aws-smithy-mocks) add `test-util`
@@ -38,6 +38,25 @@ trap 'rm -f "$log"' EXIT
 
 step "emulator layer tests (pytest)"
 PYTHONPATH=tests/emulator .venv-emulator/bin/python -m pytest -q tests/emulator/tests 2>&1 | tee -a "$log"
+
+step "dependency walls (cargo tree): each binary links only the SDK clients it calls"
+# README "Architecture": the consumer CLI has no ELBv2, SNS, Lambda, IAM or EventBridge SDK; the
+# Lambda has only EC2 (and aws-config's own STS) and no SSO crates.
+walls_ok=true
+check_wall() {
+  local package="$1" forbidden="$2" found
+  found="$(cargo tree -p "$package" -e normal --locked --prefix none 2>/dev/null \
+    | sed 's/ .*//' | sort -u | grep -Ex "$forbidden" || true)"
+  if [[ -n "$found" ]]; then
+    echo "dependency wall broken: $package links $(echo "$found" | tr '\n' ' ')" >&2
+    walls_ok=false
+  else
+    echo "$package: none of $forbidden"
+  fi
+}
+check_wall consumer-cli 'aws-sdk-(elasticloadbalancingv2|sns|lambda|iam|eventbridge)'
+check_wall approver-lambda 'aws-sdk-(elasticloadbalancingv2|sns|lambda|iam|eventbridge|route53|sso|ssooidc)'
+$walls_ok
 
 step "running the workspace tests"
 cargo test --workspace --locked "$@" 2>&1 | tee -a "$log"

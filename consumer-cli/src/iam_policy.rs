@@ -85,12 +85,24 @@ impl ConsumerScope {
         self.region.as_deref().unwrap_or("*")
     }
 
+    /// The partition of the region (`aws-cn`, `aws-us-gov`, else `aws`):
+    /// an `arn:aws:` ARN matches nothing in the other partitions.
+    fn partition(&self) -> &'static str {
+        privatelink_core::arn::partition(self.region())
+    }
+
     fn ec2(&self, resource: &str) -> String {
         format!(
-            "arn:aws:ec2:{}:{}:{resource}",
+            "arn:{}:ec2:{}:{}:{resource}",
+            self.partition(),
             self.region(),
             self.account.as_deref().unwrap_or("*")
         )
+    }
+
+    /// Every hosted zone (Route 53 ARNs have no region or account).
+    fn hosted_zones(&self) -> String {
+        format!("arn:{}:route53:::hostedzone/*", self.partition())
     }
 
     fn vpc_arn(&self) -> String {
@@ -127,6 +139,7 @@ impl ConsumerScope {
 
 /// The policy document.
 pub fn consumer_policy(scope: &ConsumerScope) -> Value {
+    let zones = scope.hosted_zones();
     // SAR (Route 53): ChangeResourceRecordSets carries the record types,
     // actions and normalized names of the batch (multivalued: ForAllValues,
     // with Null false so that a request without them does not pass). The
@@ -260,7 +273,7 @@ pub fn consumer_policy(scope: &ConsumerScope) -> Value {
                 "Sid": "AssociateTheVpcOnly",
                 "Effect": "Allow",
                 "Action": "route53:AssociateVPCWithHostedZone",
-                "Resource": "arn:aws:route53:::hostedzone/*",
+                "Resource": zones,
                 "Condition": {"ForAllValues:StringLike": vpcs}
             },
             // Zone ids are only known once `connect` made them, and a hosted
@@ -274,16 +287,16 @@ pub fn consumer_policy(scope: &ConsumerScope) -> Value {
                 "Sid": "ReadZones",
                 "Effect": "Allow",
                 "Action": ["route53:GetHostedZone", "route53:ListResourceRecordSets"],
-                "Resource": "arn:aws:route53:::hostedzone/*"
+                "Resource": zones
             },
             {
                 "Sid": "ChangeAliasRecordsOnly",
                 "Effect": "Allow",
                 "Action": "route53:ChangeResourceRecordSets",
-                "Resource": "arn:aws:route53:::hostedzone/*",
+                "Resource": zones,
                 "Condition": record_conditions
             },
-            {"Sid": "DeleteEmptyZones", "Effect": "Allow", "Action": "route53:DeleteHostedZone", "Resource": "arn:aws:route53:::hostedzone/*"}
+            {"Sid": "DeleteEmptyZones", "Effect": "Allow", "Action": "route53:DeleteHostedZone", "Resource": zones}
         ]
     })
 }
@@ -343,6 +356,21 @@ mod tests {
             service_name: Some("com.amazonaws.vpce.us-east-1.vpce-svc-0123".into()),
             dns_name: Some("API.Vendor.Internal.".into()),
         }
+    }
+
+    #[test]
+    fn arns_take_the_partition_of_the_region() {
+        let china = consumer_policy(&ConsumerScope {
+            region: Some("cn-north-1".into()),
+            ..scoped()
+        });
+        let text = china.to_string();
+        assert!(
+            text.contains("arn:aws-cn:ec2:cn-north-1:222222222222:vpc/vpc-0abc"),
+            "{text}"
+        );
+        assert!(text.contains("arn:aws-cn:route53:::hostedzone/*"), "{text}");
+        assert!(!text.contains("arn:aws:"), "{text}");
     }
 
     #[test]

@@ -333,6 +333,19 @@ impl<'a> Ctx<'a> {
     fn ec2_arn(&self, kind: &str, id: &str) -> String {
         format!("arn:aws:ec2:{}:{}:{kind}/{id}", self.r(), self.a())
     }
+    /// `name_or_arn` as given when it is an ARN (Lambda and EventBridge
+    /// take either), else `arn:aws:SERVICE:REGION:ACCOUNT:PATH_PREFIXname`.
+    fn arn_of(&self, service: &str, path_prefix: &str, name_or_arn: &str) -> String {
+        if name_or_arn.starts_with("arn:") {
+            name_or_arn.to_string()
+        } else {
+            format!(
+                "arn:aws:{service}:{}:{}:{path_prefix}{name_or_arn}",
+                self.r(),
+                self.a()
+            )
+        }
+    }
     fn param(&self, key: &str) -> Result<String> {
         param(&self.call.params, key).ok_or_else(|| {
             anyhow!(
@@ -949,13 +962,7 @@ fn lambda(c: &mut Ctx<'_>) -> Result<()> {
     let action = c.call.action.clone();
     let own = c.own();
     let params = c.call.params.clone();
-    let function_arn = |c: &Ctx<'_>, name: &str| {
-        if name.starts_with("arn:") {
-            name.to_string()
-        } else {
-            format!("arn:aws:lambda:{}:{}:function:{name}", c.r(), c.a())
-        }
-    };
+    let function_arn = |c: &Ctx<'_>, name: &str| c.arn_of("lambda", "function:", name);
     let body = params.get("body").cloned();
     let pass_role = |c: &mut Ctx<'_>, why: &str| {
         if let Some(role) = body
@@ -1054,13 +1061,7 @@ fn events(c: &mut Ctx<'_>) -> Result<()> {
     let action = c.call.action.clone();
     let own = c.own();
     let params = c.call.params.clone();
-    let rule_arn = |c: &Ctx<'_>, name: &str| {
-        if name.starts_with("arn:") {
-            name.to_string()
-        } else {
-            format!("arn:aws:events:{}:{}:rule/{name}", c.r(), c.a())
-        }
-    };
+    let rule_arn = |c: &Ctx<'_>, name: &str| c.arn_of("events", "rule/", name);
     match action.as_str() {
         "ListRules" => c.star(),
         "PutRule" => {

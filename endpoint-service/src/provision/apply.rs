@@ -348,11 +348,18 @@ async fn apply_step(
             service::set_private_dns(&clients.ec2, &svc.id, spec.private_dns_name.as_deref())
                 .await?;
             svc.private_dns_name = spec.private_dns_name.clone();
+            // The old name's verification no longer applies: later steps read it anew.
+            svc.private_dns = None;
         }
         (Action::Create, Resource::VerificationRecord) => {
-            // The verification values exist only once the name is set.
-            let found = service::find_service(&clients.ec2, stack).await?;
-            let dns = found.as_ref().and_then(|s| s.private_dns.clone());
+            // The verification values exist only once the name is set: read
+            // them back (one service, by id) and keep them for the next step.
+            let svc = observed
+                .service
+                .as_mut()
+                .ok_or_else(|| unknown("the endpoint service"))?;
+            let dns = service::private_dns_state(&clients.ec2, &svc.id).await?;
+            svc.private_dns = dns.clone();
             let (Some(name), Some(record), Some(value)) = (
                 spec.private_dns_name.as_deref(),
                 dns.as_ref().and_then(|d| d.name.clone()),
@@ -381,8 +388,12 @@ async fn apply_step(
                 .service
                 .as_mut()
                 .ok_or_else(|| unknown("the endpoint service"))?;
-            // As EC2 has it now: the name may have just been set.
-            let before = service::private_dns_state(&clients.ec2, &svc.id).await?;
+            // As EC2 has it now: read by the record step of this run, or
+            // read here (the name may have just been set).
+            let before = match &svc.private_dns {
+                Some(dns) if dns.state.is_some() => Some(dns.clone()),
+                _ => service::private_dns_state(&clients.ec2, &svc.id).await?,
+            };
             match before.as_ref().and_then(|d| d.state.as_deref()) {
                 None => progress
                     .note("  the service reports no verification state yet; run `up` again later"),

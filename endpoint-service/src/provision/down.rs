@@ -12,7 +12,6 @@
 
 use std::fmt;
 
-use super::aws_err;
 use super::calls::CallSummary;
 use super::observe::observe;
 use super::progress::Progress;
@@ -112,15 +111,8 @@ async fn reject_live(
     service_id: &str,
     live: &[&Listed],
     listed: &[Listed],
+    caller_arn: Option<&str>,
 ) -> Result<Vec<String>, ProvisionError> {
-    // Who forced it, for the history's decided-by, as the operator's
-    // `reject` records it.
-    let caller = clients
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(aws_err("GetCallerIdentity", "the caller"))?;
     let mut records: Vec<DecisionRecord> = live
         .iter()
         .map(|l| {
@@ -130,7 +122,8 @@ async fn reject_live(
                 reason: Reason::ServiceDeleted,
             };
             let mut record = DecisionRecord::new(service_id, &planned, &Trigger::ForcedDown, false);
-            record.operator = caller.arn().map(str::to_string);
+            // Who forced it, as the operator's `reject` records it.
+            record.operator = caller_arn.map(str::to_string);
             record
         })
         .collect();
@@ -213,9 +206,15 @@ pub async fn down(
                 ids.len(),
                 ids.join(", ")
             ));
-            report.rejected = reject_live(clients, &svc.id, &live, &listed)
-                .await
-                .map_err(|e| fail(&report, e))?;
+            report.rejected = reject_live(
+                clients,
+                &svc.id,
+                &live,
+                &listed,
+                observed.caller_arn.as_deref(),
+            )
+            .await
+            .map_err(|e| fail(&report, e))?;
         }
     }
 

@@ -188,6 +188,10 @@ pub struct VerificationObs {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Observed {
     pub account: String,
+    /// Who is running the command (GetCallerIdentity's ARN, read once with
+    /// the account): `down --force` records it as the rejections' decider.
+    #[serde(skip)]
+    pub caller_arn: Option<String>,
     pub region: String,
     pub zones: Vec<Zone>,
     pub vpc: Option<VpcObs>,
@@ -243,20 +247,22 @@ impl Observed {
     }
 }
 
-/// The calling account id.
-pub async fn account_id(clients: &Clients) -> Result<String, ProvisionError> {
+/// The calling account id and the caller's ARN (one GetCallerIdentity).
+pub async fn caller(clients: &Clients) -> Result<(String, Option<String>), ProvisionError> {
     let out = clients
         .sts
         .get_caller_identity()
         .send()
         .await
         .map_err(aws_err("GetCallerIdentity", "the calling account"))?;
-    out.account()
+    let account = out
+        .account()
         .map(str::to_string)
         .ok_or(ProvisionError::Missing {
             operation: "GetCallerIdentity",
             field: "Account",
-        })
+        })?;
+    Ok((account, out.arn().map(str::to_string)))
 }
 
 /// Finds the stack's endpoint service by its ownership tag.
@@ -303,7 +309,7 @@ pub async fn observe(
     stack: &StackName,
     network: Option<&NetworkSpec>,
 ) -> Result<Observed, ProvisionError> {
-    let account = account_id(clients).await?;
+    let (account, caller_arn) = caller(clients).await?;
     let boundary_arn = super::policy::boundary_arn(&clients.region, &account, stack);
     let (zones, (vpc, subnets), lb_parts, service, (boundary, role), function, rule) = tokio::try_join!(
         network::zones(&clients.ec2),
@@ -333,6 +339,7 @@ pub async fn observe(
     let (topic, subscriptions) = topic::find_topic(&clients.sns, stack, &topic_arn).await?;
     Ok(Observed {
         account,
+        caller_arn,
         region: clients.region.clone(),
         zones,
         vpc,

@@ -120,6 +120,10 @@ fn coverage(summary: &Summary, log: &Value) -> anyhow::Result<Report> {
             &summary.service_id,
         ],
     )?;
+    // `endpoint-service`'s calls: the operator's policy plus
+    // `boundary_admin_policy`, because the demo's vendor is also the
+    // administrator who creates the boundary (first `up`) and deletes it
+    // (last `down`).
     let (approver_docs, operator_docs) = documents(&provider, |key| key.contains("approver"));
     // The approver role's permissions boundary, if the stack sets one:
     // allowed = allowed by the inline policy and by the boundary.

@@ -419,12 +419,6 @@ impl ConnectionObs {
             created: l.created.map(|t| t.secs()),
         }
     }
-
-    /// Still connected or waiting ([`EndpointState::is_live`]): blocks
-    /// `down` without `--force`.
-    pub fn is_live(&self) -> bool {
-        self.state.is_live()
-    }
 }
 
 /// Every connection of the service (all pages) with its connection id and
