@@ -7,9 +7,22 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 /// A 12-digit AWS account id, validated.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct AccountId(String);
+
+impl From<AccountId> for String {
+    fn from(id: AccountId) -> String {
+        id.0
+    }
+}
+
+impl TryFrom<String> for AccountId {
+    type Error = AllowlistError;
+    fn try_from(raw: String) -> Result<AccountId, AllowlistError> {
+        AccountId::parse(&raw)
+    }
+}
 
 impl AccountId {
     /// Parses one account id, explaining what to write instead when it is

@@ -7,12 +7,15 @@
 
 use std::fmt;
 
-use super::allowlist::{Allowlist, AllowlistError};
 
 /// The endpoint service whose connections are decided (`vpce-svc-...`).
 pub const ENV_SERVICE_ID: &str = "APPROVER_SERVICE_ID";
-/// Account ids allowed to connect, separated by commas or spaces.
-pub const ENV_ALLOWLIST: &str = "APPROVER_ALLOWLIST";
+/// The tenant registry: the DynamoDB table the approver reads tenants from.
+pub const ENV_TABLE: &str = "APPROVER_TABLE";
+/// Where earlier versions kept the allowlist (account ids separated by
+/// commas or spaces). Read only by `up`, which moves it into the registry
+/// once; the approver ignores it.
+pub const LEGACY_ENV_ALLOWLIST: &str = "APPROVER_ALLOWLIST";
 /// What to do with requests from other accounts: `reject` (default) or
 /// `leave-pending`.
 pub const ENV_NON_ALLOWLISTED_POLICY: &str = "APPROVER_NON_ALLOWLISTED_POLICY";
@@ -30,8 +33,8 @@ pub const ENV_VARS: [(&str, &str); 5] = [
         "required; the endpoint service to decide for, e.g. vpce-svc-0123456789abcdef0",
     ),
     (
-        ENV_ALLOWLIST,
-        "required; 12-digit account ids allowed to connect, separated by commas or spaces",
+        ENV_TABLE,
+        "required; the tenant registry's DynamoDB table, e.g. acme-tenants",
     ),
     (
         ENV_NON_ALLOWLISTED_POLICY,
@@ -39,7 +42,7 @@ pub const ENV_VARS: [(&str, &str); 5] = [
     ),
     (
         ENV_REVOKE,
-        "true | false (default): also reject available/pending connections whose owner is not allowlisted",
+        "true | false (default): also reject available/pending connections whose owner is no longer entitled (not a tenant, suspended, expired)",
     ),
     (
         ENV_DRY_RUN,
@@ -47,8 +50,8 @@ pub const ENV_VARS: [(&str, &str); 5] = [
     ),
 ];
 
-/// What to do with a connection request from an account not on the
-/// allowlist.
+/// What to do with a connection request the registry refuses (not a
+/// tenant, suspended, expired, over quota).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NonAllowlistedPolicy {
@@ -86,7 +89,8 @@ impl fmt::Display for NonAllowlistedPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ApproverConfig {
     pub service_id: String,
-    pub allowlist: Allowlist,
+    /// The tenant registry's table name.
+    pub table: String,
     pub non_allowlisted: NonAllowlistedPolicy,
     pub revoke: bool,
     pub dry_run: bool,
@@ -104,11 +108,8 @@ pub enum ConfigProblem {
         "{name}={value:?} is not an endpoint service id: write it like vpce-svc-0123456789abcdef0"
     )]
     ServiceId { name: &'static str, value: String },
-    #[error("{name}: {source}")]
-    Allowlist {
-        name: &'static str,
-        source: AllowlistError,
-    },
+    #[error("{name}={value:?} is not a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'")]
+    Table { name: &'static str, value: String },
     #[error("{name}={value:?} is not a policy: write reject or leave-pending")]
     Policy { name: &'static str, value: String },
     #[error("{name}={value:?} is not a boolean: write true or false")]
@@ -150,6 +151,14 @@ pub fn is_service_id(raw: &str) -> bool {
     })
 }
 
+/// DynamoDB's table-name rule: 3 to 255 of `[a-zA-Z0-9_.-]`.
+pub fn is_table_name(raw: &str) -> bool {
+    (3..=255).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
 fn parse_bool(name: &'static str, value: Option<String>) -> Result<bool, ConfigProblem> {
     match value {
         None => Ok(false),
@@ -186,24 +195,22 @@ impl ApproverConfig {
             }
         };
 
-        let allowlist = match lookup(ENV_ALLOWLIST) {
+        let table = match lookup(ENV_TABLE) {
             None => {
                 problems.push(ConfigProblem::Missing {
-                    name: ENV_ALLOWLIST,
-                    what: "set it to the 12-digit account ids allowed to connect, separated by commas or spaces",
+                    name: ENV_TABLE,
+                    what: "set it to the tenant registry's DynamoDB table name (`endpoint-service up` does)",
                 });
                 None
             }
-            Some(text) => match Allowlist::parse(&text) {
-                Ok(list) => Some(list),
-                Err(errors) => {
-                    problems.extend(errors.into_iter().map(|source| ConfigProblem::Allowlist {
-                        name: ENV_ALLOWLIST,
-                        source,
-                    }));
-                    None
-                }
-            },
+            Some(value) if is_table_name(value.trim()) => Some(value.trim().to_string()),
+            Some(value) => {
+                problems.push(ConfigProblem::Table {
+                    name: ENV_TABLE,
+                    value,
+                });
+                None
+            }
         };
 
         let non_allowlisted = match lookup(ENV_NON_ALLOWLISTED_POLICY) {
@@ -229,10 +236,10 @@ impl ApproverConfig {
             false
         });
 
-        match (service_id, allowlist) {
-            (Some(service_id), Some(allowlist)) if problems.is_empty() => Ok(ApproverConfig {
+        match (service_id, table) {
+            (Some(service_id), Some(table)) if problems.is_empty() => Ok(ApproverConfig {
                 service_id,
-                allowlist,
+                table,
                 non_allowlisted,
                 revoke,
                 dry_run,
@@ -261,13 +268,13 @@ mod tests {
     }
 
     const SVC: (&str, &str) = (ENV_SERVICE_ID, "vpce-svc-0123456789abcdef0");
-    const LIST: (&str, &str) = (ENV_ALLOWLIST, "123456789012, 210987654321");
+    const LIST: (&str, &str) = (ENV_TABLE, "acme-tenants");
 
     #[test]
     fn defaults_are_the_safe_ones() {
         let c = config(&[SVC, LIST]).expect("valid");
         assert_eq!(c.service_id, "vpce-svc-0123456789abcdef0");
-        assert_eq!(c.allowlist.to_string(), "123456789012,210987654321");
+        assert_eq!(c.table, "acme-tenants");
         assert_eq!(c.non_allowlisted, NonAllowlistedPolicy::Reject);
         assert!(!c.revoke);
         assert!(!c.dry_run);
@@ -291,20 +298,20 @@ mod tests {
     fn problems_say_what_is_wrong_and_what_to_write() {
         type Vars<'a> = &'a [(&'a str, &'a str)];
         let cases: &[(Vars, &[&str])] = &[
-            (&[], &["APPROVER_SERVICE_ID is not set", "APPROVER_ALLOWLIST is not set"]),
+            (&[], &["APPROVER_SERVICE_ID is not set", "APPROVER_TABLE is not set"]),
             (&[LIST], &["APPROVER_SERVICE_ID is not set"]),
-            (&[SVC], &["APPROVER_ALLOWLIST is not set"]),
+            (&[SVC], &["APPROVER_TABLE is not set"]),
             (
                 &[(ENV_SERVICE_ID, "svc-123"), LIST],
                 &["APPROVER_SERVICE_ID=\"svc-123\" is not an endpoint service id"],
             ),
             (
-                &[SVC, (ENV_ALLOWLIST, "")],
-                &["APPROVER_ALLOWLIST: the allowlist is empty"],
+                &[SVC, (ENV_TABLE, "")],
+                &["APPROVER_TABLE=\"\" is not a DynamoDB table name"],
             ),
             (
-                &[SVC, (ENV_ALLOWLIST, "123456789012,12345")],
-                &["APPROVER_ALLOWLIST: allowlist entry \"12345\""],
+                &[SVC, (ENV_TABLE, "acme tenants")],
+                &["APPROVER_TABLE=\"acme tenants\" is not a DynamoDB table name"],
             ),
             (
                 &[SVC, LIST, (ENV_NON_ALLOWLISTED_POLICY, "accept")],

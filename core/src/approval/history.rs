@@ -21,7 +21,7 @@ use aws_sdk_ec2::types::Tag;
 use aws_sdk_ec2::Client;
 use aws_smithy_types::date_time::{DateTime, Format};
 
-use super::decide::{Decision, Reason};
+use super::decide::Decision;
 use super::record::{DecisionRecord, Outcome};
 use crate::errors::AwsError;
 
@@ -103,7 +103,11 @@ pub fn worth_recording(record: &DecisionRecord) -> bool {
     }
     match record.decision {
         Decision::Accept | Decision::Reject => record.outcome == Outcome::Applied,
-        Decision::Leave => record.reason == Reason::NotAllowlistedLeavePendingPolicy,
+        // A request left pending by the policy: the registry refused it.
+        Decision::Leave => {
+            record.reason.is_refusal()
+                && record.state_before == Some(crate::state::EndpointState::PendingAcceptance)
+        }
     }
 }
 
@@ -212,7 +216,7 @@ pub async fn record(ec2: &Client, known: &[Recorded], records: &[DecisionRecord]
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approval::decide::{Connection, Planned};
+    use crate::approval::decide::{Connection, Planned, Reason};
     use crate::approval::record::Trigger;
     use crate::state::EndpointState;
 
@@ -265,11 +269,11 @@ mod tests {
     fn only_real_decisions_are_recorded() {
         use Decision::*;
         let cases = [
-            (Accept, Reason::AllowlistedRequest, Outcome::Applied, true),
-            (Reject, Reason::Revoked, Outcome::Applied, true),
+            (Accept, Reason::EntitledTenant, Outcome::Applied, true),
+            (Reject, Reason::TenantSuspended, Outcome::Applied, true),
             (
                 Accept,
-                Reason::AllowlistedRequest,
+                Reason::EntitledTenant,
                 Outcome::Failed {
                     code: "X".into(),
                     message: String::new(),
@@ -278,13 +282,13 @@ mod tests {
             ),
             (
                 Accept,
-                Reason::AllowlistedRequest,
+                Reason::EntitledTenant,
                 Outcome::SkippedDryRun,
                 false,
             ),
             (
                 Leave,
-                Reason::NotAllowlistedLeavePendingPolicy,
+                Reason::NotATenant,
                 Outcome::NothingToDo,
                 true,
             ),
@@ -299,7 +303,7 @@ mod tests {
                 "{decision:?} {reason:?} {outcome:?}"
             );
         }
-        let mut dry = record(Reject, Reason::Revoked, Outcome::Applied);
+        let mut dry = record(Reject, Reason::TenantSuspended, Outcome::Applied);
         dry.dry_run = true;
         assert!(!worth_recording(&dry));
     }
@@ -338,18 +342,18 @@ mod tests {
         for (i, (decision, reason, outcome)) in [
             (
                 Decision::Accept,
-                Reason::AllowlistedRequest,
+                Reason::EntitledTenant,
                 Outcome::Applied,
             ),
-            (Decision::Reject, Reason::Revoked, Outcome::Applied),
+            (Decision::Reject, Reason::TenantSuspended, Outcome::Applied),
             (
                 Decision::Accept,
-                Reason::AllowlistedRequest,
+                Reason::EntitledTenant,
                 Outcome::Applied,
             ),
             (
                 Decision::Leave,
-                Reason::NotAllowlistedLeavePendingPolicy,
+                Reason::NotATenant,
                 Outcome::NothingToDo,
             ),
             (

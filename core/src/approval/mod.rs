@@ -16,12 +16,15 @@ pub mod decide;
 pub mod history;
 pub mod reconcile;
 pub mod record;
+pub mod tenant;
 
 pub use allowlist::{AccountId, Allowlist, AllowlistError};
 pub use config::{ApproverConfig, ConfigError, ConfigProblem, NonAllowlistedPolicy};
+pub use tenant::{StaticTenants, Standing, Tenant, TenantSource, TenantStatus, Tenants};
 pub use decide::{decide, plan, Connection, Decision, Planned, Reason};
 pub use history::LastDecision;
 pub use reconcile::{
-    list_connections, list_connections_detailed, reconcile, Listed, ReconcileError,
+    list_connections, list_connections_detailed, list_filtered, reconcile, Listed,
+    ReconcileError, Scope,
 };
 pub use record::{DecisionRecord, Hint, Outcome, Report, Trigger};

@@ -12,6 +12,7 @@ use crate::errors::{AwsError, ErrorKind};
 
 use super::config::ApproverConfig;
 use super::decide::{plan, Connection, Decision};
+use super::tenant::{now_epoch, TenantSource, Tenants};
 use super::history::{self, LastDecision, Recorded};
 use super::record::{DecisionRecord, Hint, Outcome, Report, Trigger};
 
@@ -36,6 +37,18 @@ pub enum ReconcileError {
     /// Anything else that retrying will not fix.
     #[error("{error} (service {service_id}; permanent, retrying will not help)")]
     Permanent { service_id: String, error: AwsError },
+    /// The tenant registry could not be read: nothing was decided.
+    #[error("could not read the tenant registry {table}: {error}{}", registry_hint(error))]
+    Registry { table: String, error: AwsError },
+}
+
+fn registry_hint(error: &AwsError) -> &'static str {
+    match error.kind {
+        kind if kind.is_transient() => " (transient, run again later)",
+        ErrorKind::NotFound => " (check APPROVER_TABLE; `endpoint-service up` creates the table)",
+        ErrorKind::AccessDenied => " (grant dynamodb:BatchGetItem on the table; `endpoint-service iam-policy` prints the policy)",
+        _ => "",
+    }
 }
 
 impl ReconcileError {
@@ -58,7 +71,11 @@ impl ReconcileError {
 
     /// True when running again later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, ReconcileError::Transient { .. })
+        match self {
+            ReconcileError::Transient { .. } => true,
+            ReconcileError::Registry { error, .. } => error.kind.is_transient(),
+            _ => false,
+        }
     }
 
     /// A stable name for the kind of failure (for Lambda's `errorType`).
@@ -68,6 +85,7 @@ impl ReconcileError {
             ReconcileError::UnknownService { .. } => "Approver.UnknownService",
             ReconcileError::AccessDenied { .. } => "Approver.AccessDenied",
             ReconcileError::Permanent { .. } => "Approver.PermanentAwsError",
+            ReconcileError::Registry { .. } => "Approver.RegistryUnreadable",
         }
     }
 
@@ -77,7 +95,8 @@ impl ReconcileError {
             ReconcileError::Transient { error, .. }
             | ReconcileError::UnknownService { error, .. }
             | ReconcileError::AccessDenied { error, .. }
-            | ReconcileError::Permanent { error, .. } => error,
+            | ReconcileError::Permanent { error, .. }
+            | ReconcileError::Registry { error, .. } => error,
         }
     }
 }
@@ -103,6 +122,47 @@ impl Listed {
     }
 }
 
+/// Which connections a run reads: its cost follows what it must decide,
+/// not the size of the service.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Requests waiting for a decision only (`vpc-endpoint-state=
+    /// pendingAcceptance`): a notification, or a sweep with revocation off.
+    Pending,
+    /// Every connection: a sweep with revocation on (an expiry is noticed
+    /// only by looking).
+    All,
+    /// Every connection of one owner (`vpc-endpoint-owner`): a tenant was
+    /// changed in the registry.
+    Owner(String),
+}
+
+impl Scope {
+    /// The scope of a run started by `trigger`.
+    pub fn for_trigger(trigger: &Trigger, config: &ApproverConfig) -> Scope {
+        match trigger {
+            Trigger::Sweep | Trigger::Manual if config.revoke => Scope::All,
+            _ => Scope::Pending,
+        }
+    }
+
+    fn filters(&self) -> Vec<Filter> {
+        match self {
+            Scope::Pending => vec![filter("vpc-endpoint-state", &["pendingAcceptance"])],
+            Scope::All => Vec::new(),
+            Scope::Owner(account) => vec![filter("vpc-endpoint-owner", &[account])],
+        }
+    }
+}
+
+fn filter(name: &str, values: &[&str]) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+        .build()
+}
+
 /// Every connection of the service, all pages, and the number of pages.
 pub async fn list_connections(
     ec2: &Client,
@@ -118,16 +178,23 @@ pub async fn list_connections_detailed(
     ec2: &Client,
     service_id: &str,
 ) -> Result<(Vec<Listed>, u32), ReconcileError> {
+    list_filtered(ec2, service_id, Vec::new()).await
+}
+
+/// [`list_connections_detailed`] narrowed by more documented filters
+/// (`vpc-endpoint-state`, `vpc-endpoint-owner`).
+pub async fn list_filtered(
+    ec2: &Client,
+    service_id: &str,
+    more: Vec<Filter>,
+) -> Result<(Vec<Listed>, u32), ReconcileError> {
+    // Never by vpc-endpoint-id: that filter is reported as invalid
+    // (privatelink-facts §2); a hinted id is matched in code.
+    let mut filters = vec![filter("service-id", &[service_id])];
+    filters.extend(more);
     let mut pages = ec2
         .describe_vpc_endpoint_connections()
-        // Filter by service only: the vpc-endpoint-id filter is reported
-        // as invalid (privatelink-facts §2); ids are matched in code.
-        .filters(
-            Filter::builder()
-                .name("service-id")
-                .values(service_id)
-                .build(),
-        )
+        .set_filters(Some(filters))
         .max_results(PAGE_SIZE)
         .into_paginator()
         .send();
@@ -167,26 +234,77 @@ pub async fn list_connections_detailed(
     Ok((connections, count))
 }
 
-/// Observes the service's connections, decides each from its real owner and
-/// state, and applies the decisions (unless `config.dry_run`). `hint` is an
-/// endpoint id a notification named: it is logged and checked against the
-/// listing, never trusted for a decision.
+/// Observes the service's connections in `scope`, reads the registry for
+/// their owners, decides each from its real owner and state, and applies
+/// the decisions (unless `config.dry_run`). `hint` is an endpoint id a
+/// notification named: it is logged and checked against the listing, never
+/// trusted for a decision.
+///
+/// The registry is read after the listing, right before the accepts, with
+/// strongly consistent reads: a tenant suspended before that read is never
+/// accepted by this run; one suspended after it is rejected by the run the
+/// suspending command starts after its write (it sees the connection either
+/// still pending or already accepted, and rejects both).
 pub async fn reconcile(
     ec2: &Client,
+    registry: &impl TenantSource,
     config: &ApproverConfig,
     trigger: Trigger,
     hint: Option<&str>,
+    scope: Scope,
 ) -> Result<Report, ReconcileError> {
     let service_id = config.service_id.as_str();
     tracing::info!(
         service_id,
         trigger = %trigger,
         hint,
+        scope = ?scope,
         dry_run = config.dry_run,
-        "reconciling all connections of the service"
+        "reconciling the service's connections"
     );
-    let (listed, describe_pages) = list_connections_detailed(ec2, service_id).await?;
+    let (listed, mut describe_pages) = list_filtered(ec2, service_id, scope.filters()).await?;
     let connections: Vec<Connection> = listed.iter().map(|l| l.connection.clone()).collect();
+    // The owners to decide on: whoever has a request waiting, plus, when
+    // the run looks at live connections too, their owners.
+    let mut owners: Vec<String> = connections
+        .iter()
+        .filter(|c| c.state.as_ref().is_some_and(|s| s.is_live()))
+        .filter_map(|c| c.owner.clone())
+        .collect();
+    owners.sort();
+    owners.dedup();
+    let (found, registry_calls) = registry
+        .tenants(&owners)
+        .await
+        .map_err(|error| ReconcileError::Registry {
+            table: config.table.clone(),
+            error,
+        })?;
+    let tenants = Tenants::new(found, now_epoch());
+    // A quota needs the owner's live endpoints, which a pending-only listing
+    // does not hold: one narrow Describe per such owner with a request.
+    let mut live: HashMap<String, usize> = HashMap::new();
+    if scope == Scope::Pending {
+        for owner in &owners {
+            let has_quota = tenants
+                .by_account
+                .get(owner)
+                .is_some_and(|t| t.max_endpoints.is_some());
+            if has_quota {
+                let (theirs, pages) = list_filtered(
+                    ec2,
+                    service_id,
+                    vec![
+                        filter("vpc-endpoint-owner", &[owner]),
+                        filter("vpc-endpoint-state", &["pending", "available"]),
+                    ],
+                )
+                .await?;
+                describe_pages += pages;
+                live.insert(owner.clone(), theirs.len());
+            }
+        }
+    }
     let hint = hint.map(|endpoint_id| {
         let found = connections.iter().find(|c| c.endpoint_id == endpoint_id);
         match found {
@@ -209,7 +327,7 @@ pub async fn reconcile(
         }
     });
 
-    let planned = plan(config, &connections);
+    let planned = plan(config, &tenants, &connections, &live);
     let mut records: Vec<DecisionRecord> = planned
         .iter()
         .map(|p| DecisionRecord::new(service_id, p, &trigger, config.dry_run))
@@ -219,6 +337,7 @@ pub async fn reconcile(
         trigger,
         dry_run: config.dry_run,
         describe_pages,
+        registry_calls,
         accept_calls: 0,
         reject_calls: 0,
         hint,
@@ -301,6 +420,7 @@ pub async fn apply_decided(
         trigger,
         dry_run: false,
         describe_pages: 0,
+        registry_calls: 0,
         accept_calls: 0,
         reject_calls: 0,
         hint: None,
@@ -462,6 +582,7 @@ mod tests {
 
     use super::*;
     use crate::approval::allowlist::Allowlist;
+    use crate::approval::tenant::StaticTenants;
     use crate::approval::config::NonAllowlistedPolicy;
     use crate::approval::decide::Reason;
 
@@ -488,10 +609,21 @@ mod tests {
         Client::from_conf(config)
     }
 
+    /// A reconcile of every connection, with ALLOWED the one active tenant.
+    async fn run(
+        ec2: &Client,
+        config: &ApproverConfig,
+        trigger: Trigger,
+        hint: Option<&str>,
+    ) -> Result<Report, ReconcileError> {
+        let tenants = StaticTenants::from_allowlist(&Allowlist::parse(ALLOWED).expect("valid"));
+        reconcile(ec2, &tenants, config, trigger, hint, Scope::All).await
+    }
+
     fn config(policy: NonAllowlistedPolicy, revoke: bool, dry_run: bool) -> ApproverConfig {
         ApproverConfig {
             service_id: SVC.into(),
-            allowlist: Allowlist::parse(ALLOWED).expect("valid"),
+            table: "acme-tenants".into(),
             non_allowlisted: policy,
             revoke,
             dry_run,
@@ -611,7 +743,7 @@ mod tests {
         let ec2 = client(RuleMode::MatchAny, &[&d, &a, &r]);
         let cfg = config(NonAllowlistedPolicy::Reject, false, false);
 
-        let report = reconcile(&ec2, &cfg, Trigger::Sweep, None)
+        let report = run(&ec2, &cfg, Trigger::Sweep, None)
             .await
             .expect("reconciles");
         assert_eq!(report.describe_pages, 2);
@@ -624,15 +756,15 @@ mod tests {
         assert_eq!(
             reasons,
             [
-                Reason::AllowlistedRequest,
-                Reason::NotAllowlistedRejectPolicy,
-                Reason::AllowlistedRequest,
+                Reason::EntitledTenant,
+                Reason::NotATenant,
+                Reason::EntitledTenant,
                 Reason::AlreadyAccepted,
-                Reason::NotAllowlistedRevocationOff
+                Reason::NotEntitledRevocationOff
             ]
         );
 
-        let again = reconcile(&ec2, &cfg, Trigger::Sweep, None)
+        let again = run(&ec2, &cfg, Trigger::Sweep, None)
             .await
             .expect("reconciles");
         assert_eq!(again.mutating_calls(), 0);
@@ -653,7 +785,7 @@ mod tests {
         let d = describe(world.clone(), 1000);
         let a = accept(world.clone(), accepts.clone(), &["vpce-gone"]);
         let ec2 = client(RuleMode::MatchAny, &[&d, &a]);
-        let report = reconcile(
+        let report = run(
             &ec2,
             &config(NonAllowlistedPolicy::Reject, false, false),
             Trigger::Manual,
@@ -697,7 +829,7 @@ mod tests {
                 .build()
         });
         let ec2 = client(RuleMode::MatchAny, &[&d, &a]);
-        let report = reconcile(
+        let report = run(
             &ec2,
             &config(NonAllowlistedPolicy::Reject, false, false),
             Trigger::Sweep,
@@ -719,7 +851,7 @@ mod tests {
         let d = describe(world.clone(), 1000);
         let ec2 = client(RuleMode::MatchAny, &[&d]);
 
-        let dry = reconcile(
+        let dry = run(
             &ec2,
             &config(NonAllowlistedPolicy::Reject, true, true),
             Trigger::Manual,
@@ -744,7 +876,7 @@ mod tests {
         let accepts = calls();
         let a = accept(world.clone(), accepts.clone(), &[]);
         let ec2 = client(RuleMode::MatchAny, &[&d, &a]);
-        let leave = reconcile(
+        let leave = run(
             &ec2,
             &config(NonAllowlistedPolicy::LeavePending, false, false),
             Trigger::Sweep,
@@ -756,7 +888,7 @@ mod tests {
         assert_eq!(leave.reject_calls, 0);
         assert_eq!(
             leave.records[1].reason,
-            Reason::NotAllowlistedLeavePendingPolicy
+            Reason::NotATenant
         );
     }
 
@@ -767,7 +899,7 @@ mod tests {
         let d = describe(world.clone(), 1000);
         let r = reject(world.clone(), rejects.clone());
         let ec2 = client(RuleMode::MatchAny, &[&d, &r]);
-        let report = reconcile(
+        let report = run(
             &ec2,
             &config(NonAllowlistedPolicy::Reject, true, false),
             Trigger::Sweep,
@@ -776,7 +908,7 @@ mod tests {
         .await
         .expect("reconciles");
         assert_eq!(taken(&rejects), [vec!["vpce-o1"]]);
-        assert_eq!(report.records[0].reason, Reason::Revoked);
+        assert_eq!(report.records[0].reason, Reason::NotATenant);
     }
 
     #[tokio::test]
@@ -789,7 +921,7 @@ mod tests {
         let d = describe(world.clone(), 1000);
         let a = accept(world.clone(), accepts.clone(), &[]);
         let ec2 = client(RuleMode::MatchAny, &[&d, &a]);
-        let report = reconcile(
+        let report = run(
             &ec2,
             &config(NonAllowlistedPolicy::Reject, false, false),
             Trigger::Sweep,
@@ -815,7 +947,7 @@ mod tests {
         let r = reject(world.clone(), rejects.clone());
         let ec2 = client(RuleMode::MatchAny, &[&d, &r]);
         let cfg = config(NonAllowlistedPolicy::Reject, false, false);
-        let report = reconcile(
+        let report = run(
             &ec2,
             &cfg,
             Trigger::Sns(vec!["m-1".into()]),
@@ -831,7 +963,7 @@ mod tests {
             })
         );
         assert_eq!(report.rejected(), ["vpce-o1"]);
-        let report = reconcile(&ec2, &cfg, Trigger::Sweep, Some("vpce-elsewhere"))
+        let report = run(&ec2, &cfg, Trigger::Sweep, Some("vpce-elsewhere"))
             .await
             .expect("reconciles");
         assert_eq!(report.hint.map(|h| h.found), Some(false));
@@ -864,7 +996,7 @@ mod tests {
         for (code, error_type, transient) in cases {
             let rule = describe_error(code);
             let ec2 = client(RuleMode::MatchAny, &[&rule]);
-            let err = reconcile(
+            let err = run(
                 &ec2,
                 &config(NonAllowlistedPolicy::Reject, false, false),
                 Trigger::Sweep,
@@ -885,7 +1017,7 @@ mod tests {
             .http_status(503, None)
             .build();
         let ec2 = client(RuleMode::MatchAny, &[&rule]);
-        let err = reconcile(
+        let err = run(
             &ec2,
             &config(NonAllowlistedPolicy::Reject, false, false),
             Trigger::Sweep,
@@ -911,7 +1043,7 @@ mod tests {
         let rejects = calls();
         let r = reject(Arc::new(Mutex::new(Vec::new())), rejects.clone());
         let ec2 = client(RuleMode::MatchAny, &[&d, &a, &r]);
-        let err = reconcile(
+        let err = run(
             &ec2,
             &config(NonAllowlistedPolicy::Reject, false, false),
             Trigger::Sweep,

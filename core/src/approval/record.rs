@@ -23,16 +23,20 @@ pub enum Trigger {
     /// `endpoint-service down --force` rejecting the live connections of
     /// the service it is about to delete (`"forced_down"`).
     ForcedDown,
+    /// A `tenants` command, after its write to the registry, deciding again
+    /// on the changed tenant's connections (`"registry"`).
+    Registry,
 }
 
 impl Trigger {
-    /// `sns`, `sweep`, `manual` or `forced_down`.
+    /// `sns`, `sweep`, `manual`, `forced_down` or `registry`.
     pub fn kind(&self) -> &'static str {
         match self {
             Trigger::Sns(_) => "sns",
             Trigger::Sweep => "sweep",
             Trigger::Manual => "manual",
             Trigger::ForcedDown => "forced_down",
+            Trigger::Registry => "registry",
         }
     }
 }
@@ -167,6 +171,8 @@ pub struct Report {
     pub dry_run: bool,
     /// `DescribeVpcEndpointConnections` pages read.
     pub describe_pages: u32,
+    /// Calls to the tenant registry (`BatchGetItem`).
+    pub registry_calls: u32,
     pub accept_calls: u32,
     pub reject_calls: u32,
     /// The hinted endpoint, when the trigger named one, and whether the
@@ -269,7 +275,7 @@ mod tests {
             owner_account: Some("111111111111".into()),
             state_before: Some(EndpointState::PendingAcceptance),
             decision: Decision::Accept,
-            reason: Reason::AllowlistedRequest,
+            reason: Reason::EntitledTenant,
             trigger: Trigger::Sns(vec!["m-1".into()]),
             dry_run: false,
             outcome: Outcome::Failed {
@@ -286,7 +292,7 @@ mod tests {
                 "owner_account": "111111111111",
                 "state_before": "pendingAcceptance",
                 "decision": "accept",
-                "reason": "allowlisted_request",
+                "reason": "entitled_tenant",
                 "trigger": {"sns": ["m-1"]},
                 "dry_run": false,
                 "outcome": {"status": "failed", "code": "InvalidVpcEndpointId.NotFound", "message": "gone"}

@@ -17,7 +17,15 @@ import time
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from . import az_mapping, ec2_patches, elbv2_patches, lambda_limits, route53_strict, route53_zones
+from . import (
+    az_mapping,
+    dynamodb_strict,
+    ec2_patches,
+    elbv2_patches,
+    lambda_limits,
+    route53_strict,
+    route53_zones,
+)
 from .connections import SETTINGS
 from .server import PrivateLinkMiddleware
 
@@ -84,6 +92,7 @@ def main() -> None:
     az_mapping.apply()
     elbv2_patches.apply()
     lambda_limits.apply()
+    dynamodb_strict.apply()
     app = PrivateLinkMiddleware(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True)
     # moto calls itself at this port in some features (Step Functions, Lambda env vars).
