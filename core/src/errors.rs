@@ -93,7 +93,10 @@ impl ErrorKind {
             ErrorKind::ServerError
         } else if ACCESS_DENIED_CODES.contains(&code) {
             ErrorKind::AccessDenied
-        } else if code.ends_with(".NotFound") || code.ends_with("NotFound") {
+        } else if code.ends_with(".NotFound")
+            || code.ends_with("NotFound")
+            || code == "ResourceNotFoundException"
+        {
             ErrorKind::NotFound
         } else {
             ErrorKind::Other

@@ -86,6 +86,10 @@ impl StackName {
     pub fn boundary(&self) -> String {
         format!("{}-approver-boundary", self.0)
     }
+    /// The tenant registry's DynamoDB table.
+    pub fn tenants_table(&self) -> String {
+        format!("{}-tenants", self.0)
+    }
     /// The EventBridge rule that runs the scheduled sweep.
     pub fn sweep_rule(&self) -> String {
         format!("{}-sweep", self.0)
