@@ -10,34 +10,23 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-/// Error codes AWS services use for throttling (the same list the SDK's
-/// standard retry strategy treats as throttling, plus EC2's own).
-pub const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "TransactionInProgressException",
-    "RequestLimitExceeded",
-    "BandwidthLimitExceeded",
-    "LimitExceededException",
-    "RequestThrottled",
-    "SlowDown",
-    "PriorRequestNotComplete",
-    "EC2ThrottledException",
-];
+/// Error codes AWS services use for throttling: the SDK's own list, the
+/// one its standard retry strategy classifies by (`aws-runtime`), so the
+/// two never disagree.
+pub use aws_runtime::retries::classifiers::THROTTLING_ERRORS as THROTTLING_CODES;
 
-/// Error codes for server-side failures that a later attempt can survive.
+/// Error codes for server-side failures that a later attempt can survive,
+/// for codes that arrive without an HTTP status (EC2's per-item
+/// `Unsuccessful` entries): EC2's documented server error codes
+/// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html),
+/// DynamoDB's `InternalServerError`; the SDK's transient codes are added in
+/// [`ErrorKind::from_code`]. With a response, a 5xx status decides anyway.
 pub const SERVER_ERROR_CODES: &[&str] = &[
     "InternalError",
     "InternalFailure",
     "InternalServerError",
     "ServiceUnavailable",
     "Unavailable",
-    "RequestTimeout",
-    "RequestTimeoutException",
     "RequestExpired",
 ];
 
@@ -89,7 +78,9 @@ impl ErrorKind {
     pub fn from_code(code: &str) -> ErrorKind {
         if THROTTLING_CODES.contains(&code) {
             ErrorKind::Throttling
-        } else if SERVER_ERROR_CODES.contains(&code) {
+        } else if SERVER_ERROR_CODES.contains(&code)
+            || aws_runtime::retries::classifiers::TRANSIENT_ERRORS.contains(&code)
+        {
             ErrorKind::ServerError
         } else if ACCESS_DENIED_CODES.contains(&code) {
             ErrorKind::AccessDenied

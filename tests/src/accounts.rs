@@ -207,6 +207,9 @@ impl Account {
     pub fn events(&self) -> aws_sdk_eventbridge::Client {
         aws_sdk_eventbridge::Client::new(&self.config)
     }
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.config)
+    }
     pub fn region(&self) -> Region {
         Region::new(self.region.clone())
     }

@@ -21,3 +21,4 @@ mod lambda_runtime;
 mod lifecycle;
 mod operator;
 mod provider;
+mod registry;
