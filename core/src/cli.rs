@@ -5,6 +5,7 @@
 
 pub mod exit;
 pub mod output;
+pub mod progress;
 
 use crate::aws::AwsArgs;
 pub use output::OutputFormat;
