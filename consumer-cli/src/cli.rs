@@ -22,7 +22,7 @@ use privatelink_core::cli::GlobalArgs;
 use crate::connect::{self, ConnectOptions};
 use crate::iam_policy::{ConsumerPolicyReport, ConsumerScope};
 use crate::progress::Progress;
-use crate::target::{self, Target};
+use crate::connection_key::{self, Target};
 use crate::verify::{self, CheckOptions};
 use crate::{disconnect, observe, status, Clients, ConsumerError};
 
@@ -106,7 +106,7 @@ impl IamPolicyArgs {
             dns_name: self
                 .dns_name
                 .as_deref()
-                .map(target::parse_dns_name)
+                .map(connection_key::parse_dns_name)
                 .transpose()?,
         })
     }
@@ -237,13 +237,13 @@ impl CheckArgs {
             resolve: self
                 .resolve
                 .as_deref()
-                .map(target::parse_resolve)
+                .map(connection_key::parse_resolve)
                 .transpose()?,
             ca_file: self.ca_file.clone(),
             path: self.path.clone(),
             expect_status: self.expect_status,
             expect_body: self.expect_body.clone(),
-            step_timeout: target::parse_duration("--step-timeout", &self.step_timeout)?,
+            step_timeout: connection_key::parse_duration("--step-timeout", &self.step_timeout)?,
         })
     }
 }
@@ -258,7 +258,7 @@ impl ConnectArgs {
         let dns_name = self
             .dns_name
             .as_deref()
-            .map(target::parse_dns_name)
+            .map(connection_key::parse_dns_name)
             .transpose()?;
         if let (Some((resolve_name, _)), Some(name)) = (&check.resolve, &dns_name) {
             if resolve_name != name {
@@ -270,15 +270,15 @@ impl ConnectArgs {
         }
         Ok(ConnectOptions {
             target: self.target.parse()?,
-            subnets: target::parse_subnet_ids(&self.subnets)?,
+            subnets: connection_key::parse_subnet_ids(&self.subnets)?,
             dns_name,
             port: self.port,
             allow_cidrs: self
                 .allow_cidr
                 .iter()
-                .map(|c| target::parse_cidr(c))
+                .map(|c| connection_key::parse_cidr(c))
                 .collect::<Result<_, _>>()?,
-            wait: target::parse_duration("--wait", &self.wait)?,
+            wait: connection_key::parse_duration("--wait", &self.wait)?,
             fix_vpc_dns: self.fix_vpc_dns,
             verify: !self.no_verify,
             check,
@@ -327,7 +327,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             let dns_name = args
                 .dns_name
                 .as_deref()
-                .map(target::parse_dns_name)
+                .map(connection_key::parse_dns_name)
                 .transpose()
                 .map_err(exit_error)?;
             let clients = clients(&cli.global).await?;
@@ -391,7 +391,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         }
         Command::Disconnect(args) => {
             let target = args.target.parse().map_err(exit_error)?;
-            let wait = target::parse_duration("--wait", &args.wait).map_err(exit_error)?;
+            let wait = connection_key::parse_duration("--wait", &args.wait).map_err(exit_error)?;
             let clients = clients(&cli.global).await?;
             let mut progress = Progress::stderr();
             let report = disconnect::disconnect(&clients, &target, wait, &mut progress)

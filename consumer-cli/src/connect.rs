@@ -14,7 +14,7 @@ use crate::preflight;
 use crate::progress::Progress;
 use crate::report::{ConnectReport, Timings};
 use crate::security_group;
-use crate::target::Target;
+use crate::connection_key::Target;
 use crate::verify::{self, api::DnsSetup, CheckOptions};
 use crate::vpc::{self, ServiceInfo};
 use crate::{Clients, ConsumerError};

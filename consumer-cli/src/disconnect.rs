@@ -12,7 +12,7 @@ use crate::endpoint;
 use crate::progress::Progress;
 use crate::report::DisconnectReport;
 use crate::security_group;
-use crate::target::Target;
+use crate::connection_key::Target;
 use crate::{Clients, ConsumerError};
 
 pub async fn disconnect(

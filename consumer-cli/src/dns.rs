@@ -19,7 +19,7 @@ use privatelink_core::errors::AwsError;
 use serde::Serialize;
 
 use crate::error::SdkResultExt;
-use crate::target::Target;
+use crate::connection_key::Target;
 use crate::ConsumerError;
 
 /// A private hosted zone as found.

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::error::SdkResultExt;
 use crate::progress::Progress;
-use crate::target::{Target, DNS_NAME_TAG, PORT_TAG};
+use crate::connection_key::{Target, DNS_NAME_TAG, PORT_TAG};
 use crate::ConsumerError;
 
 /// Poll schedule while waiting for acceptance: the cap keeps the time from

@@ -20,7 +20,7 @@ use std::fmt;
 use privatelink_core::naming::MANAGED_BY_TAG;
 use serde_json::{json, Value};
 
-use crate::target::{LAST_VERIFICATION_TAG, MANAGED_BY, SERVICE_TAG, VPC_TAG};
+use crate::connection_key::{LAST_VERIFICATION_TAG, MANAGED_BY, SERVICE_TAG, VPC_TAG};
 
 /// Where the policy applies. `None` is `*`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -31,7 +31,7 @@ pub mod progress;
 pub mod report;
 pub mod security_group;
 pub mod status;
-pub mod target;
+pub mod connection_key;
 pub mod time;
 pub mod verify;
 pub mod vpc;

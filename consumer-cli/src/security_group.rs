@@ -12,7 +12,7 @@ use privatelink_core::errors::AwsError;
 use privatelink_core::wait::{self, Backoff, Poll, WaitError};
 
 use crate::error::SdkResultExt;
-use crate::target::Target;
+use crate::connection_key::Target;
 use crate::ConsumerError;
 
 /// Our security group as found.

@@ -5,7 +5,7 @@
 use crate::observe;
 use crate::report::StatusReport;
 use crate::security_group;
-use crate::target::{Target, LAST_VERIFICATION_TAG};
+use crate::connection_key::{Target, LAST_VERIFICATION_TAG};
 use crate::{Clients, ConsumerError};
 
 pub async fn status(clients: &Clients, target: &Target) -> Result<StatusReport, ConsumerError> {

@@ -3,7 +3,7 @@
 //! sees ([`https`]: name resolution, TCP, TLS with rustls, HTTP with hyper,
 //! expected status and body) and what the AWS API says ([`api`]: endpoint
 //! state, security group rule, hosted zone, record). The outcome is kept as
-//! a tag on the endpoint ([`crate::target::LAST_VERIFICATION_TAG`]) so that
+//! a tag on the endpoint ([`crate::connection_key::LAST_VERIFICATION_TAG`]) so that
 //! `status` can show the last verification without a local file.
 
 pub mod api;
@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::endpoint::{self, EndpointInfo};
-use crate::target::{Target, LAST_VERIFICATION_TAG};
+use crate::connection_key::{Target, LAST_VERIFICATION_TAG};
 use crate::{Clients, ConsumerError};
 use api::DnsSetup;
 
