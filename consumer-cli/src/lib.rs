@@ -3,7 +3,7 @@
 //! report on it and take it down again.
 //!
 //! Layout (pure logic apart from the thin AWS adapters):
-//! - [`target`]: what a connection is keyed on (service name + VPC), the
+//! - [`connection_key`]: what a connection is keyed on (service name + VPC), the
 //!   ownership tags and tokens derived from it, input validation;
 //! - [`preflight`]: pure checks before anything is created (subnet choice by
 //!   AZ ID, VPC DNS attributes);
