@@ -87,16 +87,15 @@ impl IamPolicyArgs {
             privatelink_core::approval::AccountId::parse(account)
                 .map_err(|e| ConsumerError::Input(format!("--account: {e}")))?;
         }
-        // Target::parse checks both; a placeholder stands in for the other.
         let service_name = self
             .service_name
             .as_deref()
-            .map(|s| Target::parse(s, "vpc-0").map(|t| t.service_name))
+            .map(connection_key::parse_service_name)
             .transpose()?;
         let vpc_id = self
             .vpc
             .as_deref()
-            .map(|v| Target::parse("com.amazonaws.vpce.region.vpce-svc-0", v).map(|t| t.vpc_id))
+            .map(connection_key::parse_vpc_id)
             .transpose()?;
         Ok(ConsumerScope {
             account: self.account.clone(),

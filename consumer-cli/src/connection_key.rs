@@ -28,6 +28,32 @@ pub const PORT_TAG: &str = "privatelink-kit:port";
 /// Tag key on the endpoint: the outcome of the last `verify`.
 pub const LAST_VERIFICATION_TAG: &str = "privatelink-kit:last-verification";
 
+/// `--service-name`: an endpoint service name, trimmed.
+pub fn parse_service_name(service_name: &str) -> Result<String, ConsumerError> {
+    let service_name = service_name.trim();
+    let ok = service_name.starts_with("com.amazonaws.vpce.")
+        && service_name.contains(".vpce-svc-")
+        && !service_name.contains(char::is_whitespace);
+    if !ok {
+        return Err(ConsumerError::Input(format!(
+            "--service-name {service_name:?} is not an endpoint service name: the vendor \
+             gives it to you in the form com.amazonaws.vpce.REGION.vpce-svc-ID"
+        )));
+    }
+    Ok(service_name.to_string())
+}
+
+/// `--vpc`: a VPC id, trimmed.
+pub fn parse_vpc_id(vpc_id: &str) -> Result<String, ConsumerError> {
+    let vpc_id = vpc_id.trim();
+    if !is_aws_id(vpc_id, "vpc-") {
+        return Err(ConsumerError::Input(format!(
+            "--vpc {vpc_id:?} is not a VPC id: write it like vpc-0abc1234def567890"
+        )));
+    }
+    Ok(vpc_id.to_string())
+}
+
 /// One connection: a vendor service reached from one VPC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -38,25 +64,9 @@ pub struct Target {
 impl Target {
     /// Checks the two inputs' shape.
     pub fn parse(service_name: &str, vpc_id: &str) -> Result<Target, ConsumerError> {
-        let service_name = service_name.trim();
-        let ok = service_name.starts_with("com.amazonaws.vpce.")
-            && service_name.contains(".vpce-svc-")
-            && !service_name.contains(char::is_whitespace);
-        if !ok {
-            return Err(ConsumerError::Input(format!(
-                "--service-name {service_name:?} is not an endpoint service name: the vendor \
-                 gives it to you in the form com.amazonaws.vpce.REGION.vpce-svc-ID"
-            )));
-        }
-        let vpc_id = vpc_id.trim();
-        if !is_aws_id(vpc_id, "vpc-") {
-            return Err(ConsumerError::Input(format!(
-                "--vpc {vpc_id:?} is not a VPC id: write it like vpc-0abc1234def567890"
-            )));
-        }
         Ok(Target {
-            service_name: service_name.to_string(),
-            vpc_id: vpc_id.to_string(),
+            service_name: parse_service_name(service_name)?,
+            vpc_id: parse_vpc_id(vpc_id)?,
         })
     }
 

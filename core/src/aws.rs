@@ -73,6 +73,12 @@ impl AwsOptions {
 
     /// Checks the options so that a typo is reported before any network call.
     pub fn validate(&self) -> Result<(), OptionsError> {
+        self.checked_app_name().map(drop)
+    }
+
+    /// [`AwsOptions::validate`], returning the app name it checked (the one
+    /// place it is turned into the SDK's type).
+    fn checked_app_name(&self) -> Result<Option<AppName>, OptionsError> {
         if let Some(url) = &self.endpoint_url {
             let ok = (url.starts_with("http://") || url.starts_with("https://"))
                 && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
@@ -93,17 +99,16 @@ impl AwsOptions {
                 return Err(OptionsError::Region(region.clone()));
             }
         }
-        if let Some(name) = self.app_name {
-            AppName::new(name).map_err(|_| OptionsError::AppName(name.into()))?;
-        }
-        Ok(())
+        self.app_name
+            .map(|name| AppName::new(name).map_err(|_| OptionsError::AppName(name.into())))
+            .transpose()
     }
 
     /// A loader with the standard chain and these overrides applied. Callers
     /// that need one more override (tests inject per-account credentials)
     /// add it before `.load()`.
     pub fn loader(&self) -> Result<ConfigLoader, OptionsError> {
-        self.validate()?;
+        let app_name = self.checked_app_name()?;
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(profile) = &self.profile {
             loader = loader.profile_name(profile);
@@ -114,8 +119,7 @@ impl AwsOptions {
         if let Some(url) = &self.endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        if let Some(name) = self.app_name {
-            let name = AppName::new(name).map_err(|_| OptionsError::AppName(name.into()))?;
+        if let Some(name) = app_name {
             loader = loader.app_name(name);
         }
         if let Some(attempts) = self.max_attempts {
