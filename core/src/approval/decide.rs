@@ -186,7 +186,7 @@ pub struct Planned {
 /// `connections` are counted here, and each planned accept counts against
 /// the owner's quota for the requests after it (oldest first, in the order
 /// given).
-pub fn plan(
+pub fn decide_all(
     config: &ApproverConfig,
     tenants: &Tenants,
     connections: &[Connection],
@@ -383,7 +383,7 @@ mod tests {
         dup.endpoint_id = "vpce-1".into();
         let mut b = conn(Some(OTHER), Some("pendingAcceptance"));
         b.endpoint_id = "vpce-2".into();
-        let planned = plan(
+        let planned = decide_all(
             &config(NonAllowlistedPolicy::Reject, false),
             &tenants(),
             &[a, dup, b],
@@ -408,7 +408,7 @@ mod tests {
         };
         let config = config(NonAllowlistedPolicy::Reject, false);
         // Two requests, quota 1: the first is accepted, the second is over.
-        let planned = plan(
+        let planned = decide_all(
             &config,
             &tenants(),
             &[at("vpce-1", "pendingAcceptance"), at("vpce-2", "pendingAcceptance")],
@@ -423,7 +423,7 @@ mod tests {
             ]
         );
         // A live endpoint in the listing counts.
-        let planned = plan(
+        let planned = decide_all(
             &config,
             &tenants(),
             &[at("vpce-1", "available"), at("vpce-2", "pendingAcceptance")],
@@ -431,7 +431,7 @@ mod tests {
         );
         assert_eq!(planned[1].reason, Reason::OverQuota);
         // So does one known from a narrower listing.
-        let planned = plan(
+        let planned = decide_all(
             &config,
             &tenants(),
             &[at("vpce-2", "pendingAcceptance")],

@@ -1,5 +1,5 @@
 //! The AWS adapter of the approver: observe the service's connections, plan
-//! with [`super::decide::plan`], apply the plan in batches, and log one
+//! with [`super::decide::decide_all`], apply the plan in batches, and log one
 //! record per decision. Re-runnable: a second run on an unchanged account
 //! plans only `leave` and makes no mutating call.
 
@@ -11,7 +11,7 @@ use aws_sdk_ec2::Client;
 use crate::errors::{AwsError, ErrorKind};
 
 use super::config::ApproverConfig;
-use super::decide::{plan, Connection, Decision};
+use super::decide::{decide_all, Connection, Decision};
 use super::tenant::{now_epoch, TenantSource, Tenants};
 use super::history::{self, LastDecision, Recorded};
 use super::record::{DecisionRecord, Hint, Outcome, Report, Trigger};
@@ -327,7 +327,7 @@ pub async fn reconcile(
         }
     });
 
-    let planned = plan(config, &tenants, &connections, &live);
+    let planned = decide_all(config, &tenants, &connections, &live);
     let mut records: Vec<DecisionRecord> = planned
         .iter()
         .map(|p| DecisionRecord::new(service_id, p, &trigger, config.dry_run))
