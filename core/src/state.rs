@@ -75,8 +75,8 @@ impl EndpointState {
 
     /// A live connection: a request waiting for a decision, or accepted
     /// (being set up or carrying traffic). The one definition behind `down`
-    /// refusing without `--force`, `disallow` warning about what stays
-    /// connected, and the operator's `reject` (AWS rejects exactly these).
+    /// refusing without `--force`, the owners the approver reads the
+    /// registry for, and the operator's `reject` (AWS rejects exactly these).
     pub fn is_live(&self) -> bool {
         matches!(
             self,
