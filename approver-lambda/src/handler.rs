@@ -1,15 +1,19 @@
 //! The adapter from one Lambda invocation to the shared reconcile of
 //! `privatelink_core::approval`: it reads the event, logs what arrived,
-//! runs one reconcile, and turns the result into the Lambda's answer. No
-//! decision is made here.
+//! runs one reconcile against the tenant registry, and turns the result
+//! into the Lambda's answer. No decision is made here.
 //!
 //! Error policy: `Err` (so Lambda retries the event) only for transient AWS
-//! failures and for invalid configuration (see [`handle`]); every permanent
-//! problem is logged with its reason and the invocation succeeds.
+//! failures (EC2's or the registry's) and for invalid configuration (see
+//! [`handle`]); every permanent problem (an unknown service or table, a
+//! role that may not read them) is logged with what to fix and the
+//! invocation succeeds.
 
 use aws_sdk_ec2::Client;
 use lambda_runtime::Diagnostic;
-use privatelink_core::approval::{reconcile, ApproverConfig, ConfigError, ReconcileError, Trigger};
+use privatelink_core::approval::{
+    reconcile, ApproverConfig, ConfigError, ReconcileError, Scope, TenantSource, Trigger,
+};
 use serde_json::Value;
 
 use crate::event::{parse_event, truncate, Invocation, Notification};
@@ -18,12 +22,46 @@ use crate::event::{parse_event, truncate, Invocation, Notification};
 /// 256 KiB per event; a notification is tiny, anything longer is noise).
 const MAX_LOGGED: usize = 32 * 1024;
 
-/// What the handler works with: the EC2 client and the configuration as it
-/// was read at start-up, valid or not.
+/// What the handler works with: the EC2 client, and the configuration as
+/// it was read at start-up with the tenant registry it names, or why the
+/// configuration is unusable. `R` is the registry's reader:
+/// `privatelink_registry::Registry` in the function, an in-memory
+/// [`TenantSource`] in tests.
 #[derive(Debug, Clone)]
-pub struct Approver {
+pub struct Approver<R> {
     pub ec2: Client,
-    pub config: Result<ApproverConfig, ConfigError>,
+    pub setup: Result<Ready<R>, ConfigError>,
+}
+
+/// A valid configuration and the registry it names.
+#[derive(Debug, Clone)]
+pub struct Ready<R> {
+    pub config: ApproverConfig,
+    pub registry: R,
+}
+
+impl<R> Approver<R> {
+    /// The approver for `config`; `registry` opens the table a valid
+    /// configuration names (an invalid one names none, and the handler then
+    /// reads nothing).
+    pub fn new(
+        ec2: Client,
+        config: Result<ApproverConfig, ConfigError>,
+        registry: impl FnOnce(&ApproverConfig) -> R,
+    ) -> Approver<R> {
+        Approver {
+            ec2,
+            setup: config.map(|config| Ready {
+                registry: registry(&config),
+                config,
+            }),
+        }
+    }
+
+    /// The configuration, when valid.
+    pub fn config(&self) -> Option<&ApproverConfig> {
+        self.setup.as_ref().ok().map(|ready| &ready.config)
+    }
 }
 
 /// Why an invocation asks to be retried.
@@ -101,9 +139,12 @@ impl Response {
 /// the `Errors` metric and alarms; a retried event is harmless (it will
 /// again accept nothing), and after the fix a retried event and the next
 /// sweep do the pending work.
-pub async fn handle(approver: &Approver, event: Value) -> Result<Response, HandlerError> {
+pub async fn handle<R: TenantSource>(
+    approver: &Approver<R>,
+    event: Value,
+) -> Result<Response, HandlerError> {
     let invocation = parse_event(&event);
-    let service_id = approver.config.as_ref().ok().map(|c| c.service_id.as_str());
+    let service_id = approver.config().map(|c| c.service_id.as_str());
     if let Invocation::Sns(notifications) = &invocation {
         // Logged first, whatever happens next: the body is undocumented and
         // this is how its real format gets captured.
@@ -111,8 +152,8 @@ pub async fn handle(approver: &Approver, event: Value) -> Result<Response, Handl
             log_notification(n, service_id);
         }
     }
-    let config = match &approver.config {
-        Ok(config) => config,
+    let Ready { config, registry } = match &approver.setup {
+        Ok(ready) => ready,
         Err(error) => {
             tracing::error!(
                 error = %error,
@@ -161,7 +202,18 @@ pub async fn handle(approver: &Approver, event: Value) -> Result<Response, Handl
         }
     };
 
-    match reconcile(&approver.ec2, config, trigger.clone(), hint.as_deref()).await {
+    // A notification asks for the requests waiting (its own among them); a
+    // sweep looks at every connection only when it may revoke.
+    let scope = Scope::for_trigger(&trigger, config);
+    let run = reconcile(
+        &approver.ec2,
+        registry,
+        config,
+        trigger.clone(),
+        hint.as_deref(),
+        scope,
+    );
+    match run.await {
         Ok(report) => {
             let failed = report.failed();
             if report.has_transient_failures() {
@@ -195,10 +247,18 @@ pub async fn handle(approver: &Approver, event: Value) -> Result<Response, Handl
             Err(HandlerError::Transient(error))
         }
         Err(error) => {
+            // The message says what to fix (the table or service to check,
+            // the permission to grant); `table` is set for the registry's.
+            let table = match &error {
+                ReconcileError::Registry { table, .. } => Some(table.as_str()),
+                _ => None,
+            };
             tracing::error!(
                 error = %error,
                 error_type = error.error_type(),
                 aws_code = error.aws_error().code.as_deref(),
+                aws_operation = error.aws_error().operation,
+                table,
                 "permanent failure; retrying would not help, so the invocation succeeds"
             );
             Ok(Response {

@@ -1,12 +1,14 @@
 //! `approver-lambda`: sets up (JSON logs to stdout, AWS configuration from
-//! the standard chain, approver configuration from the environment) and
-//! hands every invocation to [`approver_lambda::handler::handle`].
+//! the standard chain, approver configuration from the environment, the
+//! EC2 client and the tenant registry's DynamoDB client) and hands every
+//! invocation to [`approver_lambda::handler::handle`].
 
 use approver_lambda::handler::{handle, Approver};
 use approver_lambda::help;
 use lambda_runtime::{service_fn, LambdaEvent};
 use privatelink_core::approval::ApproverConfig;
 use privatelink_core::aws::AwsOptions;
+use privatelink_registry::Registry;
 use serde_json::Value;
 use tracing_subscriber::EnvFilter;
 
@@ -48,7 +50,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     match &config {
         Ok(config) => tracing::info!(
             service_id = %config.service_id,
-            allowlist = %config.allowlist,
+            table = %config.table,
             non_allowlisted = %config.non_allowlisted,
             revoke = config.revoke,
             dry_run = config.dry_run,
@@ -58,10 +60,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         // which logs this error and accepts nothing (fail closed).
         Err(error) => tracing::error!(error = %error, "invalid configuration"),
     }
-    let approver = Approver {
-        ec2: aws_sdk_ec2::Client::new(&sdk_config),
-        config,
-    };
+    // Both clients from the one SdkConfig: same role, region, endpoint,
+    // retry policy and User-Agent app name.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config);
+    let approver = Approver::new(aws_sdk_ec2::Client::new(&sdk_config), config, |config| {
+        Registry::new(dynamodb, config.table.clone())
+    });
     let approver = &approver;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(approver, event.payload).await

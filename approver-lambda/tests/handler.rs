@@ -1,8 +1,9 @@
 //! The handler against JSON fixtures of real event shapes (SNS envelopes as
 //! Lambda delivers them, an EventBridge schedule, an unrelated SQS event),
-//! with EC2 faked by aws-smithy-mocks (`common::Fake`): which calls were
-//! made, and what EC2 holds afterwards, is asserted. The last test checks
-//! the fake itself.
+//! with EC2 faked by aws-smithy-mocks (`common::Fake`) and the tenant
+//! registry in memory (`common::FakeRegistry`): which calls were made, and
+//! what EC2 holds afterwards, is asserted. The last test checks the fake
+//! itself.
 
 mod common;
 
@@ -10,9 +11,14 @@ use approver_lambda::handler::{handle, Approver, HandlerError};
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::describe_vpc_endpoint_connections::DescribeVpcEndpointConnectionsError;
 use aws_smithy_mocks::mock;
-use common::{config, conn, Call, Fake, World, ALLOWED, OTHER, SVC};
+use common::{
+    config, conn, suspended, tenant, Call, Fake, FakeRegistry, World, ALLOWED, OTHER, SVC,
+};
 use lambda_runtime::Diagnostic;
-use privatelink_core::approval::{ApproverConfig, NonAllowlistedPolicy, Trigger};
+use privatelink_core::approval::tenant::now_epoch;
+use privatelink_core::approval::{
+    ApproverConfig, NonAllowlistedPolicy, Tenant, TenantStatus, Trigger,
+};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
@@ -21,24 +27,60 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn approver(fake: &Fake, policy: NonAllowlistedPolicy) -> Approver {
-    Approver {
-        ec2: fake.client(),
-        config: Ok(config(policy, false)),
-    }
+/// The approver on `fake`, with ALLOWED the one (active) tenant.
+fn approver(fake: &Fake, policy: NonAllowlistedPolicy) -> Approver<FakeRegistry> {
+    with_registry(
+        fake,
+        config(policy, false),
+        &FakeRegistry::new([tenant(ALLOWED)]),
+    )
+}
+
+fn with_registry(
+    fake: &Fake,
+    config: ApproverConfig,
+    registry: &FakeRegistry,
+) -> Approver<FakeRegistry> {
+    Approver::new(fake.client(), Ok(config), |_| registry.clone())
+}
+
+/// The filters of a listing of the requests waiting.
+fn pending_only() -> common::Filters {
+    vec![(
+        "vpc-endpoint-state".to_string(),
+        vec!["pendingAcceptance".to_string()],
+    )]
+}
+
+/// The decision history's reason on connection `id`.
+fn reason_tag(fake: &Fake, id: &str) -> Option<String> {
+    fake.connections()
+        .into_iter()
+        .find(|c| c.endpoint_id == id)
+        .and_then(|c| c.tags.get("privatelink-kit:reason").cloned())
 }
 
 const A1: &str = "vpce-0aaaaaaaaaaaaaaa1";
 
 #[tokio::test]
-async fn a_connect_notification_accepts_the_allowlisted_request() {
+async fn a_connect_notification_accepts_an_entitled_tenants_request() {
     let fake = Fake::new(vec![conn(A1, ALLOWED, "pendingAcceptance")]);
+    let registry = FakeRegistry::new([tenant(ALLOWED)]);
     let response = handle(
-        &approver(&fake, NonAllowlistedPolicy::Reject),
+        &with_registry(
+            &fake,
+            config(NonAllowlistedPolicy::Reject, false),
+            &registry,
+        ),
         fixture("sns-connect.json"),
     )
     .await
     .expect("ok");
+    // One narrow listing, one registry read for the one owner, one accept.
+    assert_eq!(fake.listings(), [pending_only()]);
+    assert_eq!(registry.reads(), [vec![ALLOWED.to_string()]]);
+    assert_eq!(registry.calls(), 1);
+    assert_eq!(reason_tag(&fake, A1).as_deref(), Some("entitled_tenant"));
     assert_eq!(response.status, "reconciled");
     assert_eq!(response.accepted, 1);
     assert_eq!(
@@ -102,13 +144,13 @@ async fn a_message_naming_another_service_reconciles_ours_only() {
     .await
     .expect("ok");
     assert_eq!(response.accepted, 1);
-    // The one accept is for our service's own allowlisted request, not the
+    // The one accept is for our service's own tenant's request, not the
     // endpoint the message names.
     assert_eq!(fake.accepted(), [vec![A1.to_string()]]);
 }
 
 #[tokio::test]
-async fn a_message_claiming_an_allowlisted_owner_is_not_believed() {
+async fn a_message_claiming_a_tenant_owner_is_not_believed() {
     // The message says 111111111111 owns vpce-0bad...; AWS says 999999999999.
     let fake = Fake::new(vec![conn(
         "vpce-0bad0bad0bad0bad4",
@@ -117,7 +159,7 @@ async fn a_message_claiming_an_allowlisted_owner_is_not_believed() {
     )]);
     let response = handle(
         &approver(&fake, NonAllowlistedPolicy::Reject),
-        fixture("sns-claims-allowlisted-owner.json"),
+        fixture("sns-claims-tenant-owner.json"),
     )
     .await
     .expect("ok");
@@ -137,7 +179,7 @@ async fn a_message_claiming_an_allowlisted_owner_is_not_believed() {
     )]);
     handle(
         &approver(&fake, NonAllowlistedPolicy::LeavePending),
-        fixture("sns-claims-allowlisted-owner.json"),
+        fixture("sns-claims-tenant-owner.json"),
     )
     .await
     .expect("ok");
@@ -222,15 +264,15 @@ async fn other_events_are_logged_and_ignored() {
 #[tokio::test]
 async fn invalid_configuration_accepts_nothing_and_fails_the_invocation() {
     let fake = Fake::new(vec![conn(A1, ALLOWED, "pendingAcceptance")]);
+    let registry = FakeRegistry::new([tenant(ALLOWED)]);
+    // The table name has a space; the old allowlist variable is ignored.
     let config = ApproverConfig::from_lookup(|name| match name {
         "APPROVER_SERVICE_ID" => Some(common::SVC.into()),
-        "APPROVER_ALLOWLIST" => Some("111111111111,1111-1111-1111".into()),
+        "APPROVER_TABLE" => Some("acme tenants".into()),
+        "APPROVER_ALLOWLIST" => Some(ALLOWED.into()),
         _ => None,
     });
-    let approver = Approver {
-        ec2: fake.client(),
-        config,
-    };
+    let approver = Approver::new(fake.client(), config, |_| registry.clone());
     for name in [
         "sns-connect.json",
         "eventbridge-scheduled.json",
@@ -243,26 +285,32 @@ async fn invalid_configuration_accepts_nothing_and_fails_the_invocation() {
         let diagnostic = Diagnostic::from(error);
         assert_eq!(diagnostic.error_type, "Approver.InvalidConfiguration");
         assert!(
-            diagnostic.error_message.contains("\"1111-1111-1111\"")
-                && diagnostic.error_message.contains("111111111111"),
+            diagnostic
+                .error_message
+                .contains("APPROVER_TABLE=\"acme tenants\"")
+                && diagnostic
+                    .error_message
+                    .contains("nothing will be accepted"),
             "{}",
             diagnostic.error_message
         );
     }
     assert_eq!(fake.describe.num_calls() + fake.accept.num_calls(), 0);
+    assert!(registry.reads().is_empty());
 }
 
-fn failing_describe(code: &'static str) -> Approver {
+fn failing_describe(code: &'static str) -> Approver<FakeRegistry> {
     let rule =
         mock!(aws_sdk_ec2::Client::describe_vpc_endpoint_connections).then_error(move || {
             DescribeVpcEndpointConnectionsError::generic(
                 ErrorMetadata::builder().code(code).message("mock").build(),
             )
         });
-    Approver {
-        ec2: common::client(&[&rule]),
-        config: Ok(config(NonAllowlistedPolicy::Reject, false)),
-    }
+    Approver::new(
+        common::client(&[&rule]),
+        Ok(config(NonAllowlistedPolicy::Reject, false)),
+        |_| FakeRegistry::new([tenant(ALLOWED)]),
+    )
 }
 
 #[tokio::test]
@@ -309,7 +357,9 @@ fn the_help_text_is_printed_for_help() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("APPROVER_ALLOWLIST") && text.contains("leave-pending"),
+        text.contains("APPROVER_TABLE")
+            && text.contains("leave-pending")
+            && !text.contains("APPROVER_ALLOWLIST"),
         "{text}"
     );
 }
@@ -395,10 +445,11 @@ async fn a_listing_that_ignores_the_service_filter_never_touches_another_service
         ],
         |w| w.ignore_service_filter = true,
     );
-    let approver = Approver {
-        ec2: fake.client(),
-        config: Ok(config(NonAllowlistedPolicy::Reject, true)),
-    };
+    let approver = with_registry(
+        &fake,
+        config(NonAllowlistedPolicy::Reject, true),
+        &FakeRegistry::new([tenant(ALLOWED)]),
+    );
     let response = handle(&approver, fixture("eventbridge-scheduled.json"))
         .await
         .expect("ok");
@@ -428,14 +479,11 @@ async fn decisions_are_recorded_on_the_connection_and_a_repeat_writes_nothing() 
     };
     let accepted = tags(A1);
     assert_eq!(accepted["privatelink-kit:decision"], "accept");
-    assert_eq!(accepted["privatelink-kit:reason"], "allowlisted_request");
+    assert_eq!(accepted["privatelink-kit:reason"], "entitled_tenant");
     assert_eq!(accepted["privatelink-kit:trigger"], "sns");
     let left = tags("vpce-0000000000000000b");
     assert_eq!(left["privatelink-kit:decision"], "leave");
-    assert_eq!(
-        left["privatelink-kit:reason"],
-        "not_allowlisted_leave_pending_policy"
-    );
+    assert_eq!(left["privatelink-kit:reason"], "not_a_tenant");
     assert_eq!(
         fake.state_of("vpce-0000000000000000b").as_deref(),
         Some("pendingAcceptance")
@@ -450,6 +498,338 @@ async fn decisions_are_recorded_on_the_connection_and_a_repeat_writes_nothing() 
         .expect("ok");
     assert_eq!(fake.create_tags.num_calls(), tag_calls);
     assert_eq!(fake.accept.num_calls() + fake.reject.num_calls(), 1);
+}
+
+const SUSPENDED: &str = "222222222222";
+const EXPIRED: &str = "333333333333";
+const QUOTA: &str = "444444444444";
+
+/// ALLOWED active, SUSPENDED suspended, EXPIRED past its `expires_at`,
+/// QUOTA active with at most `max` live endpoints; OTHER is no tenant.
+fn registry(max: u32) -> FakeRegistry {
+    FakeRegistry::new([
+        tenant(ALLOWED),
+        suspended(SUSPENDED),
+        Tenant {
+            expires_at: Some(now_epoch() - 60),
+            ..tenant(EXPIRED)
+        },
+        Tenant {
+            max_endpoints: Some(max),
+            // Not expired yet: an expiry in the future changes nothing.
+            expires_at: Some(now_epoch() + 86_400),
+            ..tenant(QUOTA)
+        },
+    ])
+}
+
+#[tokio::test]
+async fn every_registry_refusal_is_decided_by_the_policy_and_names_its_rule() {
+    let world = || {
+        vec![
+            conn("vpce-0000000000000000a", ALLOWED, "pendingAcceptance"),
+            conn("vpce-0000000000000000s", SUSPENDED, "pendingAcceptance"),
+            conn("vpce-0000000000000000e", EXPIRED, "pendingAcceptance"),
+            conn("vpce-0000000000000000o", OTHER, "pendingAcceptance"),
+            conn("vpce-0000000000000000q", QUOTA, "available"),
+            conn("vpce-0000000000000000r", QUOTA, "pendingAcceptance"),
+        ]
+    };
+    let expected = [
+        ("vpce-0000000000000000s", "tenant_suspended"),
+        ("vpce-0000000000000000e", "tenant_expired"),
+        ("vpce-0000000000000000o", "not_a_tenant"),
+        ("vpce-0000000000000000r", "over_quota"),
+    ];
+    for (policy, refused_state) in [
+        (NonAllowlistedPolicy::Reject, "rejected"),
+        (NonAllowlistedPolicy::LeavePending, "pendingAcceptance"),
+    ] {
+        let fake = Fake::new(world());
+        let registry = registry(1);
+        let response = handle(
+            &with_registry(&fake, config(policy, false), &registry),
+            fixture("sns-connect.json"),
+        )
+        .await
+        .expect("ok");
+        assert_eq!(response.accepted, 1, "{policy:?}");
+        assert_eq!(
+            fake.state_of("vpce-0000000000000000a").as_deref(),
+            Some("pending")
+        );
+        for (id, reason) in expected {
+            assert_eq!(
+                fake.state_of(id).as_deref(),
+                Some(refused_state),
+                "{id} {policy:?}"
+            );
+            assert_eq!(
+                reason_tag(&fake, id).as_deref(),
+                Some(reason),
+                "{id} {policy:?}"
+            );
+        }
+        // The owners with a request waiting, read once, in one call.
+        assert_eq!(
+            registry.reads(),
+            [[ALLOWED, SUSPENDED, EXPIRED, QUOTA, OTHER]
+                .map(str::to_string)
+                .into_iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()]
+        );
+        assert_eq!(registry.calls(), 1);
+        // The requests, then QUOTA's live endpoints (the only owner with a
+        // quota): a quota costs one more narrow listing.
+        assert_eq!(
+            fake.listings(),
+            [
+                pending_only(),
+                vec![
+                    ("vpc-endpoint-owner".to_string(), vec![QUOTA.to_string()]),
+                    (
+                        "vpc-endpoint-state".to_string(),
+                        vec!["pending".to_string(), "available".to_string()]
+                    ),
+                ]
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_quota_counts_live_endpoints_and_the_accepts_of_the_same_run() {
+    let fake = Fake::new(vec![
+        conn("vpce-0000000000000000a", QUOTA, "available"),
+        conn("vpce-0000000000000000b", QUOTA, "pendingAcceptance"),
+        conn("vpce-0000000000000000c", QUOTA, "pendingAcceptance"),
+        conn("vpce-0000000000000000d", QUOTA, "rejected"),
+    ]);
+    let response = handle(
+        &with_registry(
+            &fake,
+            config(NonAllowlistedPolicy::Reject, false),
+            &registry(2),
+        ),
+        fixture("sns-connect.json"),
+    )
+    .await
+    .expect("ok");
+    assert_eq!((response.accepted, response.rejected), (1, 1));
+    assert_eq!(
+        fake.state_of("vpce-0000000000000000b").as_deref(),
+        Some("pending")
+    );
+    assert_eq!(
+        fake.state_of("vpce-0000000000000000c").as_deref(),
+        Some("rejected")
+    );
+    assert_eq!(
+        reason_tag(&fake, "vpce-0000000000000000c").as_deref(),
+        Some("over_quota")
+    );
+    // A live endpoint over the quota (the quota was lowered) is never
+    // revoked for it, even by a sweep that revokes.
+    let approver = with_registry(
+        &fake,
+        config(NonAllowlistedPolicy::Reject, true),
+        &registry(1),
+    );
+    let response = handle(&approver, fixture("eventbridge-scheduled.json"))
+        .await
+        .expect("ok");
+    assert_eq!((response.accepted, response.rejected), (0, 0));
+}
+
+#[tokio::test]
+async fn the_scope_follows_the_trigger() {
+    // SUSPENDED's connection is live; only a sweep that revokes looks at it.
+    let world = || {
+        Fake::new(vec![
+            conn(A1, ALLOWED, "pendingAcceptance"),
+            conn("vpce-0000000000000000s", SUSPENDED, "available"),
+            conn("vpce-0000000000000000x", ALLOWED, "available"),
+        ])
+    };
+    let cases = [
+        ("sns-connect.json", false, vec![pending_only()], 0),
+        ("sns-connect.json", true, vec![pending_only()], 0),
+        ("eventbridge-scheduled.json", false, vec![pending_only()], 0),
+        ("eventbridge-scheduled.json", true, vec![vec![]], 1),
+    ];
+    for (event, revoke, listings, revoked) in cases {
+        let fake = world();
+        let registry = registry(1);
+        let response = handle(
+            &with_registry(
+                &fake,
+                config(NonAllowlistedPolicy::Reject, revoke),
+                &registry,
+            ),
+            fixture(event),
+        )
+        .await
+        .expect("ok");
+        assert_eq!(fake.listings(), listings, "{event} revoke {revoke}");
+        assert_eq!(
+            (response.accepted, response.rejected),
+            (1, revoked),
+            "{event} revoke {revoke}"
+        );
+        let read: Vec<String> = registry.reads().concat();
+        assert_eq!(
+            read.contains(&SUSPENDED.to_string()),
+            revoked == 1,
+            "{read:?}"
+        );
+        if revoked == 1 {
+            assert_eq!(
+                reason_tag(&fake, "vpce-0000000000000000s").as_deref(),
+                Some("tenant_suspended")
+            );
+            assert_eq!(
+                fake.state_of("vpce-0000000000000000x").as_deref(),
+                Some("available")
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_suspended_while_a_run_is_in_flight_is_rejected_by_the_next_run() {
+    let fake = Fake::new(vec![conn(A1, ALLOWED, "pendingAcceptance")]);
+    let registry = FakeRegistry::new([tenant(ALLOWED)]);
+    // The registry answers "active", then the operator suspends: the run in
+    // flight accepts on what it read.
+    registry.after_next_read(|tenants| {
+        if let Some(t) = tenants.get_mut(ALLOWED) {
+            t.status = TenantStatus::Suspended;
+        }
+    });
+    let approver = with_registry(&fake, config(NonAllowlistedPolicy::Reject, true), &registry);
+    let response = handle(&approver, fixture("sns-connect.json"))
+        .await
+        .expect("ok");
+    assert_eq!(response.accepted, 1);
+    assert_eq!(fake.state_of(A1).as_deref(), Some("pending"));
+    // A repeated notification looks only at requests: nothing to do.
+    let response = handle(&approver, fixture("sns-connect.json"))
+        .await
+        .expect("ok");
+    assert_eq!((response.accepted, response.rejected), (0, 0));
+    // The next run that looks at live connections reads the suspension.
+    let response = handle(&approver, fixture("eventbridge-scheduled.json"))
+        .await
+        .expect("ok");
+    assert_eq!(response.rejected, 1);
+    assert_eq!(fake.state_of(A1).as_deref(), Some("rejected"));
+    assert_eq!(reason_tag(&fake, A1).as_deref(), Some("tenant_suspended"));
+}
+
+#[tokio::test]
+async fn registry_failures_retry_when_transient_and_say_what_to_fix_otherwise() {
+    for (code, transient, fix) in [
+        ("ProvisionedThroughputExceededException", true, "transient"),
+        ("ThrottlingException", true, "transient"),
+        ("InternalServerError", true, "transient"),
+        ("ResourceNotFoundException", false, "check APPROVER_TABLE"),
+        ("AccessDeniedException", false, "dynamodb:BatchGetItem"),
+    ] {
+        let fake = Fake::new(vec![conn(A1, ALLOWED, "pendingAcceptance")]);
+        let registry = FakeRegistry::new([tenant(ALLOWED)]);
+        registry.fail_with("BatchGetItem", code);
+        let approver = with_registry(
+            &fake,
+            config(NonAllowlistedPolicy::Reject, false),
+            &registry,
+        );
+        let result = handle(&approver, fixture("sns-connect.json")).await;
+        match result {
+            Err(error) if transient => {
+                assert!(matches!(error, HandlerError::Transient(_)), "{code}");
+                let diagnostic = Diagnostic::from(error);
+                assert_eq!(
+                    diagnostic.error_type, "Approver.RegistryUnreadable",
+                    "{code}"
+                );
+                assert!(
+                    diagnostic.error_message.contains(code),
+                    "{}",
+                    diagnostic.error_message
+                );
+            }
+            Ok(response) if !transient => {
+                assert_eq!(response.status, "permanent_error", "{code}");
+                let detail = response.detail.unwrap_or_default();
+                for part in [code, common::TABLE, fix] {
+                    assert!(detail.contains(part), "{code}: {part} not in {detail}");
+                }
+            }
+            other => panic!("{code}: {other:?}"),
+        }
+        // Nothing decided without the registry.
+        assert_eq!(
+            fake.accept.num_calls() + fake.reject.num_calls(),
+            0,
+            "{code}"
+        );
+        assert_eq!(fake.create_tags.num_calls(), 0, "{code}");
+        assert_eq!(fake.state_of(A1).as_deref(), Some("pendingAcceptance"));
+    }
+    // With no request waiting there is nobody to read: an unreadable
+    // registry does not fail a run with nothing to decide.
+    let fake = Fake::new(vec![conn(A1, ALLOWED, "available")]);
+    let registry = FakeRegistry::new([tenant(ALLOWED)]);
+    registry.fail_with("BatchGetItem", "ThrottlingException");
+    let approver = with_registry(
+        &fake,
+        config(NonAllowlistedPolicy::Reject, false),
+        &registry,
+    );
+    let response = handle(&approver, fixture("sns-connect.json"))
+        .await
+        .expect("nothing to read");
+    assert_eq!(response.status, "reconciled");
+    assert_eq!(registry.calls(), 0);
+}
+
+#[tokio::test]
+async fn the_registry_is_read_for_just_the_owners_with_a_request() {
+    // 250 owners with a request each, 250 others with live endpoints only.
+    let mut connections = Vec::new();
+    for i in 0..500u64 {
+        let owner = format!("{:012}", 100_000_000_000 + i);
+        let state = if i < 250 {
+            "pendingAcceptance"
+        } else {
+            "available"
+        };
+        connections.push(conn(&format!("vpce-0{i:016x}"), &owner, state));
+    }
+    let fake = Fake::new(connections);
+    let registry = FakeRegistry::new([tenant(ALLOWED)]);
+    let response = handle(
+        &with_registry(
+            &fake,
+            config(NonAllowlistedPolicy::LeavePending, false),
+            &registry,
+        ),
+        fixture("sns-connect.json"),
+    )
+    .await
+    .expect("ok");
+    assert_eq!(response.status, "reconciled");
+    let reads = registry.reads();
+    assert_eq!(reads.len(), 1, "one read per run");
+    let expected: Vec<String> = (0..250u64)
+        .map(|i| format!("{:012}", 100_000_000_000 + i))
+        .collect();
+    assert_eq!(reads[0], expected);
+    // BatchGetItem takes 100 keys: 3 calls.
+    assert_eq!(registry.calls(), 3);
+    assert_eq!(fake.describe.num_calls(), 1);
 }
 
 /// The fake itself: Describe filters (OR within, AND across), paging, and

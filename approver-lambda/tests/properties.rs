@@ -4,17 +4,22 @@
 //!    ([`handle`]) with a generated event (SNS notifications in the
 //!    assumed body format, plus malformed and foreign events and the
 //!    scheduled sweep), a configuration read from a generated environment
-//!    by the product's own parser, and the fake EC2 of `common` (several
-//!    services, connections in every state, filters, small pages,
+//!    by the product's own parser, a generated tenant registry (active,
+//!    suspended, expired tenants, tenants with a quota; `common::
+//!    FakeRegistry`, which may fail), and the fake EC2 of `common`
+//!    (several services, connections in every state, filters, small pages,
 //!    Unsuccessful items, tags, and some adversities). An oracle written
 //!    from the generated plain values alone, not with the product's
-//!    allowlist or decision code, says what EC2 must look like afterwards:
+//!    registry or decision code, says what EC2 must look like afterwards:
 //!    the state and tags of every connection of every service, which calls
-//!    were made, and the handler's answer.
+//!    were made (each listing's filters: a notification reads only the
+//!    requests waiting, a sweep everything only when it revokes), which
+//!    owners the registry was asked for, and the handler's answer.
 //! 2. The environment parsing: generated environments (valid, missing
-//!    keys, whitespace, duplicates, bad account ids, huge values, unicode,
-//!    near-miss variable names) give exactly the generated configuration,
-//!    or an error naming each bad setting, and never a panic.
+//!    keys, whitespace, bad table names, huge values, unicode, near-miss
+//!    variable names, the old allowlist variable) give exactly the
+//!    generated configuration, or an error naming each bad setting, and
+//!    never a panic.
 //!
 //! Both print how often each case they claim to cover was reached, and
 //! assert it was reached often enough. To see the counts:
@@ -26,12 +31,15 @@
 mod common;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
 use approver_lambda::handler::{handle, Approver, HandlerError};
-use common::{Call, Fake, FakeConn, World};
-use privatelink_core::approval::{ApproverConfig, ConfigProblem, NonAllowlistedPolicy, Trigger};
+use common::{Call, Fake, FakeConn, FakeRegistry, World};
+use privatelink_core::approval::tenant::now_epoch;
+use privatelink_core::approval::{
+    AccountId, ApproverConfig, ConfigProblem, NonAllowlistedPolicy, Tenant, TenantStatus, Trigger,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseResult, TestRunner};
 use serde_json::{json, Value};
@@ -41,7 +49,7 @@ const CASES: u32 = 10_000;
 // The contract under test, written out here rather than taken from the
 // product's constants.
 const SERVICE_ID: &str = "APPROVER_SERVICE_ID";
-const ALLOWLIST: &str = "APPROVER_ALLOWLIST";
+const TABLE: &str = "APPROVER_TABLE";
 const POLICY: &str = "APPROVER_NON_ALLOWLISTED_POLICY";
 const REVOKE: &str = "APPROVER_REVOKE";
 const DRY_RUN: &str = "APPROVER_DRY_RUN";
@@ -51,7 +59,7 @@ const REASON_TAG: &str = "privatelink-kit:reason";
 const TRIGGER_TAG: &str = "privatelink-kit:trigger";
 const AT_TAG: &str = "privatelink-kit:decided-at";
 
-/// Accounts the allowlists are drawn from (owners are drawn from these,
+/// Accounts the tenants are drawn from (owners are drawn from these,
 /// near-misses of them, and others).
 const ACCOUNTS: [&str; 6] = [
     "111111111111",
@@ -108,8 +116,7 @@ fn digits12(n: u64) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Plain {
     service_id: String,
-    /// As written, duplicates included.
-    allowlist: Vec<String>,
+    table: String,
     leave_pending: bool,
     revoke: bool,
     dry_run: bool,
@@ -120,10 +127,6 @@ struct Plain {
 struct Style {
     /// Whitespace around values, used in turn.
     pads: Vec<&'static str>,
-    /// Between allowlist entries, used in turn.
-    seps: Vec<&'static str>,
-    /// Before and after the allowlist.
-    ends: (&'static str, &'static str),
     /// Letter casing of policy and boolean words, used in turn.
     upper: Vec<bool>,
     /// Leave out the optional settings that have their default value.
@@ -141,25 +144,16 @@ enum Break {
 }
 
 #[derive(Debug, Clone)]
-enum AllowBreak {
-    No,
-    Missing,
-    /// Only separators and whitespace.
-    Empty(&'static str),
-    /// Bad entries, each inserted after `position % (len + 1)` good ones.
-    Bad(Vec<(usize, String)>),
-}
-
-#[derive(Debug, Clone)]
 struct EnvSpec {
     plain: Plain,
     style: Style,
     service: Break,
-    allowlist: AllowBreak,
+    table: Break,
     policy: Break,
     revoke: Break,
     dry_run: Break,
-    /// Variables whose names are near-misses of the real ones.
+    /// Variables whose names are near-misses of the real ones, and the
+    /// old allowlist variable, which the approver no longer reads.
     noise: Vec<(String, String)>,
 }
 
@@ -183,50 +177,21 @@ impl EnvSpec {
         let mut problems: BTreeMap<&'static str, usize> = BTreeMap::new();
         let p = &self.plain;
 
-        match &self.service {
-            Break::No => {
-                vars.insert(SERVICE_ID.into(), pad(&p.service_id));
-            }
-            Break::Missing => {
-                problems.insert(SERVICE_ID, 1);
-            }
-            Break::Value(v) => {
-                vars.insert(SERVICE_ID.into(), v.clone());
-                problems.insert(SERVICE_ID, 1);
-            }
-        }
-
-        let mut entries: Vec<String> = p.allowlist.clone();
-        match &self.allowlist {
-            AllowBreak::No => {}
-            AllowBreak::Missing => {
-                problems.insert(ALLOWLIST, 1);
-            }
-            AllowBreak::Empty(_) => {
-                problems.insert(ALLOWLIST, 1);
-            }
-            AllowBreak::Bad(bad) => {
-                for (position, entry) in bad {
-                    entries.insert(position % (entries.len() + 1), entry.clone());
+        for (name, brk, value) in [
+            (SERVICE_ID, &self.service, &p.service_id),
+            (TABLE, &self.table, &p.table),
+        ] {
+            match brk {
+                Break::No => {
+                    vars.insert(name.into(), pad(value));
                 }
-                problems.insert(ALLOWLIST, bad.len());
-            }
-        }
-        match &self.allowlist {
-            AllowBreak::Missing => {}
-            AllowBreak::Empty(text) => {
-                vars.insert(ALLOWLIST.into(), text.to_string());
-            }
-            _ => {
-                let mut text = style.ends.0.to_string();
-                for (i, entry) in entries.iter().enumerate() {
-                    if i > 0 {
-                        text.push_str(style.seps[i % style.seps.len()]);
-                    }
-                    text.push_str(entry);
+                Break::Missing => {
+                    problems.insert(name, 1);
                 }
-                text.push_str(style.ends.1);
-                vars.insert(ALLOWLIST.into(), text);
+                Break::Value(v) => {
+                    vars.insert(name.into(), v.clone());
+                    problems.insert(name, 1);
+                }
             }
         }
 
@@ -294,21 +259,11 @@ fn pad() -> impl Strategy<Value = &'static str> {
 fn style() -> impl Strategy<Value = Style> {
     (
         prop::collection::vec(pad(), 1..6),
-        prop::collection::vec(
-            prop::sample::select(vec![",", ",", " ", ", ", "\n", "\t", ",,", " ,\n", "\r\n"]),
-            1..5,
-        ),
-        (
-            prop::sample::select(vec!["", "", " ", ",", "\n", " , "]),
-            prop::sample::select(vec!["", "", " ", ",", "\n", " ,\t"]),
-        ),
         prop::collection::vec(prop::bool::weighted(0.2), 1..8),
         any::<bool>(),
     )
-        .prop_map(|(pads, seps, ends, upper, omit_defaults)| Style {
+        .prop_map(|(pads, upper, omit_defaults)| Style {
             pads,
-            seps,
-            ends,
             upper,
             omit_defaults,
         })
@@ -321,30 +276,12 @@ fn service_id() -> impl Strategy<Value = String> {
     ]
 }
 
-/// An allowlist as written: ids from [`ACCOUNTS`] and others, with
-/// duplicates; now and then thousands of ids.
-fn allowlist() -> impl Strategy<Value = Vec<String>> {
-    let id = prop_oneof![
-        3 => prop::sample::select(ACCOUNTS.to_vec()).prop_map(str::to_string),
-        1 => any::<u64>().prop_map(digits12),
-    ];
+/// A DynamoDB table name: 3 to 255 of letters, digits, `_`, `-`, `.`.
+fn table() -> impl Strategy<Value = String> {
     prop_oneof![
-        30 => prop::collection::vec(id, 1..7).prop_flat_map(|ids| {
-            let n = ids.len();
-            (Just(ids), prop::collection::vec(0..n, 0..3))
-        })
-        .prop_map(|(mut ids, dups)| {
-            for i in dups {
-                let again = ids[i].clone();
-                ids.push(again);
-            }
-            ids
-        }),
-        1 => (1_000usize..4_000, any::<u64>()).prop_map(|(n, seed)| {
-            (0..n as u64)
-                .map(|i| digits12(seed.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15))))
-                .collect()
-        }),
+        8 => "[a-z][a-z0-9-]{2,30}-tenants",
+        2 => "[a-zA-Z0-9_.-]{3,12}",
+        1 => "[a-zA-Z0-9_.-]{250,255}",
     ]
 }
 
@@ -376,34 +313,29 @@ fn bad_service_id() -> impl Strategy<Value = String> {
     ]
 }
 
-/// One allowlist entry that is not an account id (and holds no comma or
-/// whitespace, so it stays one entry).
-fn bad_entry() -> impl Strategy<Value = String> {
+/// Not a table name, even trimmed.
+fn bad_table() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => prop::sample::select(vec![
-            "12345678901",
-            "1234567890123",
-            "1234-5678-9012",
-            "arn:aws:iam::123456789012:root",
-            "\"123456789012\"",
-            "'123456789012'",
-            "acme-prod",
-            "１２３４５６７８９０１２",
-            "١٢٣٤٥٦٧٨٩٠١٢",
-            "12345678901x",
-            "123456789012;210987654321",
-            "+12345678901",
-            "1.23456789012e11",
-            "0x1cbe991a14",
-            "123456789012\u{200b}",
-            "\u{feff}123456789012",
-            "é",
+            "",
+            "   ",
+            "ab",
+            " ab\t",
+            "acme tenants",
+            "acme/tenants",
+            "arn:aws:dynamodb:us-east-1:111111111111:table/acme-tenants",
+            "acme-ténants",
+            "acme\u{200b}tenants",
+            "\u{feff}acme-tenants",
+            "acme,tenants",
+            "111111111111,222222222222",
+            "acme-tenants\u{0}",
+            "ａｃｍｅ",
         ])
         .prop_map(str::to_string),
-        1 => "[0-9]{1,11}",
-        1 => "[0-9]{13,20}",
-        1 => "[a-zA-Z][a-zA-Z0-9_.:-]{0,15}",
-        1 => huge("", '9'),
+        1 => "[a-z]{2,8}[ /:#@é,;][a-z]{2,8}",
+        1 => "[a-zA-Z0-9_.-]{256,300}",
+        1 => huge("", 't'),
     ]
 }
 
@@ -475,22 +407,16 @@ fn brk(bad: impl Strategy<Value = String>, missing: bool) -> impl Strategy<Value
     ]
 }
 
-fn allow_break() -> impl Strategy<Value = AllowBreak> {
-    prop_oneof![
-        16 => Just(AllowBreak::No),
-        1 => Just(AllowBreak::Missing),
-        1 => prop::sample::select(vec!["", " ", ",", " , \n", ",,,", "\t"]).prop_map(AllowBreak::Empty),
-        2 => prop::collection::vec((any::<usize>(), bad_entry()), 1..4).prop_map(AllowBreak::Bad),
-    ]
-}
-
 fn noise() -> impl Strategy<Value = Vec<(String, String)>> {
     prop::collection::vec(
         (
             prop::sample::select(vec![
-                "approver_allowlist",
-                "APPROVER_ALLOWLIST_",
-                "APPROVER_ALLOW_LIST",
+                // The old allowlist: ignored, valid or not.
+                "APPROVER_ALLOWLIST",
+                "APPROVER_ALLOWLIST",
+                "approver_table",
+                "APPROVER_TABLE_",
+                "APPROVER_TABLE_NAME",
                 " APPROVER_SERVICE_ID",
                 "APPROVER_SERVICEID",
                 "APPROVER_DRYRUN",
@@ -502,8 +428,10 @@ fn noise() -> impl Strategy<Value = Vec<(String, String)>> {
             prop::sample::select(vec![
                 "true",
                 "111111111111",
+                "111111111111,1111-1111-1111",
                 "vpce-svc-0abc",
                 "leave-pending",
+                "acme tenants",
                 "",
             ]),
         )
@@ -512,21 +440,18 @@ fn noise() -> impl Strategy<Value = Vec<(String, String)>> {
     )
 }
 
-fn plain(
-    service: impl Strategy<Value = String>,
-    allow: impl Strategy<Value = Vec<String>>,
-) -> impl Strategy<Value = Plain> {
+fn plain(service: impl Strategy<Value = String>) -> impl Strategy<Value = Plain> {
     (
         service,
-        allow,
+        table(),
         any::<bool>(),
         any::<bool>(),
         prop::bool::weighted(0.15),
     )
         .prop_map(
-            |(service_id, allowlist, leave_pending, revoke, dry_run)| Plain {
+            |(service_id, table, leave_pending, revoke, dry_run)| Plain {
                 service_id,
-                allowlist,
+                table,
                 leave_pending,
                 revoke,
                 dry_run,
@@ -537,21 +462,21 @@ fn plain(
 /// Any environment, valid or not.
 fn env_spec() -> impl Strategy<Value = EnvSpec> {
     (
-        plain(service_id(), allowlist()),
+        plain(service_id()),
         style(),
         brk(bad_service_id(), true),
-        allow_break(),
+        brk(bad_table(), true),
         brk(bad_policy(), false),
         brk(bad_bool(), false),
         brk(bad_bool(), false),
         noise(),
     )
         .prop_map(
-            |(plain, style, service, allowlist, policy, revoke, dry_run, noise)| EnvSpec {
+            |(plain, style, service, table, policy, revoke, dry_run, noise)| EnvSpec {
                 plain,
                 style,
                 service,
-                allowlist,
+                table,
                 policy,
                 revoke,
                 dry_run,
@@ -564,7 +489,7 @@ fn problem_setting(problem: &ConfigProblem) -> &'static str {
     match problem {
         ConfigProblem::Missing { name, .. }
         | ConfigProblem::ServiceId { name, .. }
-        | ConfigProblem::Allowlist { name, .. }
+        | ConfigProblem::Table { name, .. }
         | ConfigProblem::Policy { name, .. }
         | ConfigProblem::Bool { name, .. } => name,
     }
@@ -580,9 +505,7 @@ fn check_parse(
     match (parsed, expected) {
         (Ok(config), Expected::Valid(p)) => {
             prop_assert_eq!(&config.service_id, &p.service_id);
-            let got: BTreeSet<&str> = config.allowlist.iter().map(|a| a.as_str()).collect();
-            let want: BTreeSet<&str> = p.allowlist.iter().map(String::as_str).collect();
-            prop_assert_eq!(got, want);
+            prop_assert_eq!(&config.table, &p.table);
             let policy = if p.leave_pending {
                 NonAllowlistedPolicy::LeavePending
             } else {
@@ -604,19 +527,18 @@ fn check_parse(
                 prop_assert!(message.contains(name), "{name} not named");
             }
             // Each bad value is quoted back.
-            let mut quoted: Vec<&String> = Vec::new();
             if let Some(spec) = spec {
-                for brk in [&spec.service, &spec.policy, &spec.revoke, &spec.dry_run] {
+                for brk in [
+                    &spec.service,
+                    &spec.table,
+                    &spec.policy,
+                    &spec.revoke,
+                    &spec.dry_run,
+                ] {
                     if let Break::Value(v) = brk {
-                        quoted.push(v);
+                        prop_assert!(message.contains(&format!("{v:?}")), "{v:?} not quoted");
                     }
                 }
-                if let AllowBreak::Bad(bad) = &spec.allowlist {
-                    quoted.extend(bad.iter().map(|(_, e)| e));
-                }
-            }
-            for v in quoted {
-                prop_assert!(message.contains(&format!("{v:?}")), "{v:?} not quoted");
             }
         }
         (Ok(config), Expected::Invalid(problems)) => {
@@ -641,6 +563,7 @@ fn environment_parsing_gives_the_generated_config_or_names_every_bad_setting() {
         by_setting: BTreeMap<&'static str, usize>,
         huge: usize,
         noise: usize,
+        legacy_allowlist: usize,
     }
     let counts = RefCell::new(Counts::default());
     let started = Instant::now();
@@ -664,40 +587,103 @@ fn environment_parsing_gives_the_generated_config_or_names_every_bad_setting() {
         if !spec.noise.is_empty() {
             c.noise += 1;
         }
+        if vars.contains_key("APPROVER_ALLOWLIST") {
+            c.legacy_allowlist += 1;
+        }
         Ok(())
     });
     let c = counts.into_inner();
     eprintln!(
-        "environment parsing: {CASES} cases in {:.1?}: {} valid, {} invalid (by setting: {:?}); {} with a value over 4 KB (Lambda's limit for all variables together), {} with near-miss variable names",
+        "environment parsing: {CASES} cases in {:.1?}: {} valid, {} invalid (by setting: {:?}); {} with a value over 4 KB (Lambda's limit for all variables together), {} with near-miss variable names, {} with the old APPROVER_ALLOWLIST set",
         started.elapsed(),
         c.valid,
         c.invalid,
         c.by_setting,
         c.huge,
-        c.noise
+        c.noise,
+        c.legacy_allowlist
     );
     assert!(c.valid >= 2_000 && c.invalid >= 2_000, "{c:?}");
-    for name in [SERVICE_ID, ALLOWLIST, POLICY, REVOKE, DRY_RUN] {
+    for name in [SERVICE_ID, TABLE, POLICY, REVOKE, DRY_RUN] {
         assert!(
             c.by_setting.get(name).copied().unwrap_or(0) >= 300,
             "{name}: {c:?}"
         );
     }
-    assert!(c.huge >= 50 && c.noise >= 1_000, "{c:?}");
+    assert!(
+        c.huge >= 50 && c.noise >= 1_000 && c.legacy_allowlist >= 300,
+        "{c:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------
-// The world: connections of several services
+// The registry and the world: tenants, connections of several services
 // ---------------------------------------------------------------------------
+
+/// A tenant's standing, as generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TenantKind {
+    Active,
+    Suspended,
+    /// Active, but `expires_at` has passed.
+    Expired,
+    /// Active, `expires_at` in the future (changes nothing).
+    Expiring,
+    /// Active, at most this many live endpoints.
+    Quota(u32),
+}
+
+fn tenant_kind() -> impl Strategy<Value = TenantKind> {
+    prop_oneof![
+        6 => Just(TenantKind::Active),
+        2 => Just(TenantKind::Suspended),
+        2 => Just(TenantKind::Expired),
+        1 => Just(TenantKind::Expiring),
+        3 => (0..4u32).prop_map(TenantKind::Quota),
+    ]
+}
+
+/// The registry: distinct accounts of [`ACCOUNTS`], each with a standing.
+fn registry_plan() -> impl Strategy<Value = Vec<(String, TenantKind)>> {
+    prop::sample::subsequence(ACCOUNTS.to_vec(), 1..=4).prop_flat_map(|ids| {
+        let n = ids.len();
+        (Just(ids), prop::collection::vec(tenant_kind(), n)).prop_map(|(ids, kinds)| {
+            ids.into_iter()
+                .map(str::to_string)
+                .zip(kinds)
+                .collect::<Vec<_>>()
+        })
+    })
+}
+
+/// The registry's items for `plan`, with expiries around `now`.
+fn tenants(plan: &[(String, TenantKind)], now: i64) -> Vec<Tenant> {
+    plan.iter()
+        .map(|(id, kind)| {
+            let mut t = Tenant::active(
+                AccountId::parse(id).expect("ACCOUNTS are account ids"),
+                format!("tenant {id}"),
+            );
+            match kind {
+                TenantKind::Active => {}
+                TenantKind::Suspended => t.status = TenantStatus::Suspended,
+                TenantKind::Expired => t.expires_at = Some(now - 3_600),
+                TenantKind::Expiring => t.expires_at = Some(now + 86_400),
+                TenantKind::Quota(max) => t.max_endpoints = Some(*max),
+            }
+            t
+        })
+        .collect()
+}
 
 #[derive(Debug, Clone)]
 enum Owner {
-    /// The i-th allowlisted account.
-    Listed(usize),
-    /// An account of [`ACCOUNTS`] not on the allowlist.
-    Unlisted(usize),
+    /// The i-th tenant of the registry (any standing).
+    Tenant(usize),
+    /// An account of [`ACCOUNTS`] not in the registry.
+    NotATenant(usize),
     Random(u64),
-    /// An allowlisted id, altered.
+    /// A tenant's id, altered.
     NearMiss(usize, usize),
     Junk(String),
     Missing,
@@ -705,8 +691,8 @@ enum Owner {
 
 fn owner() -> impl Strategy<Value = Owner> {
     prop_oneof![
-        45 => any::<usize>().prop_map(Owner::Listed),
-        25 => any::<usize>().prop_map(Owner::Unlisted),
+        50 => any::<usize>().prop_map(Owner::Tenant),
+        20 => any::<usize>().prop_map(Owner::NotATenant),
         8 => any::<u64>().prop_map(Owner::Random),
         12 => (any::<usize>(), 0..6usize).prop_map(|(i, k)| Owner::NearMiss(i, k)),
         3 => ".{0,14}".prop_map(Owner::Junk),
@@ -771,19 +757,20 @@ fn raw_conn() -> impl Strategy<Value = RawConn> {
         )
 }
 
-fn resolve_owner(owner: &Owner, allow: &[String]) -> Option<String> {
-    let unlisted: Vec<&str> = ACCOUNTS
+fn resolve_owner(owner: &Owner, registry: &[(String, TenantKind)]) -> Option<String> {
+    let tenant = |i: usize| registry[i % registry.len()].0.clone();
+    let others: Vec<&str> = ACCOUNTS
         .iter()
         .copied()
-        .filter(|a| !allow.iter().any(|l| l == a))
+        .filter(|a| !registry.iter().any(|(t, _)| t == a))
         .collect();
     Some(match owner {
-        Owner::Listed(i) => allow[i % allow.len()].clone(),
-        Owner::Unlisted(i) if !unlisted.is_empty() => unlisted[i % unlisted.len()].to_string(),
-        Owner::Unlisted(i) => digits12(*i as u64),
+        Owner::Tenant(i) => tenant(*i),
+        Owner::NotATenant(i) if !others.is_empty() => others[i % others.len()].to_string(),
+        Owner::NotATenant(i) => digits12(*i as u64),
         Owner::Random(n) => digits12(*n),
         Owner::NearMiss(i, kind) => {
-            let id = &allow[i % allow.len()];
+            let id = tenant(*i);
             match kind {
                 0 => format!(" {id}"),
                 1 => format!("{id}\n"),
@@ -823,7 +810,7 @@ fn resolve_conn(
     salt: u64,
     raw: &RawConn,
     service_id: &str,
-    allow: &[String],
+    registry: &[(String, TenantKind)],
 ) -> FakeConn {
     let suffix = format!("{i:02x}{:014x}", salt & 0x00FF_FFFF_FFFF_FFFF);
     let service = if raw.service == 0 {
@@ -848,18 +835,10 @@ fn resolve_conn(
     let foreign = [("Name".to_string(), "team-a".to_string())];
     match raw.tags {
         3 => add(&foreign),
-        4 => add(&history_tags(
-            "leave",
-            "not_allowlisted_leave_pending_policy",
-            "sns",
-        )),
-        5 => add(&history_tags(
-            "leave",
-            "not_allowlisted_leave_pending_policy",
-            "sweep",
-        )),
+        4 => add(&history_tags("leave", "not_a_tenant", "sns")),
+        5 => add(&history_tags("leave", "not_a_tenant", "sweep")),
         6 => {
-            add(&history_tags("accept", "allowlisted_request", "sweep"));
+            add(&history_tags("accept", "entitled_tenant", "sweep"));
             add(&foreign);
         }
         _ => {}
@@ -868,7 +847,7 @@ fn resolve_conn(
         service_id: service,
         endpoint_id: format!("vpce-0{suffix}"),
         connection_id: raw.has_connection_id.then(|| format!("vpce-con-0{suffix}")),
-        owner: resolve_owner(&raw.owner, allow),
+        owner: resolve_owner(&raw.owner, registry),
         state: raw.state.map(str::to_string),
         spelling: spelling.filter(|s| Some(s.as_str()) != raw.state),
         tags,
@@ -985,7 +964,7 @@ fn raw_event() -> impl Strategy<Value = RawEvent> {
             ])
         )
             .prop_map(|(r, l)| RawEvent::LooseSns(r, l)),
-        14 => any::<u64>().prop_map(RawEvent::Sweep),
+        20 => any::<u64>().prop_map(RawEvent::Sweep),
         3 => Just(RawEvent::EmptyRecords),
         2 => Just(RawEvent::Sqs),
         2 => any::<bool>().prop_map(RawEvent::OtherEventBridge),
@@ -1170,6 +1149,15 @@ fn build_event(raw: &RawEvent, conns: &[FakeConn], service_id: &str) -> (Value, 
 // One handler case
 // ---------------------------------------------------------------------------
 
+/// Registry failures: (code, whether Lambda should retry).
+const REGISTRY_FAILURES: [(&str, bool); 5] = [
+    ("ProvisionedThroughputExceededException", true),
+    ("ThrottlingException", true),
+    ("InternalServerError", true),
+    ("ResourceNotFoundException", false),
+    ("AccessDeniedException", false),
+];
+
 #[derive(Debug, Clone)]
 struct Case {
     /// The configuration meant (the world is built around it).
@@ -1177,6 +1165,11 @@ struct Case {
     /// The environment the function gets, and what its parse must give.
     env: BTreeMap<String, String>,
     expected_config: Expected,
+    /// The tenant registry.
+    registry: Vec<(String, TenantKind)>,
+    /// Every registry read with a key fails with this (an index into
+    /// [`REGISTRY_FAILURES`]).
+    registry_failure: Option<usize>,
     connections: Vec<FakeConn>,
     /// Endpoint id → the state it moves to once the listing is complete.
     drift: Vec<(String, String)>,
@@ -1189,10 +1182,8 @@ struct Case {
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    let allow = prop::sample::subsequence(ACCOUNTS.to_vec(), 1..=4)
-        .prop_map(|ids| ids.into_iter().map(str::to_string).collect::<Vec<_>>());
     let config = (
-        plain("vpce-svc-0[0-9a-f]{16}", allow),
+        plain("vpce-svc-0[0-9a-f]{16}"),
         style(),
         prop::option::weighted(0.04, env_spec()),
     );
@@ -1201,19 +1192,24 @@ fn case() -> impl Strategy<Value = Case> {
         any::<u64>(),
         1..=5usize,
         prop::bool::weighted(0.08),
-        prop::option::weighted(0.05, 0..3usize),
+        prop::option::weighted(0.06, 0..4usize),
         prop::bool::weighted(0.04),
     );
-    (config, world, raw_event()).prop_map(
+    let registry = (
+        registry_plan(),
+        prop::option::weighted(0.04, 0..REGISTRY_FAILURES.len()),
+    );
+    (config, world, registry, raw_event()).prop_map(
         |(
             (plain, style, invalid),
             (raw_conns, salt, page_cap, ignore_service_filter, throttle_describe, throttle_accept),
+            (registry, registry_failure),
             raw_event,
         )| {
             let (env, expected_config) = match invalid {
                 // An environment with something wrong in it.
                 Some(mut spec) => {
-                    if let (Break::No, AllowBreak::No) = (&spec.service, &spec.allowlist) {
+                    if let (Break::No, Break::No) = (&spec.service, &spec.table) {
                         spec.service = Break::Missing;
                     }
                     spec.render()
@@ -1222,7 +1218,7 @@ fn case() -> impl Strategy<Value = Case> {
                     plain: plain.clone(),
                     style,
                     service: Break::No,
-                    allowlist: AllowBreak::No,
+                    table: Break::No,
                     policy: Break::No,
                     revoke: Break::No,
                     dry_run: Break::No,
@@ -1233,7 +1229,7 @@ fn case() -> impl Strategy<Value = Case> {
             let connections: Vec<FakeConn> = raw_conns
                 .iter()
                 .enumerate()
-                .map(|(i, raw)| resolve_conn(i, salt, raw, &plain.service_id, &plain.allowlist))
+                .map(|(i, raw)| resolve_conn(i, salt, raw, &plain.service_id, &registry))
                 .collect();
             let drift = raw_conns
                 .iter()
@@ -1245,6 +1241,8 @@ fn case() -> impl Strategy<Value = Case> {
                 plain,
                 env,
                 expected_config,
+                registry,
+                registry_failure,
                 connections,
                 drift,
                 page_cap,
@@ -1262,31 +1260,16 @@ fn case() -> impl Strategy<Value = Case> {
 // The oracle: plain data in, the expected end state out
 // ---------------------------------------------------------------------------
 
-/// What the rule says for one connection of the configured service.
+/// What the rule says for one listed connection of the configured service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Intent {
     Accept,
-    /// pendingAcceptance, not allowlisted, policy reject.
-    RejectPolicy,
-    /// pending/available, not allowlisted, revocation on.
-    Revoke,
-    /// pendingAcceptance, not allowlisted, policy leave-pending.
-    LeavePending,
+    /// pendingAcceptance, refused by the registry for this reason; then
+    /// rejected or left pending by the policy.
+    Refuse(&'static str),
+    /// pending/available, owner no longer entitled, revocation on.
+    Revoke(&'static str),
     Leave,
-}
-
-fn intent(c: &FakeConn, allowed: &HashSet<String>, p: &Plain) -> Intent {
-    let (Some(owner), Some(state)) = (&c.owner, &c.state) else {
-        return Intent::Leave;
-    };
-    let listed = allowed.contains(owner);
-    match state.as_str() {
-        "pendingAcceptance" if listed => Intent::Accept,
-        "pendingAcceptance" if p.leave_pending => Intent::LeavePending,
-        "pendingAcceptance" => Intent::RejectPolicy,
-        "pending" | "available" if !listed && p.revoke => Intent::Revoke,
-        _ => Intent::Leave,
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1294,11 +1277,28 @@ enum Answer {
     Configuration,
     Ignored,
     Transient,
+    /// Logged, and the invocation succeeds (`permanent_error`).
+    Permanent,
     Reconciled {
         accepted: usize,
         rejected: usize,
         failed: usize,
     },
+}
+
+/// Describe filters other than `service-id`, as the fake logs them.
+type Filters = Vec<(String, Vec<String>)>;
+
+fn filters(pairs: &[(&str, &[&str])]) -> Filters {
+    pairs
+        .iter()
+        .map(|(name, values)| {
+            (
+                name.to_string(),
+                values.iter().map(|v| v.to_string()).collect(),
+            )
+        })
+        .collect()
 }
 
 #[derive(Debug, Default)]
@@ -1309,16 +1309,35 @@ struct Oracle {
     /// Connection id → (decision, reason) written by CreateTags.
     tagged: BTreeMap<String, (&'static str, &'static str)>,
     trigger: &'static str,
-    describe_calls: usize,
+    /// Each Describe call's filters besides `service-id`, in order.
+    listings: Vec<Filters>,
+    /// The accounts of each registry read.
+    registry_reads: Vec<Vec<String>>,
     accept_ids: BTreeSet<String>,
     reject_ids: BTreeSet<String>,
     refused: BTreeSet<String>,
     // What was reached, for the counts.
+    every_connection: bool,
+    quota_listings: usize,
+    registry_failed: bool,
     accepted: usize,
     rejected_policy: usize,
     revoked: usize,
     left_pending: usize,
     would_change: usize,
+    /// Registry refusals (of requests and, revoking, of live ones) by reason.
+    refusals: BTreeMap<&'static str, usize>,
+}
+
+/// The registry's refusal for an owner of this standing (`None`: not in
+/// the registry), or `None` when entitled.
+fn refusal(standing: Option<TenantKind>) -> Option<&'static str> {
+    match standing {
+        None => Some("not_a_tenant"),
+        Some(TenantKind::Suspended) => Some("tenant_suspended"),
+        Some(TenantKind::Expired) => Some("tenant_expired"),
+        Some(TenantKind::Active | TenantKind::Expiring | TenantKind::Quota(_)) => None,
+    }
 }
 
 fn oracle(case: &Case) -> Oracle {
@@ -1345,34 +1364,164 @@ fn oracle(case: &Case) -> Oracle {
         Kind::Sns(_) => "sns",
         Kind::Sweep => "sweep",
     };
-    let allowed: HashSet<String> = p.allowlist.iter().cloned().collect();
-    let ours: Vec<&FakeConn> = case
+    // A notification reads the requests waiting; so does a sweep, unless
+    // it revokes, when it reads every connection.
+    o.every_connection = case.kind == Kind::Sweep && p.revoke;
+    let in_listing = |c: &FakeConn| case.ignore_service_filter || c.service_id == p.service_id;
+    let pages = |n: usize| n.div_ceil(case.page_cap).max(1);
+    let standing = |owner: &str| {
+        case.registry
+            .iter()
+            .find(|(id, _)| id == owner)
+            .map(|(_, kind)| *kind)
+    };
+    // Makes the Describe calls of one listing; false when one is throttled.
+    let list = |o: &mut Oracle, filter: Filters, items: usize| {
+        for _ in 0..pages(items) {
+            o.listings.push(filter.clone());
+            if case.throttle_describe == Some(o.listings.len() - 1) {
+                o.answer = Some(Answer::Transient);
+                return false;
+            }
+        }
+        true
+    };
+
+    // 1. The listing.
+    let listed: Vec<&FakeConn> = case
         .connections
         .iter()
-        .filter(|c| c.service_id == p.service_id)
+        .filter(|c| in_listing(c))
+        .filter(|c| o.every_connection || c.state.as_deref() == Some("pendingAcceptance"))
         .collect();
-    let listed = if case.ignore_service_filter {
-        case.connections.len()
+    let filter = if o.every_connection {
+        Vec::new()
     } else {
-        ours.len()
+        filters(&[("vpc-endpoint-state", &["pendingAcceptance"])])
     };
-    let pages = listed.div_ceil(case.page_cap).max(1);
-    if let Some(n) = case.throttle_describe.filter(|n| *n < pages) {
-        o.describe_calls = n + 1;
-        o.answer = Some(Answer::Transient);
+    if !list(&mut o, filter, listed.len()) {
         return o;
     }
-    o.describe_calls = pages;
     // The listing is complete: the world moves on.
     for (id, state) in &case.drift {
         o.states.insert(id.clone(), Some(state.clone()));
     }
-    let intents: Vec<(&FakeConn, Intent)> =
-        ours.iter().map(|c| (*c, intent(c, &allowed, p))).collect();
-    let count = |want: &[Intent]| intents.iter().filter(|(_, i)| want.contains(i)).count();
-    o.left_pending = count(&[Intent::LeavePending]);
+    let ours: Vec<&FakeConn> = listed
+        .into_iter()
+        .filter(|c| c.service_id == p.service_id)
+        .collect();
+    let is_live =
+        |s: Option<&str>| matches!(s, Some("pendingAcceptance" | "pending" | "available"));
+
+    // 2. The registry, once, for the owners of the live connections listed.
+    let owners: Vec<String> = ours
+        .iter()
+        .filter(|c| is_live(c.state.as_deref()))
+        .filter_map(|c| c.owner.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    o.registry_reads = vec![owners.clone()];
+    if let Some((_, transient)) = case
+        .registry_failure
+        .filter(|_| !owners.is_empty())
+        .map(|i| REGISTRY_FAILURES[i])
+    {
+        o.registry_failed = true;
+        o.answer = Some(if transient {
+            Answer::Transient
+        } else {
+            Answer::Permanent
+        });
+        return o;
+    }
+
+    // 3. Each owner's live endpoints: in the listing when it holds every
+    // connection, else one narrow listing per owner with a quota.
+    let mut live: HashMap<String, usize> = HashMap::new();
+    if o.every_connection {
+        for c in &ours {
+            if let (Some(owner), Some("pending" | "available")) = (&c.owner, c.state.as_deref()) {
+                *live.entry(owner.clone()).or_default() += 1;
+            }
+        }
+    } else {
+        for owner in &owners {
+            if !matches!(standing(owner), Some(TenantKind::Quota(_))) {
+                continue;
+            }
+            let theirs: Vec<&FakeConn> = case
+                .connections
+                .iter()
+                .filter(|c| in_listing(c) && c.owner.as_deref() == Some(owner.as_str()))
+                .filter(|c| {
+                    matches!(
+                        o.states.get(&c.endpoint_id).cloned().flatten().as_deref(),
+                        Some("pending" | "available")
+                    )
+                })
+                .collect();
+            let filter = filters(&[
+                ("vpc-endpoint-owner", &[owner.as_str()]),
+                ("vpc-endpoint-state", &["pending", "available"]),
+            ]);
+            if !list(&mut o, filter, theirs.len()) {
+                return o;
+            }
+            o.quota_listings += 1;
+            let count = theirs
+                .iter()
+                .filter(|c| c.service_id == p.service_id)
+                .count();
+            live.insert(owner.clone(), count);
+        }
+    }
+
+    // 4. The plan, in listing order; each accept counts against the quota.
+    let intents: Vec<(&FakeConn, Intent)> = ours
+        .iter()
+        .map(|c| {
+            let (Some(owner), Some(state)) = (&c.owner, &c.state) else {
+                return (*c, Intent::Leave);
+            };
+            let standing = standing(owner);
+            let intent = match state.as_str() {
+                "pendingAcceptance" => match (refusal(standing), standing) {
+                    (Some(reason), _) => Intent::Refuse(reason),
+                    (None, Some(TenantKind::Quota(max)))
+                        if live.get(owner).copied().unwrap_or(0) >= max as usize =>
+                    {
+                        Intent::Refuse("over_quota")
+                    }
+                    (None, _) => {
+                        *live.entry(owner.clone()).or_default() += 1;
+                        Intent::Accept
+                    }
+                },
+                "pending" | "available" => match refusal(standing) {
+                    Some(reason) if p.revoke => Intent::Revoke(reason),
+                    _ => Intent::Leave,
+                },
+                _ => Intent::Leave,
+            };
+            (*c, intent)
+        })
+        .collect();
+    for (_, intent) in &intents {
+        if let Intent::Refuse(reason) | Intent::Revoke(reason) = intent {
+            *o.refusals.entry(reason).or_default() += 1;
+        }
+    }
+    let count = |want: &dyn Fn(&Intent) -> bool| intents.iter().filter(|(_, i)| want(i)).count();
+    if p.leave_pending {
+        o.left_pending = count(&|i| matches!(i, Intent::Refuse(_)));
+    }
     if p.dry_run {
-        o.would_change = count(&[Intent::Accept, Intent::RejectPolicy, Intent::Revoke]);
+        o.would_change = count(&|i| match i {
+            Intent::Accept | Intent::Revoke(_) => true,
+            Intent::Refuse(_) => !p.leave_pending,
+            Intent::Leave => false,
+        });
         o.answer = Some(Answer::Reconciled {
             accepted: 0,
             rejected: 0,
@@ -1380,35 +1529,24 @@ fn oracle(case: &Case) -> Oracle {
         });
         return o;
     }
-    let accept_fails = case.throttle_accept && count(&[Intent::Accept]) > 0;
+
+    // 5. Accepts, then rejects; a throttled accept stops the run.
+    let accept_fails = case.throttle_accept && count(&|i| *i == Intent::Accept) > 0;
     let (mut accepted, mut rejected) = (0, 0);
     for (c, intent) in &intents {
         let id = &c.endpoint_id;
         let now = o.states.get(id).cloned().flatten();
-        let (from, to, tag): (&[&str], &str, (&'static str, &'static str)) = match intent {
+        let (from, to, tag): (&[&str], &str, (&'static str, &'static str)) = match *intent {
             Intent::Accept => {
                 o.accept_ids.insert(id.clone());
                 (
                     &["pendingAcceptance"],
                     "pending",
-                    ("accept", "allowlisted_request"),
+                    ("accept", "entitled_tenant"),
                 )
             }
-            Intent::RejectPolicy | Intent::Revoke if !accept_fails => {
-                o.reject_ids.insert(id.clone());
-                let reason = if *intent == Intent::Revoke {
-                    "revoked"
-                } else {
-                    "not_allowlisted_reject_policy"
-                };
-                (
-                    &["pendingAcceptance", "pending", "available"],
-                    "rejected",
-                    ("reject", reason),
-                )
-            }
-            Intent::LeavePending => {
-                let reason = "not_allowlisted_leave_pending_policy";
+            Intent::Refuse(reason) if p.leave_pending => {
+                // Recorded, unless the same decision is recorded already.
                 let same = c.tags.get(DECISION_TAG).map(String::as_str) == Some("leave")
                     && c.tags.get(REASON_TAG).map(String::as_str) == Some(reason)
                     && c.tags.get(TRIGGER_TAG).map(String::as_str) == Some(o.trigger);
@@ -1416,6 +1554,14 @@ fn oracle(case: &Case) -> Oracle {
                     o.tagged.insert(con.clone(), ("leave", reason));
                 }
                 continue;
+            }
+            Intent::Refuse(reason) | Intent::Revoke(reason) if !accept_fails => {
+                o.reject_ids.insert(id.clone());
+                (
+                    &["pendingAcceptance", "pending", "available"],
+                    "rejected",
+                    ("reject", reason),
+                )
             }
             _ => continue,
         };
@@ -1429,7 +1575,7 @@ fn oracle(case: &Case) -> Oracle {
             }
             match intent {
                 Intent::Accept => accepted += 1,
-                Intent::Revoke => {
+                Intent::Revoke(_) => {
                     rejected += 1;
                     o.revoked += 1;
                 }
@@ -1455,12 +1601,14 @@ fn oracle(case: &Case) -> Oracle {
     o
 }
 
-/// The handler's answer and the fake's end state against the oracle.
+/// The handler's answer, the registry's reads and the fake's end state
+/// against the oracle.
 fn check(
     case: &Case,
     o: &Oracle,
     result: &Result<approver_lambda::handler::Response, HandlerError>,
     fake: &Fake,
+    registry: &FakeRegistry,
 ) -> TestCaseResult {
     let calls = fake.calls();
     let answer = o.answer.clone().unwrap_or(Answer::Ignored);
@@ -1468,6 +1616,11 @@ fn check(
         (Answer::Configuration, Err(HandlerError::Configuration(_))) => {}
         (Answer::Transient, Err(HandlerError::Transient(_))) => {}
         (Answer::Ignored, Ok(r)) => prop_assert_eq!(r.status, "ignored"),
+        (Answer::Permanent, Ok(r)) => {
+            prop_assert_eq!(r.status, "permanent_error");
+            let detail = r.detail.clone().unwrap_or_default();
+            prop_assert!(detail.contains("tenant registry"), "{}", detail);
+        }
         (
             Answer::Reconciled {
                 accepted,
@@ -1490,6 +1643,8 @@ fn check(
         }
         (answer, result) => prop_assert!(false, "expected {answer:?}, got {result:?}"),
     }
+    // The registry: read once a run, for exactly the owners to decide on.
+    prop_assert_eq!(&registry.reads(), &o.registry_reads);
 
     let Expected::Valid(p) = &case.expected_config else {
         prop_assert!(
@@ -1498,18 +1653,14 @@ fn check(
         );
         return Ok(());
     };
-    // Describe: every page, each filtered by the service, and no more.
-    let describes: Vec<&common::Filters> = calls
-        .iter()
-        .filter_map(|c| match c {
-            Call::Describe { filters, .. } => Some(filters),
-            _ => None,
-        })
-        .collect();
-    prop_assert_eq!(describes.len(), o.describe_calls, "{:?}", calls);
+    // Describe: every page of each listing, with exactly its filters, each
+    // filtered by the service too, and no more.
+    prop_assert_eq!(&fake.listings(), &o.listings, "{:?}", calls);
     let by_service = ("service-id".to_string(), vec![p.service_id.clone()]);
-    for filters in &describes {
-        prop_assert!(filters.contains(&by_service), "{filters:?}");
+    for call in &calls {
+        if let Call::Describe { filters, .. } = call {
+            prop_assert!(filters.contains(&by_service), "{filters:?}");
+        }
     }
     // Accept and Reject: for the configured service, each id once, exactly
     // the ones the rule names.
@@ -1536,18 +1687,13 @@ fn check(
     }
     let once = |ids: &[String]| ids.iter().collect::<BTreeSet<_>>().len() == ids.len();
     prop_assert!(once(&accept_ids) && once(&reject_ids), "{calls:?}");
-    if p.dry_run || answer == Answer::Ignored || o.describe_calls == 0 {
+    if p.dry_run || o.registry_failed || o.listings.is_empty() {
         prop_assert!(!calls.iter().any(Call::is_mutating), "{calls:?}");
     }
-    if matches!(answer, Answer::Reconciled { .. } | Answer::Transient)
-        && !p.dry_run
-        && o.describe_calls > 0
-    {
-        let got: BTreeSet<String> = accept_ids.into_iter().collect();
-        prop_assert_eq!(&got, &o.accept_ids);
-        let got: BTreeSet<String> = reject_ids.into_iter().collect();
-        prop_assert_eq!(&got, &o.reject_ids);
-    }
+    let got: BTreeSet<String> = accept_ids.into_iter().collect();
+    prop_assert_eq!(&got, &o.accept_ids);
+    let got: BTreeSet<String> = reject_ids.into_iter().collect();
+    prop_assert_eq!(&got, &o.reject_ids);
     // Unsuccessful items: only for what changed after the listing.
     let refusals = fake.with(|w| w.refusals.clone());
     let refused: BTreeSet<String> = refusals.iter().map(|r| r.endpoint_id.clone()).collect();
@@ -1556,7 +1702,8 @@ fn check(
         refusals.iter().all(|r| r.code == "IncorrectState"),
         "{refusals:?}"
     );
-    // The history: exactly the expected connections, tagged once each.
+    // The history: exactly the expected connections, tagged once each,
+    // with the rule that decided.
     let tagged_ids: Vec<&String> = tagged.iter().map(|(r, _)| r).collect();
     prop_assert_eq!(
         tagged_ids.len(),
@@ -1622,16 +1769,19 @@ struct HandlerCounts {
     dry_run: usize,
     unsuccessful: usize,
     sns: usize,
-    sweep: usize,
+    sweep_requests: usize,
+    sweep_everything: usize,
     ignored: usize,
     invalid_config: usize,
     transient: usize,
+    registry_transient: usize,
+    registry_permanent: usize,
+    quota_listing: usize,
     multi_page: usize,
     unfiltered_listing: usize,
     accepted_connections: usize,
-    handle_ns: u128,
-    check_ns: u128,
-    sdk_calls: usize,
+    /// Cases with at least one refusal of this reason.
+    refusals: BTreeMap<&'static str, usize>,
 }
 
 #[test]
@@ -1657,53 +1807,57 @@ fn the_handler_leaves_ec2_exactly_as_an_independent_oracle_expects() {
         world.drift = case.drift.clone();
         world.throttle_describe = case.throttle_describe;
         world.throttle_accept = case.throttle_accept;
-        let t0 = Instant::now();
         let fake = Fake::from_world(world);
-        let approver = Approver {
-            ec2: fake.client(),
-            config,
-        };
-        let t1 = Instant::now();
+        let registry = FakeRegistry::new(tenants(&case.registry, now_epoch()));
+        if let Some(i) = case.registry_failure {
+            registry.fail_with("BatchGetItem", REGISTRY_FAILURES[i].0);
+        }
+        let approver = Approver::new(fake.client(), config, |_| registry.clone());
         let result = runtime.block_on(handle(&approver, case.event.clone()));
-        let t2 = Instant::now();
-        counts.borrow_mut().handle_ns += (t2 - t1).as_nanos();
-        counts.borrow_mut().check_ns += (t1 - t0).as_nanos();
-        counts.borrow_mut().sdk_calls += fake.calls().len();
         let o = oracle(&case);
-        check(&case, &o, &result, &fake)?;
+        check(&case, &o, &result, &fake, &registry)?;
 
         let mut c = counts.borrow_mut();
         let dry_run = matches!(&case.expected_config, Expected::Valid(p) if p.dry_run);
+        let listed = !o.listings.is_empty();
         c.accept += usize::from(o.accepted > 0);
         c.accepted_connections += o.accepted;
         c.reject += usize::from(o.rejected_policy > 0);
         c.revoke += usize::from(o.revoked > 0);
-        c.leave_pending += usize::from(o.left_pending > 0 && o.describe_calls > 0);
+        c.leave_pending += usize::from(o.left_pending > 0);
         c.dry_run += usize::from(dry_run && o.would_change > 0);
         c.unsuccessful += usize::from(!o.refused.is_empty());
         match (&o.answer, &case.kind) {
             (Some(Answer::Configuration), _) => c.invalid_config += 1,
             (Some(Answer::Ignored), _) => c.ignored += 1,
-            (_, Kind::Sweep) => c.sweep += 1,
+            (_, Kind::Sweep) if o.every_connection => c.sweep_everything += 1,
+            (_, Kind::Sweep) => c.sweep_requests += 1,
             (_, _) => c.sns += 1,
         }
         c.transient += usize::from(o.answer == Some(Answer::Transient));
-        c.multi_page += usize::from(o.describe_calls > 1);
-        c.unfiltered_listing += usize::from(case.ignore_service_filter && o.describe_calls > 0);
+        if o.registry_failed {
+            if o.answer == Some(Answer::Transient) {
+                c.registry_transient += 1;
+            } else {
+                c.registry_permanent += 1;
+            }
+        }
+        c.quota_listing += usize::from(o.quota_listings > 0);
+        for reason in o.refusals.keys() {
+            *c.refusals.entry(reason).or_default() += 1;
+        }
+        c.multi_page += usize::from(o.listings.len() > 1);
+        c.unfiltered_listing += usize::from(case.ignore_service_filter && listed);
         Ok(())
     });
     let c = counts.into_inner();
     eprintln!(
-        "handle {}ms client {}ms calls {}",
-        c.handle_ns / 1_000_000,
-        c.check_ns / 1_000_000,
-        c.sdk_calls
-    );
-    eprintln!(
         "handler: {CASES} cases in {:.1?}, each through the real handler and SDK client:\n  \
          reached an accept: {} (connections accepted: {}), a reject: {}, a leave-pending: {}, a revoke: {}, a dry run with something to do: {}\n  \
-         Unsuccessful items: {}; SNS triggers: {}, sweeps: {}, ignored events: {}, invalid configurations: {}, transient failures: {}\n  \
-         listings over several pages: {}, listings ignoring the service filter: {}",
+         registry refusals (cases with at least one, by rule): {:?}; quota listings: {}\n  \
+         Unsuccessful items: {}; SNS triggers: {}, sweeps of the requests: {}, sweeps of everything (revoking): {}, ignored events: {}, invalid configurations: {}\n  \
+         transient failures: {} (of the registry: {}), permanent registry failures: {}\n  \
+         several Describe calls: {}, listings ignoring the service filter: {}",
         started.elapsed(),
         c.accept,
         c.accepted_connections,
@@ -1711,27 +1865,48 @@ fn the_handler_leaves_ec2_exactly_as_an_independent_oracle_expects() {
         c.leave_pending,
         c.revoke,
         c.dry_run,
+        c.refusals,
+        c.quota_listing,
         c.unsuccessful,
         c.sns,
-        c.sweep,
+        c.sweep_requests,
+        c.sweep_everything,
         c.ignored,
         c.invalid_config,
         c.transient,
+        c.registry_transient,
+        c.registry_permanent,
         c.multi_page,
         c.unfiltered_listing,
     );
     assert!(c.accept >= 1_000, "{c:?}");
+    for reason in [
+        "not_a_tenant",
+        "tenant_suspended",
+        "tenant_expired",
+        "over_quota",
+    ] {
+        let n = c.refusals.get(reason).copied().unwrap_or(0);
+        assert!(
+            n >= 300,
+            "{reason} reached {n} times, fewer than 300: {c:?}"
+        );
+    }
     for (what, n, floor) in [
         ("reject", c.reject, 500),
         ("leave-pending", c.leave_pending, 500),
-        ("revoke", c.revoke, 500),
+        ("revoke", c.revoke, 200),
         ("dry run", c.dry_run, 300),
         ("unsuccessful", c.unsuccessful, 100),
-        ("sweep", c.sweep, 500),
+        ("sweep of the requests", c.sweep_requests, 500),
+        ("sweep of everything", c.sweep_everything, 500),
         ("ignored", c.ignored, 300),
         ("invalid configuration", c.invalid_config, 100),
         ("transient", c.transient, 100),
-        ("several pages", c.multi_page, 2_000),
+        ("registry transient", c.registry_transient, 50),
+        ("registry permanent", c.registry_permanent, 30),
+        ("quota listing", c.quota_listing, 500),
+        ("several Describe calls", c.multi_page, 2_000),
         ("unfiltered listing", c.unfiltered_listing, 300),
     ] {
         assert!(

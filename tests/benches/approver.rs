@@ -76,7 +76,7 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// A provider with one pending connection from an allowlisted consumer, and
+/// A provider with one pending connection from a consumer who is a tenant, and
 /// the SNS event of its Connect notification.
 struct Setup {
     provider: Provider,
@@ -90,6 +90,7 @@ impl Setup {
         let (provider_account, consumer) =
             tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
         let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
+        provider.add_tenants(&[&consumer.id]).await?;
         let zone = provider.zones[0].id.clone();
         let (vpc_id, subnets) = vpc_with_subnets(&consumer, "consumer", &[&zone]).await?;
         consumer
@@ -321,7 +322,7 @@ async fn start_approver(bootstrap: &Path, setup: &Setup) -> Result<(Child, Runti
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_MAX_ATTEMPTS", "3")
         .env("APPROVER_SERVICE_ID", &setup.provider.service_id)
-        .env("APPROVER_ALLOWLIST", &setup.consumer.id)
+        .env("APPROVER_TABLE", &setup.provider.table)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

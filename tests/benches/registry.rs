@@ -21,14 +21,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use privatelink_core::approval::{
     reconcile, AccountId, ApproverConfig, NonAllowlistedPolicy, Report, Scope, StaticTenants,
     Tenant, TenantSource, Trigger,
 };
-use privatelink_registry::{transfer, Registry, Write};
+use privatelink_registry::{transfer, Write};
 use privatelink_tests::fixtures::{create_endpoint, vpc_with_subnets, Provider};
 use privatelink_tests::{Account, Emulator};
 use serde_json::json;
@@ -39,7 +36,6 @@ const CONSUMERS: usize = 200;
 /// The most account ids the environment variable could hold (4 KB).
 const ENV_TENANTS: usize = 300;
 const EVENTS: usize = 15;
-const TABLE: &str = "bench-tenants";
 /// Endpoints created at once.
 const PARALLEL: usize = 16;
 
@@ -73,30 +69,6 @@ fn describe(by_action: &BTreeMap<String, usize>) -> String {
     let total: usize = by_action.values().sum();
     let parts: Vec<String> = by_action.iter().map(|(a, n)| format!("{n} {a}")).collect();
     format!("{total} ({})", parts.join(", "))
-}
-
-async fn create_table(account: &Account) -> Result<()> {
-    account
-        .dynamodb()
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("account_id")
-                .key_type(KeyType::Hash)
-                .build()?,
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("account_id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()?,
-        )
-        .send()
-        .await
-        .context("CreateTable")?;
-    Ok(())
 }
 
 /// Creates `count` endpoints, spread over the consumers, `PARALLEL` at once.
@@ -147,7 +119,7 @@ async fn accept_all(provider: &Provider) -> Result<()> {
 fn config(provider: &Provider, revoke: bool) -> ApproverConfig {
     ApproverConfig {
         service_id: provider.service_id.clone(),
-        table: TABLE.into(),
+        table: provider.table.clone(),
         non_allowlisted: NonAllowlistedPolicy::Reject,
         revoke,
         dry_run: false,
@@ -224,8 +196,7 @@ async fn run(connections: usize) -> Result<()> {
         )
     }));
     let csv = transfer::to_csv(&tenants);
-    create_table(&provider_account).await?;
-    let registry = Registry::new(provider_account.dynamodb(), TABLE);
+    let registry = provider.registry();
     emulator.clear_calls().await?;
     let import_started = Instant::now();
     let rows = transfer::parse_csv(&csv).map_err(|p| anyhow::anyhow!("{p:?}"))?;

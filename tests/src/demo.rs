@@ -2,8 +2,9 @@
 //! against the local emulator (README's first command, `tests/demo.sh`, and
 //! the end-to-end test `tests/tests/scenarios/e2e.rs`).
 //!
-//! Three accounts in one emulator: the vendor (provider), a customer whose
-//! account is on the allowlist, and a customer who is not. The vendor's app is
+//! Three accounts in one emulator: the vendor (provider), a customer who is
+//! a tenant (the config's allowlist seeds the tenant registry), and a
+//! customer who is not. The vendor's app is
 //! [`StandIn`], an HTTPS server on 127.0.0.1. The approver Lambda is the
 //! compiled binary under the Lambda Runtime API emulator; [`Bridge`] carries
 //! the emulator's SNS deliveries to it (test infrastructure, see its docs).
@@ -35,7 +36,7 @@ pub const DNS_NAME: &str = "api.vendor.internal";
 pub struct Summary {
     /// The stack name `up` was given.
     pub stack: String,
-    /// The three accounts: vendor, allowlisted customer, other customer.
+    /// The three accounts: vendor, the tenant customer, other customer.
     pub vendor_account: String,
     pub customer_account: String,
     pub other_account: String,
@@ -44,7 +45,7 @@ pub struct Summary {
     pub other_vpc: String,
     pub service_name: String,
     pub service_id: String,
-    /// The allowlisted customer's endpoint, accepted by the Lambda.
+    /// The tenant customer's endpoint, accepted by the Lambda.
     pub auto_endpoint: String,
     /// The Lambda's decision for it, as logged (`accept`).
     pub auto_decision: String,
@@ -150,7 +151,7 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
     summary.customer_account = customer.id.clone();
     summary.other_account = stranger.id.clone();
     say.detail(&format!(
-        "accounts: vendor {}, allowlisted customer {}, other customer {}",
+        "accounts: vendor {}, customer {} (a tenant), other customer {} (not a tenant)",
         vendor.id, customer.id, stranger.id
     ));
 
@@ -206,7 +207,8 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
 
     say.step("4. The approver Lambda: the compiled binary under the Lambda Runtime API emulator");
     // The function runs with the configuration `up` gave it in the
-    // (emulated) Lambda service: the allowlist, the policy, the service id.
+    // (emulated) Lambda service: the registry's table, the policy, the
+    // service id.
     let env = deployed_environment(&vendor, &stack).await?;
     say.detail(&format!(
         "configuration from the deployed function: {}",
@@ -235,7 +237,7 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
     let bridge = Bridge::start(&vendor, &topic_arn, &format!("{stack}-bridge"), deliver).await?;
     say.detail("SNS deliveries of the connection notification now reach it (demo bridge)");
 
-    say.step("5. Allowlisted customer: `consumer-cli connect` (waits for the Lambda to accept)");
+    say.step("5. The tenant customer: `consumer-cli connect` (waits for the Lambda to accept)");
     let (customer_vpc_id, _) = customer_vpc(&customer).await?;
     summary.customer_vpc = customer_vpc_id.clone();
     let connected = connect(&customer, &service_name, &customer_vpc_id, &standin).await?;
@@ -271,7 +273,7 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
     ));
     summary.verified.push(customer.id.clone());
 
-    say.step("6. Other customer (not allowlisted): the Lambda leaves it pending for review");
+    say.step("6. Other customer (not a tenant): the Lambda leaves it pending for review");
     let (stranger_vpc_id, _) = customer_vpc(&stranger).await?;
     summary.other_vpc = stranger_vpc_id.clone();
     let stranger_connect = {
@@ -305,7 +307,7 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
     )
     .await?;
     say.detail(&format!(
-        "accepted by {} (asked with --yes: the owner is not on the allowlist)",
+        "accepted by {} (asked with --yes: the registry does not entitle the owner)",
         accepted
             .get("operator")
             .and_then(Value::as_str)
@@ -332,6 +334,7 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
             service_name: &service_name,
             customer_vpc: &customer_vpc_id,
             standin: &standin,
+            workdir: &options.workdir,
         };
         tour.run(&mut summary).await?;
         for line in &summary.tour {
@@ -339,7 +342,9 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
         }
     }
 
-    say.step("8. Teardown: both customers disconnect, the vendor runs `endpoint-service down`");
+    say.step(
+        "8. Teardown: both customers disconnect, the vendor runs `endpoint-service down --delete-tenants`",
+    );
     for (account, vpc) in [(&customer, &customer_vpc_id), (&stranger, &stranger_vpc_id)] {
         let removed = cli(
             account,
@@ -366,7 +371,7 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
     let down = cli(
         &vendor,
         "endpoint-service",
-        &["down", "--config", path_str(&config)?],
+        &["down", "--config", path_str(&config)?, "--delete-tenants"],
     )
     .await?;
     say.detail(&format!(
@@ -387,7 +392,7 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
     say.step("9. Checking that nothing is left in any of the three accounts");
     summary.leftovers = leftovers(&[&vendor, &customer, &stranger]).await?;
     if summary.leftovers.is_empty() {
-        say.detail("nothing left: no VPC, subnet, endpoint, service, NLB, topic, queue, function, role or zone");
+        say.detail("nothing left: no VPC, subnet, endpoint, service, NLB, topic, queue, function, role, table or zone");
     } else {
         for item in &summary.leftovers {
             say.detail(&format!("LEFT BEHIND: {item}"));
@@ -400,8 +405,9 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
 
 /// The operator tour: every command the flow above does not run, against
 /// the live stack, so the end-to-end test's IAM coverage check sees what
-/// each of them calls (a second `up` reads the function's tags, `allow`
-/// rewrites the approver's configuration, `sweep` lists and decides, ...).
+/// each of them calls (a second `up` reads the function's tags, the
+/// `tenants` commands read and write the registry and follow with the
+/// principals and a reconcile, `sweep` lists and decides, ...).
 struct Tour<'a> {
     vendor: &'a Account,
     customer: &'a Account,
@@ -410,6 +416,8 @@ struct Tour<'a> {
     service_name: &'a str,
     customer_vpc: &'a str,
     standin: &'a StandIn,
+    /// Where the export is written before it is imported again.
+    workdir: &'a Path,
 }
 
 impl Tour<'_> {
@@ -437,10 +445,29 @@ impl Tour<'_> {
         vendor(owned(&["sweep", "--stack", stack, "--dry-run"])).await?;
         vendor(owned(&["sweep", "--stack", stack])).await?;
         let newcomer = crate::accounts::fresh_account_id();
-        vendor(owned(&["allow", "--stack", stack, &newcomer])).await?;
-        vendor(owned(&["disallow", "--stack", stack, &newcomer, "--yes"])).await?;
+        let tenants = |verb: &str| owned(&["tenants", verb, "--stack", stack, &newcomer]);
+        vendor(tenants("add")).await?;
+        vendor(tenants("suspend")).await?;
+        vendor(tenants("resume")).await?;
+        vendor(owned(&["tenants", "list", "--stack", stack])).await?;
+        // Export, then import the export again: it writes nothing.
+        let exported = vendor(owned(&["tenants", "export", "--stack", stack])).await?;
+        let file = self.workdir.join("tenants.json");
+        std::fs::write(&file, exported.to_string())
+            .with_context(|| format!("writing {}", file.display()))?;
+        let imported = vendor(owned(&[
+            "tenants",
+            "import",
+            "--stack",
+            stack,
+            path_str(&file)?,
+        ]))
+        .await?;
+        vendor(tenants("remove")).await?;
         summary.tour.push(format!(
-            "connections, history, drift, sweep --dry-run, sweep, allow and disallow {newcomer}"
+            "connections, history, drift, sweep --dry-run, sweep; tenants add, suspend, resume, \
+             list, export, import ({} written) and remove {newcomer}",
+            imported.get("written").and_then(Value::as_u64).unwrap_or(0)
         ));
 
         let target = [
@@ -483,18 +510,19 @@ pub struct StackConfig<'a> {
     /// The service port (the demo: the stand-in's, so `verify --resolve`
     /// reaches it).
     pub port: u16,
-    /// The one allowlisted customer account.
+    /// The one customer the config's allowlist seeds into the tenant
+    /// registry.
     pub allowlisted: &'a str,
     /// The approver's `bootstrap.zip`.
     pub package: &'a Path,
 }
 
 /// Writes the vendor's stack config to `path`: a new VPC with a subnet in
-/// every AZ, the service port, the allowlisted customer, and `leave-pending`
-/// so other requests wait for the operator. `allow_any_principal` is the
-/// named opt-in that lets an account outside the allowlist *request* a
-/// connection at all (the allowlist still decides who is accepted
-/// automatically).
+/// every AZ, the service port, the customer that seeds the tenant registry,
+/// and `leave-pending` so other requests wait for the operator.
+/// `allow_any_principal` is the named opt-in that lets an account that is
+/// not a tenant *request* a connection at all (the registry still decides
+/// who is accepted automatically).
 pub fn write_stack_config(path: &Path, config: &StackConfig<'_>) -> Result<()> {
     let StackConfig {
         stack,
@@ -957,6 +985,10 @@ pub async fn leftovers(accounts: &[&Account]) -> Result<Vec<String>> {
                 "{who}: EventBridge rule {}",
                 rule.name().unwrap_or("?")
             ));
+        }
+        let dynamodb = aws_sdk_dynamodb::Client::new(&account.config);
+        for table in dynamodb.list_tables().send().await?.table_names() {
+            left.push(format!("{who}: DynamoDB table {table}"));
         }
         let route53 = aws_sdk_route53::Client::new(&account.config);
         for zone in route53.list_hosted_zones().send().await?.hosted_zones() {

@@ -1,12 +1,17 @@
 //! Building blocks of a PrivateLink set-up made with plain SDK calls: a
 //! provider's NLB, endpoint service, notification topic (with an SQS queue
-//! subscribed, to observe deliveries) and a consumer's VPC. The lifecycle
-//! test and the lifecycle demo share them; the product's own provisioning
-//! (`endpoint-service up`) is tested separately through its binary.
+//! subscribed, to observe deliveries), tenant registry table, and a
+//! consumer's VPC. The lifecycle test and the lifecycle demo share them;
+//! the product's own provisioning (`endpoint-service up`) is tested
+//! separately through its binary.
 
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
 use aws_sdk_ec2::types::{
     ConnectionNotification, Filter, ResourceType, Tag, TagSpecification, VpcEndpointConnection,
 };
@@ -14,13 +19,24 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum,
     TargetDescription, TargetTypeEnum,
 };
+use privatelink_core::approval::{AccountId, Tenant, TenantStatus};
+use privatelink_core::naming::StackName;
 use privatelink_core::state::EndpointState;
+use privatelink_registry::Registry;
 use serde_json::{json, Value};
 
 use crate::Account;
 
 /// Tag that marks everything these fixtures create.
 const FIXTURE_TAG: &str = "privatelink-tests";
+
+/// The stack name the fixtures' resources are named after (its tenant
+/// registry is `privatelink-tests-tenants`, as `endpoint-service up` would
+/// name it).
+pub const FIXTURE_STACK: &str = "privatelink-tests";
+
+/// Who the fixtures' registry writes are recorded as (`updated_by`).
+const WRITER: &str = "privatelink-tests";
 
 /// One Availability Zone as an account sees it.
 #[derive(Debug, Clone)]
@@ -41,6 +57,9 @@ pub struct Provider {
     pub topic_arn: String,
     pub queue_url: String,
     pub notification_id: String,
+    /// The tenant registry's DynamoDB table (empty when created; see
+    /// [`Provider::add_tenants`]).
+    pub table: String,
 }
 
 /// The Availability Zones of the account's region.
@@ -133,9 +152,53 @@ pub fn topic_policy(topic_arn: &str, region: &str, account: &str, service_id: &s
     })
 }
 
+/// Creates a tenant registry table as `endpoint-service up` does (on
+/// demand, keyed by `account_id`), tagged at creation. moto creates it
+/// `ACTIVE`; the wait is for real DynamoDB's sake.
+pub async fn create_tenants_table(account: &Account, table: &str) -> Result<()> {
+    let dynamodb = account.dynamodb();
+    dynamodb
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(privatelink_registry::item::KEY)
+                .key_type(KeyType::Hash)
+                .build()
+                .context("a key schema element")?,
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(privatelink_registry::item::KEY)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .context("an attribute definition")?,
+        )
+        .tags(
+            aws_sdk_dynamodb::types::Tag::builder()
+                .key(FIXTURE_TAG)
+                .value(table)
+                .build()
+                .context("a tag")?,
+        )
+        .send()
+        .await
+        .with_context(|| format!("CreateTable {table}"))?;
+    dynamodb
+        .wait_until_table_exists()
+        .table_name(table)
+        .wait(Duration::from_secs(60))
+        .await
+        .with_context(|| format!("waiting for table {table} to exist"))?;
+    Ok(())
+}
+
 impl Provider {
     /// A provider stack in `account`, in every AZ of the region, whose
-    /// service requires acceptance and allows the `allowed` accounts.
+    /// service requires acceptance and allows the `allowed` accounts, with
+    /// an empty tenant registry (the principals decide who may connect, the
+    /// registry who is accepted).
     pub async fn create(account: &Account, allowed: &[&str]) -> Result<Provider> {
         let zones = zones(account).await?;
         let zone_ids: Vec<&str> = zones.iter().map(|z| z.id.as_str()).collect();
@@ -300,6 +363,9 @@ impl Provider {
             .context("no notification id")?
             .to_string();
 
+        let table = StackName::parse(FIXTURE_STACK)?.tenants_table();
+        create_tenants_table(account, &table).await?;
+
         Ok(Provider {
             account: account.clone(),
             vpc_id,
@@ -310,7 +376,48 @@ impl Provider {
             topic_arn,
             queue_url,
             notification_id,
+            table,
         })
+    }
+
+    /// The tenant registry, read and written as the provider.
+    pub fn registry(&self) -> Registry {
+        Registry::new(self.account.dynamodb(), self.table.clone())
+    }
+
+    /// Adds each account as an active tenant (no expiry, no quota).
+    pub async fn add_tenants(&self, accounts: &[&str]) -> Result<()> {
+        for account in accounts {
+            let id = AccountId::parse(account)
+                .map_err(|e| anyhow::anyhow!("{account} is not an account id: {e}"))?;
+            self.put_tenant(&Tenant::active(id, format!("tenant {account}")))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Adds `tenant` as given (status, expiry, quota); returns what was
+    /// stored.
+    pub async fn put_tenant(&self, tenant: &Tenant) -> Result<Tenant> {
+        self.registry()
+            .create(tenant, WRITER)
+            .await
+            .with_context(|| format!("adding tenant {}", tenant.account_id))
+    }
+
+    /// Sets `account`'s status, as `endpoint-service tenants suspend |
+    /// resume` writes it (a read, then a write conditional on its version).
+    pub async fn set_tenant_status(&self, account: &str, status: TenantStatus) -> Result<Tenant> {
+        let registry = self.registry();
+        let tenant = registry
+            .get(account)
+            .await
+            .with_context(|| format!("reading tenant {account}"))?
+            .with_context(|| format!("{account} is not a tenant"))?;
+        registry
+            .replace(&Tenant { status, ..tenant }, WRITER)
+            .await
+            .with_context(|| format!("setting tenant {account} {status}"))
     }
 
     /// Every connection of the service (all pages).

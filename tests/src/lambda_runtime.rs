@@ -253,6 +253,39 @@ impl FunctionSpec {
                 .collect(),
         }
     }
+
+    /// The approver deciding for `provider`'s service from its tenant
+    /// registry (`APPROVER_SERVICE_ID`, `APPROVER_TABLE`), then `extra`
+    /// (which may override either).
+    pub fn approver_for(
+        binary: &Path,
+        provider: &Provider,
+        extra: &[(&str, &str)],
+    ) -> FunctionSpec {
+        let mut env = vec![
+            ("APPROVER_SERVICE_ID", provider.service_id.as_str()),
+            ("APPROVER_TABLE", provider.table.as_str()),
+        ];
+        env.extend_from_slice(extra);
+        FunctionSpec::approver(binary, &env)
+    }
+}
+
+/// The AWS calls the approver function made as `account`, in order, as
+/// the emulator recorded them (`{"service", "action", "params", ...}`):
+/// those whose User-Agent names the function's app.
+pub async fn function_calls(emulator: &crate::Emulator, account: &str) -> Result<Vec<Value>> {
+    let log = emulator.calls().await?;
+    let calls = log["calls"]
+        .as_array()
+        .context("the emulator's call log has no `calls`")?;
+    Ok(calls
+        .iter()
+        .filter(|c| {
+            c["account"] == account && c["app"] == privatelink_core::aws::app::APPROVER_LAMBDA
+        })
+        .cloned()
+        .collect())
 }
 
 impl LambdaRuntime {

@@ -30,9 +30,16 @@ impl Drop for StackDir {
 }
 
 /// A stack config creating its own VPC (10.40.0.0/16), one port (443 to
-/// 8443 on two IP targets), allowing `allowlist`. `extra` is appended
-/// verbatim (more TOML tables).
+/// 8443 on two IP targets), seeding the tenant registry with `allowlist`.
+/// `extra` is appended verbatim (more TOML tables).
 pub fn stack_toml(name: &str, allowlist: &[&str], extra: &str) -> String {
+    stack_toml_with_access(name, allowlist, "", extra)
+}
+
+/// [`stack_toml`] with more keys of the `[access]` table (`revoke = true`,
+/// `non_allowlisted = "leave-pending"`, `allow_any_principal = true`), one
+/// per line.
+pub fn stack_toml_with_access(name: &str, allowlist: &[&str], access: &str, extra: &str) -> String {
     let ids: Vec<String> = allowlist.iter().map(|a| format!("\"{a}\"")).collect();
     format!(
         r#"name = "{name}"
@@ -48,6 +55,7 @@ targets = ["10.40.0.10", "10.40.16.10"]
 
 [access]
 allowlist = [{}]
+{access}
 
 [approver]
 package = "bootstrap.zip"

@@ -24,6 +24,12 @@
 //! `service-id` filter, connections that change state once a listing is
 //! complete (a consumer deleting its endpoint between Describe and Accept),
 //! and throttled calls. Every call is logged in [`World::calls`].
+//!
+//! The tenant registry is [`FakeRegistry`]: tenants in memory, read the way
+//! `privatelink_registry::Registry` reads them (only the accounts asked
+//! for, one call per 100 keys, none for no key), with every read logged,
+//! an optional failure, and an optional change made right after a read (a
+//! tenant suspended while a run is in flight).
 
 #![allow(dead_code)]
 
@@ -49,7 +55,10 @@ use aws_sdk_ec2::Client;
 use aws_smithy_mocks::{
     create_mock_http_client, mock, MockResponse, MockResponseInterceptor, Rule, RuleMode,
 };
-use privatelink_core::approval::{Allowlist, ApproverConfig, NonAllowlistedPolicy};
+use privatelink_core::approval::{
+    AccountId, ApproverConfig, NonAllowlistedPolicy, Tenant, TenantSource, TenantStatus,
+};
+use privatelink_core::errors::{AwsError, ErrorKind};
 
 pub const SVC: &str = "vpce-svc-0a1b2c3d4e5f60718";
 pub const ALLOWED: &str = "111111111111";
@@ -68,13 +77,135 @@ pub const STATES: [&str; 9] = [
     "partial",
 ];
 
+pub const TABLE: &str = "acme-tenants";
+
 pub fn config(policy: NonAllowlistedPolicy, revoke: bool) -> ApproverConfig {
     ApproverConfig {
         service_id: SVC.into(),
-        allowlist: Allowlist::parse(ALLOWED).expect("valid"),
+        table: TABLE.into(),
         non_allowlisted: policy,
         revoke,
         dry_run: false,
+    }
+}
+
+/// An active tenant with no expiry and no quota.
+pub fn tenant(account: &str) -> Tenant {
+    Tenant::active(
+        AccountId::parse(account).expect("a 12-digit account id"),
+        format!("tenant {account}"),
+    )
+}
+
+pub fn suspended(account: &str) -> Tenant {
+    Tenant {
+        status: TenantStatus::Suspended,
+        ..tenant(account)
+    }
+}
+
+/// Keys per `BatchGetItem` (as the registry crate reads).
+const BATCH_GET_LIMIT: usize = 100;
+
+/// A change made to the registry right after a read has been answered.
+pub type AfterRead = Box<dyn FnMut(&mut BTreeMap<String, Tenant>) + Send>;
+
+/// The tenant registry in memory. Clones share it, so a test keeps one to
+/// look at while the handler reads another.
+#[derive(Clone, Default)]
+pub struct FakeRegistry(Arc<RegistryState>);
+
+#[derive(Default)]
+struct RegistryState {
+    tenants: Mutex<BTreeMap<String, Tenant>>,
+    /// The accounts of each read, as asked.
+    reads: Mutex<Vec<Vec<String>>>,
+    /// Every read with at least one key fails with this.
+    fail: Mutex<Option<AwsError>>,
+    /// Run once, after the next read with at least one key.
+    after_read: Mutex<Option<AfterRead>>,
+}
+
+impl FakeRegistry {
+    pub fn new(tenants: impl IntoIterator<Item = Tenant>) -> FakeRegistry {
+        let registry = FakeRegistry::default();
+        registry.edit(|all| {
+            for t in tenants {
+                all.insert(t.account_id.as_str().to_string(), t);
+            }
+        });
+        registry
+    }
+
+    /// From now on every read with a key fails with `code` (classified as
+    /// the SDK's errors are).
+    pub fn fail_with(&self, operation: &'static str, code: &str) {
+        *lock(&self.0.fail) = Some(AwsError {
+            operation,
+            kind: ErrorKind::from_code(code),
+            code: Some(code.to_string()),
+            message: Some(format!("{code} from the fake registry")),
+            http_status: None,
+            detail: format!("{code} from the fake registry"),
+        });
+    }
+
+    /// `change` runs on the registry right after the next read with a key
+    /// is answered: a change made while a run is in flight.
+    pub fn after_next_read(
+        &self,
+        change: impl FnMut(&mut BTreeMap<String, Tenant>) + Send + 'static,
+    ) {
+        *lock(&self.0.after_read) = Some(Box::new(change));
+    }
+
+    /// Changes the registry now.
+    pub fn edit(&self, change: impl FnOnce(&mut BTreeMap<String, Tenant>)) {
+        change(&mut lock(&self.0.tenants));
+    }
+
+    /// The accounts of every read so far.
+    pub fn reads(&self) -> Vec<Vec<String>> {
+        lock(&self.0.reads).clone()
+    }
+
+    /// The `BatchGetItem` calls the reads so far took.
+    pub fn calls(&self) -> u32 {
+        self.reads().iter().map(|r| batch_calls(r)).sum()
+    }
+}
+
+fn batch_calls(accounts: &[String]) -> u32 {
+    let unique: BTreeSet<&String> = accounts.iter().collect();
+    unique.len().div_ceil(BATCH_GET_LIMIT) as u32
+}
+
+impl TenantSource for FakeRegistry {
+    fn tenants(
+        &self,
+        accounts: &[String],
+    ) -> impl std::future::Future<Output = Result<(Vec<Tenant>, u32), AwsError>> + Send {
+        let state = &self.0;
+        lock(&state.reads).push(accounts.to_vec());
+        let calls = batch_calls(accounts);
+        let answer = match lock(&state.fail).clone() {
+            Some(error) if calls > 0 => Err(error),
+            _ => {
+                let mut tenants = lock(&state.tenants);
+                let unique: BTreeSet<&String> = accounts.iter().collect();
+                let found = unique
+                    .into_iter()
+                    .filter_map(|a| tenants.get(a).cloned())
+                    .collect();
+                if calls > 0 {
+                    if let Some(mut change) = lock(&state.after_read).take() {
+                        change(&mut tenants);
+                    }
+                }
+                Ok((found, calls))
+            }
+        };
+        std::future::ready(answer)
     }
 }
 
@@ -476,9 +607,9 @@ fn create_tags(world: &mut World, resources: &[String], tags: &[Tag]) -> Result<
     Ok(())
 }
 
-fn lock(world: &Mutex<World>) -> MutexGuard<'_, World> {
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking test thread poisons it; the state is still what it was.
-    world
+    mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -609,6 +740,26 @@ impl Fake {
 
     pub fn connections(&self) -> Vec<FakeConn> {
         self.with(|w| w.connections.clone())
+    }
+
+    /// The filters of each Describe call, without the `service-id` one
+    /// (every listing has it), in call order.
+    pub fn listings(&self) -> Vec<Filters> {
+        self.with(|w| {
+            w.calls
+                .iter()
+                .filter_map(|c| match c {
+                    Call::Describe { filters, .. } => Some(
+                        filters
+                            .iter()
+                            .filter(|(name, _)| name != "service-id")
+                            .cloned()
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect()
+        })
     }
 
     /// The endpoint ids of each Accept call.

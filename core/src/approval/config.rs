@@ -38,7 +38,7 @@ pub const ENV_VARS: [(&str, &str); 5] = [
     ),
     (
         ENV_NON_ALLOWLISTED_POLICY,
-        "reject (default) | leave-pending: what to do with requests from other accounts",
+        "reject (default) | leave-pending: what to do with requests the tenant registry refuses (not a tenant, suspended, expired, over quota)",
     ),
     (
         ENV_REVOKE,

@@ -286,10 +286,13 @@ pub async fn reconcile(
     let mut live: HashMap<String, usize> = HashMap::new();
     if scope == Scope::Pending {
         for owner in &owners {
-            let has_quota = tenants
-                .by_account
-                .get(owner)
-                .is_some_and(|t| t.max_endpoints.is_some());
+            // Only an entitled tenant's quota can decide anything.
+            let has_quota = matches!(
+                tenants.standing(owner),
+                super::tenant::Standing::Entitled {
+                    max_endpoints: Some(_)
+                }
+            );
             if has_quota {
                 let (theirs, pages) = list_filtered(
                     ec2,

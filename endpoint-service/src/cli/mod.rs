@@ -1,7 +1,7 @@
 //! The provider CLI's argument types and dispatch (clap). Each command group
 //! owns one module: [`stack`] (plan, up, status, down, iam-policy) and
-//! [`operator`] (connections, manual accept/reject, allowlist, sweep,
-//! history). The global flags, the output format, the one exit-code policy
+//! [`operator`] (connections, manual accept/reject, tenants, drift,
+//! sweep, history). The global flags, the output format, the one exit-code policy
 //! and the completions are the ones both CLIs share, from
 //! `privatelink_core::cli`.
 
@@ -16,8 +16,8 @@ pub use privatelink_core::cli::{
     exit, init_logs, output, CompletionsArgs, GlobalArgs, OutputFormat, VERSION,
 };
 
-/// Put a service behind AWS PrivateLink, approve allowlisted consumers
-/// automatically, and operate it.
+/// Put a service behind AWS PrivateLink, approve the consumers entitled in
+/// the tenant registry automatically, and operate it.
 #[derive(Debug, Parser)]
 #[command(name = "endpoint-service", version = VERSION, propagate_version = true)]
 pub struct Cli {

@@ -1,45 +1,45 @@
-//! Operator commands: connections, manual accept/reject, allow/disallow,
-//! drift, sweep, history. Each parses its flags, asks for confirmation
-//! where the action goes beyond the approver's rules, calls
-//! [`crate::operator`] and prints the result; failures map to the exit
-//! codes in [`super::exit`].
+//! Operator commands: connections, manual accept/reject, tenants, drift,
+//! sweep, history. Each parses its flags, asks for confirmation where the
+//! action goes beyond the approver's rules, calls [`crate::operator`] and
+//! prints the result; failures map to the exit codes in [`super::exit`].
 
-use std::fmt;
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 
 use anyhow::anyhow;
+use privatelink_registry::{Registry, RegistryError};
 
 use super::exit::CliError;
-use super::output::emit;
+use super::output::{emit, OutputFormat};
 use super::GlobalArgs;
-use crate::approval::{AccountId, ApproverConfig};
+use crate::approval::tenant::now_epoch;
+use crate::approval::{AccountId, ApproverConfig, Tenants};
 use crate::aws::AwsOptions;
 use crate::naming::StackName;
-use crate::operator::allowlist::{self, AllowlistReport, Change};
-use crate::operator::overrides::{self, Action, OverrideReport};
+use crate::operator::import::{self, Format, ImportReport};
+use crate::operator::overrides::{self, Action, OverrideReport, Rule};
 use crate::operator::target::ApproverFunction;
+use crate::operator::tenants::{self, Edit, EditReport, Fields};
 use crate::operator::{self as ops, connections, drift, OperatorError, Selector, Target};
 use crate::state::EndpointState;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum OperatorCommand {
-    /// List every connection of the service: owner, state, age, whether the
-    /// owner is allowlisted, and the last decision recorded
+    /// List every connection of the service: owner, state, age, the owner's
+    /// tenant standing, and the last decision recorded
     Connections(ConnectionsArgs),
     /// Accept connection requests by endpoint id, overriding the approver
-    /// (owners not on the allowlist need confirmation or --yes)
+    /// (owners the tenant registry does not entitle need confirmation or
+    /// --yes)
     Accept(OverrideArgs),
     /// Reject connections by endpoint id (requests or accepted connections)
     Reject(OverrideArgs),
-    /// Allow accounts to connect: adds them to the approver's allowlist,
-    /// then to the service's allowed principals
-    Allow(AllowArgs),
-    /// Stop allowing accounts: removes them from the allowed principals,
-    /// then from the approver's allowlist; with APPROVER_REVOKE=true also
-    /// rejects their live connections (after confirmation or --yes)
-    Disallow(DisallowArgs),
-    /// Compare the service's allowed principals with the approver's
-    /// allowlist and report any difference
+    /// The tenant registry: who may connect (list, add, suspend, resume,
+    /// remove, import, export); the allowed principals and connections
+    /// follow every change
+    Tenants(TenantsArgs),
+    /// Compare the service's allowed principals with the registry's
+    /// entitled tenants and report any difference
     Drift(TargetArgs),
     /// Run the approver's sweep from here, with the function's own
     /// configuration, and print every decision
@@ -79,13 +79,64 @@ pub struct OverrideArgs {
     /// The consumers' VPC endpoint ids (vpce-...)
     #[arg(value_name = "VPCE_ID", required = true)]
     pub endpoint_ids: Vec<String>,
-    /// Accept owners that are not on the allowlist without asking
+    /// Accept owners the tenant registry does not entitle without asking
     #[arg(long)]
     pub yes: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct AllowArgs {
+pub struct TenantsArgs {
+    #[command(subcommand)]
+    pub command: TenantsCommand,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum TenantsCommand {
+    /// List every tenant with its standing now (entitled, suspended,
+    /// expired)
+    List(TargetArgs),
+    /// Add a tenant (active), add its principal and accept its waiting
+    /// requests
+    Add(AddArgs),
+    /// Suspend tenants: their requests are refused, their principals
+    /// removed, and with APPROVER_REVOKE=true their connections rejected now
+    Suspend(AccountsArgs),
+    /// Resume suspended tenants: principals added, waiting requests accepted
+    Resume(AccountsArgs),
+    /// Remove tenants from the registry (like suspend, without a record)
+    Remove(AccountsArgs),
+    /// Import tenants from CSV or JSON: new ones are added, changed ones
+    /// updated with --update; a re-run writes nothing
+    Import(ImportArgs),
+    /// Print every tenant as CSV or JSON (imports back unchanged)
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The tenant's 12-digit AWS account id
+    #[arg(value_name = "ACCOUNT")]
+    pub account: String,
+    /// A name for people (default: the account id)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// When the entitlement ends, RFC 3339 (e.g. 2027-06-30T00:00:00Z)
+    #[arg(long, value_name = "TIME")]
+    pub expires_at: Option<String>,
+    /// The most live endpoints the tenant may have
+    #[arg(long, value_name = "N")]
+    pub max_endpoints: Option<u32>,
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// Change an existing tenant's fields to the ones given
+    #[arg(long)]
+    pub update: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AccountsArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// 12-digit AWS account ids
@@ -94,16 +145,28 @@ pub struct AllowArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct DisallowArgs {
+pub struct ImportArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// 12-digit AWS account ids
-    #[arg(value_name = "ACCOUNT", required = true)]
-    pub accounts: Vec<String>,
-    /// Reject the accounts' live connections (APPROVER_REVOKE=true) without
-    /// asking
+    /// The file: a header line (account_id,name,status,expires_at,
+    /// max_endpoints,notes) and a tenant per line, or a JSON array
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The file's format (default: from its extension, .csv or .json)
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Update tenants whose row differs (otherwise reported and skipped)
     #[arg(long)]
-    pub yes: bool,
+    pub update: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// csv or json (default: csv, or json with --output json)
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -147,6 +210,7 @@ struct Clients {
     ec2: aws_sdk_ec2::Client,
     lambda: aws_sdk_lambda::Client,
     sts: aws_sdk_sts::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
     region: Option<String>,
 }
 
@@ -160,6 +224,7 @@ impl Clients {
             ec2: aws_sdk_ec2::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
             region: config.region().map(|r| r.to_string()),
         })
     }
@@ -168,8 +233,10 @@ impl Clients {
 impl From<OperatorError> for CliError {
     fn from(error: OperatorError) -> Self {
         match error {
-            OperatorError::EmptyAllowlist(message)
-            | OperatorError::UnreadableAllowlist(message) => CliError::Refused(message),
+            OperatorError::Refused(message) => CliError::Refused(message),
+            OperatorError::Registry(e) if matches!(*e, RegistryError::Conflict { .. }) => {
+                CliError::Refused(e.to_string())
+            }
             other => CliError::Failed(anyhow::Error::new(other)),
         }
     }
@@ -180,8 +247,7 @@ pub async fn run(command: OperatorCommand, global: &GlobalArgs) -> Result<(), Cl
         OperatorCommand::Connections(args) => connections_cmd(args, global).await,
         OperatorCommand::Accept(args) => override_cmd(Action::Accept, args, global).await,
         OperatorCommand::Reject(args) => override_cmd(Action::Reject, args, global).await,
-        OperatorCommand::Allow(args) => allow_cmd(args, global).await,
-        OperatorCommand::Disallow(args) => disallow_cmd(args, global).await,
+        OperatorCommand::Tenants(args) => tenants_cmd(args.command, global).await,
         OperatorCommand::Drift(args) => drift_cmd(args, global).await,
         OperatorCommand::Sweep(args) => sweep_cmd(args, global).await,
         OperatorCommand::History(args) => history_cmd(args, global).await,
@@ -203,25 +269,32 @@ async fn connections_cmd(args: ConnectionsArgs, global: &GlobalArgs) -> Result<(
         .map(|s| connections::parse_state(s).map_err(|e| CliError::Usage(format!("--state: {e}"))))
         .collect::<Result<_, _>>()?;
     let (clients, target) = setup(&args.target, global).await?;
-    let view = ops::connections_view(&clients.ec2, &clients.lambda, &target, &states).await?;
+    let view = ops::connections_view(&clients.ec2, &clients.dynamodb, &target, &states).await?;
     emit(global.output, &view)?;
     Ok(())
 }
 
-/// The approver's configuration for deciding reasons; `None` (with a
-/// warning) when the function cannot be read, so overrides still work.
-async fn approver_config(
-    lambda: &aws_sdk_lambda::Client,
+/// The approver's configuration and the requested endpoints' owners as the
+/// registry has them, for deciding reasons; `None` (with a warning) when
+/// either cannot be read, so overrides still work.
+async fn approver_rule(
+    clients: &Clients,
     target: &Target,
-) -> Option<ApproverConfig> {
-    match ApproverFunction::load(lambda, target)
-        .await
-        .and_then(|f| f.config())
-    {
-        Ok(config) => Some(config),
+    owners: Vec<String>,
+) -> Option<(ApproverConfig, Tenants)> {
+    let read = async {
+        let config = ApproverFunction::load(&clients.lambda, target)
+            .await
+            .and_then(|f| f.config())?;
+        let registry = Registry::new(clients.dynamodb.clone(), config.table.clone());
+        let (found, _) = registry.get_many(&owners).await?;
+        Ok::<_, OperatorError>((config, Tenants::new(found, now_epoch())))
+    };
+    match read.await {
+        Ok(rule) => Some(rule),
         Err(error) => {
             eprintln!(
-                "warning: approver configuration unavailable ({error}); every accept counts as an override of the approver"
+                "warning: the approver's configuration or the tenant registry is unavailable ({error}); every accept counts as an override of the approver"
             );
             None
         }
@@ -258,15 +331,7 @@ async fn override_cmd(
     global: &GlobalArgs,
 ) -> Result<(), CliError> {
     let (clients, target) = setup(&args.target, global).await?;
-    let report = run_override(
-        &clients,
-        &target,
-        action,
-        &args.endpoint_ids,
-        args.yes,
-        None,
-    )
-    .await?;
+    let report = run_override(&clients, &target, action, &args.endpoint_ids, args.yes).await?;
     emit(global.output, &report)?;
     partial_if_failed(&report)
 }
@@ -280,15 +345,13 @@ fn partial_if_failed(report: &OverrideReport) -> Result<(), CliError> {
     }
 }
 
-/// Plans, confirms and executes one override batch. `config` overrides the
-/// approver configuration read from the function (used after `disallow`).
+/// Plans, confirms and executes one override batch.
 async fn run_override(
     clients: &Clients,
     target: &Target,
     action: Action,
     endpoint_ids: &[String],
     yes: bool,
-    config: Option<ApproverConfig>,
 ) -> Result<OverrideReport, CliError> {
     let listed = ops::listed(&clients.ec2, target).await?;
     let missing = endpoint_ids
@@ -299,10 +362,14 @@ async fn run_override(
     } else {
         Default::default()
     };
-    let config = match config {
-        Some(config) => Some(config),
-        None => approver_config(&clients.lambda, target).await,
-    };
+    let mut owners: Vec<String> = listed
+        .iter()
+        .filter(|l| endpoint_ids.contains(&l.connection.endpoint_id))
+        .filter_map(|l| l.connection.owner.clone())
+        .collect();
+    owners.sort();
+    owners.dedup();
+    let rule = approver_rule(clients, target, owners).await;
     let operator = ops::caller_identity(&clients.sts).await?;
     let plan = overrides::plan(
         action,
@@ -310,7 +377,8 @@ async fn run_override(
         endpoint_ids,
         &listed,
         &elsewhere,
-        config.as_ref(),
+        rule.as_ref()
+            .map(|(config, tenants)| Rule { config, tenants }),
         &operator,
     );
     let unlisted = plan.needs_confirmation();
@@ -321,10 +389,13 @@ async fn run_override(
             .collect();
         let which = which.join(", ");
         confirm(
-            &format!("Accept {which}, whose owner is not on the approver's allowlist?"),
             &format!(
-                "not accepting {which}: the owner is not on the approver's allowlist; \
-                 pass --yes to accept anyway (or `allow` the account)"
+                "Accept {which}, whose owner the tenant registry does not entitle (or is over its quota)?"
+            ),
+            &format!(
+                "not accepting {which}: the tenant registry does not entitle the owner (not a \
+                 tenant, suspended, expired or over its quota); pass --yes to accept anyway \
+                 (or `endpoint-service tenants add` the account)"
             ),
         )?;
     }
@@ -349,126 +420,24 @@ fn parse_accounts(raw: &[String]) -> Result<Vec<AccountId>, CliError> {
     }
 }
 
-async fn allow_cmd(args: AllowArgs, global: &GlobalArgs) -> Result<(), CliError> {
-    let accounts = parse_accounts(&args.accounts)?;
-    let (clients, target) = setup(&args.target, global).await?;
-    let report = allowlist::apply(
-        &clients.ec2,
-        &clients.lambda,
-        clients.region.as_deref(),
-        &target,
-        Change::Allow,
-        &accounts,
-    )
-    .await?;
-    emit(global.output, &report)?;
-    Ok(())
-}
-
-/// `disallow`: the allowlist change, and the revocation it caused.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct DisallowReport {
-    pub allowlist: AllowlistReport,
-    /// `APPROVER_REVOKE` as configured.
-    pub revoke: bool,
-    /// The rejection of the accounts' live connections (revocation on).
-    pub revoked: Option<OverrideReport>,
-    /// Live connections of the accounts left connected (revocation off).
-    pub still_connected: Vec<String>,
-}
-
-impl fmt::Display for DisallowReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.allowlist)?;
-        if let Some(revoked) = &self.revoked {
-            write!(f, "\nrevoked (APPROVER_REVOKE=true):\n{revoked}")?;
-        }
-        if !self.still_connected.is_empty() {
-            write!(
-                f,
-                "\nnote: APPROVER_REVOKE is off, so these live connections stay: {} \
-                 (reject them with `endpoint-service reject ID...`)",
-                self.still_connected.join(", ")
-            )?;
-        }
-        Ok(())
-    }
-}
-
-async fn disallow_cmd(args: DisallowArgs, global: &GlobalArgs) -> Result<(), CliError> {
-    let accounts = parse_accounts(&args.accounts)?;
-    let (clients, target) = setup(&args.target, global).await?;
-    let function = ApproverFunction::load(&clients.lambda, &target).await?;
-    let revoke = function.config().map(|c| c.revoke).unwrap_or(false);
-    let live: Vec<String> = ops::listed(&clients.ec2, &target)
-        .await?
-        .into_iter()
-        .filter(|l| {
-            l.connection
-                .state
-                .as_ref()
-                .is_some_and(EndpointState::is_live)
-                && l.connection
-                    .owner
-                    .as_deref()
-                    .is_some_and(|o| accounts.iter().any(|a| a.as_str() == o))
-        })
-        .map(|l| l.connection.endpoint_id)
-        .collect();
-    // Asked before anything changes, so a refusal leaves everything as it was.
-    if revoke && !live.is_empty() && !args.yes {
-        let which = live.join(", ");
-        confirm(
-            &format!("APPROVER_REVOKE is on: disallowing also rejects {which}. Go ahead?"),
-            &format!(
-                "not disallowing: APPROVER_REVOKE is on, so this would also reject the live \
-                 connection(s) {which}; pass --yes to go ahead"
-            ),
-        )?;
-    }
-    let report = allowlist::apply(
-        &clients.ec2,
-        &clients.lambda,
-        clients.region.as_deref(),
-        &target,
-        Change::Disallow,
-        &accounts,
-    )
-    .await?;
-    let (revoked, still_connected) = if revoke && !live.is_empty() {
-        // Decided with the new allowlist, so the records say `revoked`.
-        let config = ApproverFunction::load(&clients.lambda, &target)
-            .await
-            .and_then(|f| f.config())
-            .ok();
-        let done = run_override(&clients, &target, Action::Reject, &live, true, config).await?;
-        (Some(done), Vec::new())
-    } else {
-        (None, live)
-    };
-    let output = DisallowReport {
-        allowlist: report,
-        revoke,
-        revoked,
-        still_connected,
-    };
-    emit(global.output, &output)?;
-    match &output.revoked {
-        Some(revoked) => partial_if_failed(revoked),
-        None => Ok(()),
-    }
-}
-
 async fn drift_cmd(args: TargetArgs, global: &GlobalArgs) -> Result<(), CliError> {
     let (clients, target) = setup(&args, global).await?;
-    let found = drift::check(&clients.ec2, &clients.lambda, &target).await?;
+    let registry = Registry::new(clients.dynamodb.clone(), target.table()?);
+    let found = drift::check(&clients.ec2, &registry, &target).await?;
     emit(global.output, &found)?;
     Ok(())
 }
 
 async fn sweep_cmd(args: SweepArgs, global: &GlobalArgs) -> Result<(), CliError> {
     let (clients, target) = setup(&args.target, global).await?;
-    let report = ops::sweep(&clients.ec2, &clients.lambda, &target, args.dry_run).await?;
+    let report = ops::sweep(
+        &clients.ec2,
+        &clients.lambda,
+        &clients.dynamodb,
+        &target,
+        args.dry_run,
+    )
+    .await?;
     emit(global.output, &report)?;
     match report.failed().len() {
         0 => Ok(()),
@@ -483,6 +452,190 @@ async fn history_cmd(args: HistoryArgs, global: &GlobalArgs) -> Result<(), CliEr
     let view = ops::history_view(&clients.ec2, &target, &args.endpoint_ids).await?;
     emit(global.output, &view)?;
     Ok(())
+}
+
+/// Clients, target and the registry, for a tenants command.
+struct TenantsSetup {
+    clients: Clients,
+    target: Target,
+    registry: Registry,
+}
+
+async fn tenants_setup(target: &TargetArgs, global: &GlobalArgs) -> Result<TenantsSetup, CliError> {
+    let (clients, target) = setup(target, global).await?;
+    let registry = Registry::new(clients.dynamodb.clone(), target.table()?);
+    Ok(TenantsSetup {
+        clients,
+        target,
+        registry,
+    })
+}
+
+async fn tenants_cmd(command: TenantsCommand, global: &GlobalArgs) -> Result<(), CliError> {
+    match command {
+        TenantsCommand::List(target) => {
+            let s = tenants_setup(&target, global).await?;
+            emit(global.output, &tenants::list(&s.registry).await?)?;
+            Ok(())
+        }
+        TenantsCommand::Export(args) => {
+            let format = args.format.unwrap_or(match global.output {
+                OutputFormat::Json => Format::Json,
+                OutputFormat::Human => Format::Csv,
+            });
+            let s = tenants_setup(&args.target, global).await?;
+            let all = s.registry.list().await.map_err(OperatorError::from)?;
+            print_raw(&format.write(&all))
+        }
+        TenantsCommand::Add(args) => {
+            let account = parse_accounts(std::slice::from_ref(&args.account))?;
+            let expires_at = args
+                .expires_at
+                .as_deref()
+                .map(privatelink_registry::transfer::parse_time)
+                .transpose()
+                .map_err(|e| CliError::Usage(format!("--expires-at: {e}")))?;
+            let fields = Fields {
+                name: args.name.filter(|n| !n.trim().is_empty()),
+                expires_at,
+                max_endpoints: args.max_endpoints,
+                notes: args.notes,
+                update: args.update,
+            };
+            edit_cmd(Edit::Add, &args.target, &account, &fields, global).await
+        }
+        TenantsCommand::Suspend(args) => accounts_cmd(Edit::Suspend, args, global).await,
+        TenantsCommand::Resume(args) => accounts_cmd(Edit::Resume, args, global).await,
+        TenantsCommand::Remove(args) => accounts_cmd(Edit::Remove, args, global).await,
+        TenantsCommand::Import(args) => import_cmd(args, global).await,
+    }
+}
+
+/// Prints a command's text as is (an export); a reader that went away is
+/// not an error.
+fn print_raw(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::Failed(anyhow!("writing the export: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn accounts_cmd(edit: Edit, args: AccountsArgs, global: &GlobalArgs) -> Result<(), CliError> {
+    let accounts = parse_accounts(&args.accounts)?;
+    edit_cmd(edit, &args.target, &accounts, &Fields::default(), global).await
+}
+
+async fn edit_cmd(
+    edit: Edit,
+    target: &TargetArgs,
+    accounts: &[AccountId],
+    fields: &Fields,
+    global: &GlobalArgs,
+) -> Result<(), CliError> {
+    let s = tenants_setup(target, global).await?;
+    let by = ops::caller_identity(&s.clients.sts).await?;
+    let ctx = tenants::Context {
+        ec2: &s.clients.ec2,
+        lambda: &s.clients.lambda,
+        registry: &s.registry,
+        target: &s.target,
+        region: s.clients.region.as_deref(),
+        by: &by,
+    };
+    let report = tenants::edit(&ctx, edit, accounts, fields).await?;
+    emit(global.output, &report)?;
+    edit_exit(&report)
+}
+
+/// Conflicts and refusals first (nothing was written for them: exit 4),
+/// then steps after the write that failed (exit 3: run again to finish).
+fn edit_exit(report: &EditReport) -> Result<(), CliError> {
+    let conflicts = report.conflicts();
+    if !conflicts.is_empty() {
+        return Err(CliError::Refused(format!(
+            "{} tenant(s) changed by someone else since they were read ({}): nothing was \
+             written for them; run the command again",
+            conflicts.len(),
+            list_accounts(&conflicts)
+        )));
+    }
+    let refused = report.refused();
+    if !refused.is_empty() {
+        return Err(CliError::Refused(format!(
+            "{} account(s) not changed as asked ({}); each is reported above",
+            refused.len(),
+            list_accounts(&refused)
+        )));
+    }
+    followed_exit(&report.followed)
+}
+
+fn list_accounts(results: &[&tenants::AccountResult]) -> String {
+    results
+        .iter()
+        .map(|r| r.account.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn followed_exit(followed: &ops::follow::Followed) -> Result<(), CliError> {
+    let failed = followed
+        .decisions
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.outcome,
+                crate::approval::Outcome::Failed { .. } | crate::approval::Outcome::NotAttempted
+            )
+        })
+        .count();
+    if !followed.problems.is_empty() || failed > 0 {
+        return Err(CliError::Partial(
+            "the registry was changed, but what follows it did not all succeed (reported \
+             above); run the command again to finish"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn import_cmd(args: ImportArgs, global: &GlobalArgs) -> Result<(), CliError> {
+    let shown = args.file.display().to_string();
+    let format = match args.format.or_else(|| Format::of(&args.file)) {
+        Some(format) => format,
+        None => {
+            return Err(CliError::Usage(format!(
+                "{shown}: cannot tell the format from the name: pass --format csv or --format json"
+            )))
+        }
+    };
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| CliError::Usage(format!("{shown}: cannot read it ({e})")))?;
+    let rows = format.parse(&text).map_err(|problems| {
+        CliError::Usage(format!(
+            "{shown}: nothing was imported; fix every problem and run again:\n  {}",
+            problems.join("\n  ")
+        ))
+    })?;
+    let s = tenants_setup(&args.target, global).await?;
+    let by = ops::caller_identity(&s.clients.sts).await?;
+    let ctx = tenants::Context {
+        ec2: &s.clients.ec2,
+        lambda: &s.clients.lambda,
+        registry: &s.registry,
+        target: &s.target,
+        region: s.clients.region.as_deref(),
+        by: &by,
+    };
+    let report: ImportReport = import::import(&ctx, &shown, &rows, args.update).await?;
+    emit(global.output, &report)?;
+    if let Some(conflict) = &report.conflict {
+        return Err(CliError::Refused(conflict.clone()));
+    }
+    followed_exit(&report.followed)
 }
 
 #[cfg(test)]
@@ -528,8 +681,18 @@ mod tests {
     }
 
     #[test]
-    fn empty_allowlists_are_refused() {
-        let error: CliError = OperatorError::EmptyAllowlist("x".into()).into();
-        assert_eq!(error.code(), 4);
+    fn conflicts_and_refusals_are_refused() {
+        let conflict: CliError = OperatorError::from(RegistryError::Conflict {
+            account: "111111111111".into(),
+            detail: "was changed or removed by someone else since it was read".into(),
+        })
+        .into();
+        assert_eq!(conflict.code(), 4);
+        assert!(
+            conflict.to_string().contains("run the command again"),
+            "{conflict}"
+        );
+        let refused: CliError = OperatorError::Refused("x".into()).into();
+        assert_eq!(refused.code(), 4);
     }
 }

@@ -1,6 +1,6 @@
 //! The operator's view of the service's connections: owner, state, age,
-//! whether the owner is allowlisted (in the approver's allowlist and in the
-//! allowed principals), and the last decision recorded on the connection.
+//! the owner's standing in the tenant registry (and whether it is an
+//! allowed principal), and the last decision recorded on the connection.
 //! The same rows serve `connections` and `history`.
 
 use std::fmt;
@@ -8,8 +8,41 @@ use std::time::SystemTime;
 
 use super::drift::Drift;
 use super::principals::Principals;
-use crate::approval::{Allowlist, LastDecision, Listed};
+use crate::approval::{LastDecision, Listed, Standing, Tenants};
 use crate::state::EndpointState;
+
+/// A tenant's standing as shown and serialized (`entitled`, `suspended`,
+/// `expired`, `not_a_tenant`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStanding {
+    Entitled,
+    Suspended,
+    Expired,
+    NotATenant,
+}
+
+impl From<Standing> for TenantStanding {
+    fn from(standing: Standing) -> Self {
+        match standing {
+            Standing::Entitled { .. } => TenantStanding::Entitled,
+            Standing::Suspended => TenantStanding::Suspended,
+            Standing::Expired => TenantStanding::Expired,
+            Standing::NotATenant => TenantStanding::NotATenant,
+        }
+    }
+}
+
+impl TenantStanding {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TenantStanding::Entitled => "entitled",
+            TenantStanding::Suspended => "suspended",
+            TenantStanding::Expired => "expired",
+            TenantStanding::NotATenant => "not a tenant",
+        }
+    }
+}
 
 /// One connection.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -21,30 +54,35 @@ pub struct ConnectionRow {
     /// Creation time, RFC 3339.
     pub created: Option<String>,
     pub age_seconds: Option<u64>,
-    /// The owner is on the approver's `APPROVER_ALLOWLIST`.
-    pub in_approver_allowlist: bool,
-    /// The owner is an allowed principal of the service.
+    /// The owner's tenant name, when the owner is a tenant.
+    pub tenant: Option<String>,
+    /// The owner's standing in the registry; absent when the registry was
+    /// not read.
+    pub standing: Option<TenantStanding>,
+    /// The owner is an allowed principal of the service (explicitly, or
+    /// through `*`).
     pub in_allowed_principals: bool,
     pub last_decision: Option<LastDecision>,
 }
 
 impl ConnectionRow {
-    /// `yes`, `no`, or which of the two places lists the owner.
-    pub fn allowlisted(&self) -> &'static str {
-        match (self.in_approver_allowlist, self.in_allowed_principals) {
-            (true, true) => "yes",
-            (false, false) => "no",
-            (true, false) => "approver only",
-            (false, true) => "principals only",
+    /// `Acme (entitled)`, `Acme (suspended)`, `not a tenant`, or `-` when
+    /// the registry was not read.
+    pub fn tenant_cell(&self) -> String {
+        match (&self.tenant, self.standing) {
+            (_, None) => "-".into(),
+            (Some(name), Some(standing)) => format!("{name} ({})", standing.as_str()),
+            (None, Some(standing)) => standing.as_str().into(),
         }
     }
 }
 
 /// Builds the rows, keeping only connections in one of `states` (all when
-/// empty).
+/// empty). `tenants` holds the owners' tenants as read from the registry
+/// (`None`: not read).
 pub fn rows(
     listed: &[Listed],
-    approver: Option<&Allowlist>,
+    tenants: Option<&Tenants>,
     principals: &Principals,
     states: &[EndpointState],
     now: SystemTime,
@@ -64,7 +102,13 @@ pub fn rows(
         })
         .map(|l| {
             let owner = l.connection.owner.clone();
-            let on = |f: &dyn Fn(&str) -> bool| owner.as_deref().is_some_and(f);
+            let tenant = owner
+                .as_deref()
+                .and_then(|o| tenants.and_then(|t| t.by_account.get(o)));
+            let standing = match (tenants, owner.as_deref()) {
+                (Some(tenants), Some(owner)) => Some(tenants.standing(owner).into()),
+                _ => None,
+            };
             ConnectionRow {
                 endpoint_id: l.connection.endpoint_id.clone(),
                 connection_id: l.connection_id.clone(),
@@ -75,8 +119,10 @@ pub fn rows(
                 age_seconds: l
                     .created
                     .map(|c| now_secs.saturating_sub(c.secs()).max(0) as u64),
-                in_approver_allowlist: on(&|o| approver.is_some_and(|a| a.contains(o))),
-                in_allowed_principals: on(&|o| principals.allows(o)),
+                tenant: tenant.map(|t| t.name.clone()),
+                standing,
+                in_allowed_principals: principals.any()
+                    || owner.as_deref().is_some_and(|o| principals.allows(o)),
                 last_decision: l.last.clone(),
                 owner,
             }
@@ -114,13 +160,18 @@ pub fn short_age(seconds: u64) -> String {
 pub struct ConnectionsView {
     pub service_id: String,
     pub connections: Vec<ConnectionRow>,
-    /// The allowlist comparison, when the approver function could be read.
+    /// The principals compared with the registry, when it could be read.
     pub drift: Option<Drift>,
-    /// Why the approver function could not be read, if it could not.
-    pub approver_problem: Option<String>,
+    /// Why the tenant registry could not be read, if it could not.
+    pub registry_problem: Option<String>,
 }
 
-fn table(f: &mut fmt::Formatter<'_>, header: &[&str], rows: &[Vec<String>]) -> fmt::Result {
+/// A left-aligned table with a header (shared by the operator views).
+pub(super) fn table(
+    f: &mut fmt::Formatter<'_>,
+    header: &[&str],
+    rows: &[Vec<String>],
+) -> fmt::Result {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -169,7 +220,8 @@ impl fmt::Display for ConnectionsView {
                         opt(c.owner.as_deref()),
                         opt(c.state.as_ref().map(EndpointState::as_wire)),
                         c.age_seconds.map_or("-".into(), short_age),
-                        c.allowlisted().to_string(),
+                        c.tenant_cell(),
+                        if c.in_allowed_principals { "yes" } else { "no" }.to_string(),
                         c.last_decision.as_ref().map_or("-".into(), |d| {
                             format!("{} ({}, {})", d.decision, d.reason, d.trigger)
                         }),
@@ -183,16 +235,17 @@ impl fmt::Display for ConnectionsView {
                     "OWNER",
                     "STATE",
                     "AGE",
-                    "ALLOWLISTED",
+                    "TENANT",
+                    "PRINCIPAL",
                     "LAST DECISION",
                 ],
                 &rows,
             )?;
         }
-        if let Some(problem) = &self.approver_problem {
-            write!(f, "warning: {problem}")?;
+        if let Some(problem) = &self.registry_problem {
+            write!(f, "\nwarning: {problem}")?;
         } else if let Some(drift) = self.drift.as_ref().filter(|d| !d.in_sync) {
-            write!(f, "{drift}")?;
+            write!(f, "\n{drift}")?;
         }
         Ok(())
     }
@@ -241,7 +294,7 @@ impl fmt::Display for HistoryView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approval::Connection;
+    use crate::approval::{AccountId, Connection, Tenant, TenantStatus};
 
     fn listed(id: &str, owner: &str, state: &str, created: i64) -> Listed {
         Listed {
@@ -257,33 +310,46 @@ mod tests {
     }
 
     #[test]
-    fn rows_filter_by_state_and_mark_allowlisting() {
+    fn rows_filter_by_state_and_show_the_owners_standing() {
         let all = [
             listed("vpce-1", "111111111111", "pendingAcceptance", 1_000),
             listed("vpce-2", "222222222222", "available", 1_000),
             listed("vpce-3", "333333333333", "rejected", 1_000),
         ];
-        let approver = Allowlist::parse("111111111111,333333333333").expect("valid");
+        let acme = Tenant::active(AccountId::parse("111111111111").expect("valid"), "Acme");
+        let globex = Tenant {
+            status: TenantStatus::Suspended,
+            ..Tenant::active(AccountId::parse("333333333333").expect("valid"), "Globex")
+        };
+        let tenants = Tenants::new([acme, globex], 5_000);
         let principals = Principals::from_list([
             "arn:aws:iam::111111111111:root",
             "arn:aws:iam::222222222222:root",
         ]);
         let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000 + 3_700);
-        let every = rows(&all, Some(&approver), &principals, &[], now);
-        let marks: Vec<_> = every.iter().map(ConnectionRow::allowlisted).collect();
-        assert_eq!(marks, ["yes", "principals only", "approver only"]);
+        let every = rows(&all, Some(&tenants), &principals, &[], now);
+        let cells: Vec<_> = every.iter().map(ConnectionRow::tenant_cell).collect();
+        assert_eq!(
+            cells,
+            ["Acme (entitled)", "not a tenant", "Globex (suspended)"]
+        );
+        let allowed: Vec<_> = every.iter().map(|r| r.in_allowed_principals).collect();
+        assert_eq!(allowed, [true, true, false]);
         assert_eq!(every[0].age_seconds, Some(3_700));
         assert_eq!(every[0].created.as_deref(), Some("1970-01-01T00:16:40Z"));
+        let json = serde_json::to_value(&every[1]).expect("serializes");
+        assert_eq!(json["standing"], "not_a_tenant");
         let pending = rows(
             &all,
             None,
-            &principals,
+            &Principals::from_list(["*"]),
             &[EndpointState::PendingAcceptance, EndpointState::Rejected],
             now,
         );
         let ids: Vec<_> = pending.iter().map(|r| r.endpoint_id.as_str()).collect();
         assert_eq!(ids, ["vpce-1", "vpce-3"]);
-        assert!(!pending[0].in_approver_allowlist);
+        assert_eq!(pending[0].tenant_cell(), "-");
+        assert!(pending.iter().all(|r| r.in_allowed_principals));
     }
 
     #[test]

@@ -1,88 +1,111 @@
-//! Drift between the two places the allowlist lives: the service's allowed
-//! principals (who may *request* a connection) and the approver's
-//! `APPROVER_ALLOWLIST` (whose requests are *accepted*). `allow`/`disallow`
-//! keep them equal; anything else (a console edit, an interrupted run) shows
-//! up here. [`check`] is public so `status` can show the same warning.
+//! Drift between who may *request* a connection (the service's allowed
+//! principals) and who is *entitled* (the tenant registry: active and
+//! unexpired). The `tenants` commands make the principals follow each
+//! change; anything else (a console edit, an interrupted command, a tenant
+//! whose `expires_at` passed) shows up here. [`compare`] is pure and public
+//! so `status` can show the same warning from what it observed.
+//!
+//! With `*` allowed (`allow_any_principal`) every account may request and
+//! the registry alone decides: the kit does not manage account principals
+//! then, so none of them is drift.
 
+use std::collections::BTreeSet;
 use std::fmt;
+
+use privatelink_registry::Registry;
 
 use super::error::OperatorError;
 use super::principals::{self, Principals};
-use super::target::ApproverFunction;
 use super::target::Target;
-use crate::approval::{AccountId, Allowlist};
+use crate::approval::tenant::now_epoch;
+use crate::approval::{AccountId, Tenant};
 
-/// The comparison. Empty lists and no problem mean "in sync".
+/// The comparison. Empty lists mean "in sync".
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Drift {
-    /// True when both places list the same accounts and nothing else is
-    /// allowed.
+    /// True when the account principals are exactly the entitled tenants
+    /// (or `*`) and nothing else is allowed.
     pub in_sync: bool,
     pub service_id: String,
-    pub function: String,
-    /// Allowed to request, but the approver does not accept them: their
-    /// requests are rejected or left pending. Fix: `allow` or `disallow`.
+    /// The tenant registry's table.
+    pub table: String,
+    /// `*` is an allowed principal: every account may request.
+    pub any_principal: bool,
+    /// Allowed to request, but not entitled (not a tenant, suspended,
+    /// expired): their requests are refused.
     pub only_in_principals: Vec<AccountId>,
-    /// Accepted by the approver, but not allowed to request: harmless (an
-    /// interrupted `allow`/`disallow` leaves this). Fix: re-run it.
-    pub only_in_approver: Vec<AccountId>,
-    /// Principals the kit does not manage (roles, users, `*`).
+    /// Entitled, but not allowed to request: they cannot connect (an
+    /// interrupted `tenants` command leaves this).
+    pub only_in_registry: Vec<AccountId>,
+    /// Principals the kit does not manage (roles, users; `*` is reported
+    /// in `any_principal`).
     pub other_principals: Vec<String>,
-    /// Why the approver's allowlist could not be read, if it could not.
-    pub approver_problem: Option<String>,
 }
 
-/// Compares the two lists (pure). `approver` is `None` when the approver's
-/// allowlist is unset or invalid.
+/// Compares the principals with the tenants entitled at `now` (pure).
 pub fn compare(
     service_id: &str,
-    function: &str,
+    table: &str,
     principals: &Principals,
-    approver: Option<&Allowlist>,
+    tenants: &[Tenant],
+    now: i64,
 ) -> Drift {
-    let approver_ids: Vec<AccountId> = approver
-        .map(|a| a.iter().cloned().collect())
-        .unwrap_or_default();
-    let mut drift = Drift {
-        in_sync: false,
-        service_id: service_id.to_string(),
-        function: function.to_string(),
-        only_in_principals: principals
-            .accounts
-            .iter()
-            .filter(|a| !approver_ids.contains(a))
-            .cloned()
-            .collect(),
-        only_in_approver: approver_ids
-            .iter()
-            .filter(|a| !principals.accounts.contains(*a))
-            .cloned()
-            .collect(),
-        other_principals: principals.others.clone(),
-        approver_problem: approver.is_none().then(|| {
-            "APPROVER_ALLOWLIST is unset or invalid: the approver accepts nothing".to_string()
-        }),
+    let entitled: BTreeSet<&AccountId> = tenants
+        .iter()
+        .filter(|t| t.is_entitled(now))
+        .map(|t| &t.account_id)
+        .collect();
+    let any_principal = principals.any();
+    let (only_in_principals, only_in_registry) = if any_principal {
+        (Vec::new(), Vec::new())
+    } else {
+        (
+            principals
+                .accounts
+                .iter()
+                .filter(|a| !entitled.contains(a))
+                .cloned()
+                .collect(),
+            entitled
+                .iter()
+                .filter(|a| !principals.accounts.contains(**a))
+                .map(|a| (*a).clone())
+                .collect(),
+        )
     };
-    drift.in_sync = drift.only_in_principals.is_empty()
-        && drift.only_in_approver.is_empty()
-        && drift.other_principals.is_empty()
-        && drift.approver_problem.is_none();
-    drift
+    let other_principals: Vec<String> = principals
+        .others
+        .iter()
+        .filter(|p| *p != "*")
+        .cloned()
+        .collect();
+    Drift {
+        in_sync: only_in_principals.is_empty()
+            && only_in_registry.is_empty()
+            && other_principals.is_empty(),
+        service_id: service_id.to_string(),
+        table: table.to_string(),
+        any_principal,
+        only_in_principals,
+        only_in_registry,
+        other_principals,
+    }
 }
 
-/// Reads both places and compares them.
+/// Reads the principals and the whole registry, and compares them.
 pub async fn check(
     ec2: &aws_sdk_ec2::Client,
-    lambda: &aws_sdk_lambda::Client,
+    registry: &Registry,
     target: &Target,
 ) -> Result<Drift, OperatorError> {
-    let function = ApproverFunction::load(lambda, target).await?;
     let principals = principals::load(ec2, &target.service_id).await?;
+    let tenants = registry.list().await?;
     Ok(compare(
         &target.service_id,
-        &function.name,
+        registry.table(),
         &principals,
-        function.allowlist().as_ref(),
+        &tenants,
+        now_epoch(),
     ))
 }
 
@@ -96,41 +119,47 @@ fn ids(list: &[AccountId]) -> String {
 impl fmt::Display for Drift {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.in_sync {
-            return write!(
-                f,
-                "allowlist in sync: the allowed principals of {} and {} list the same accounts",
-                self.service_id, self.function
-            );
+            return if self.any_principal {
+                write!(
+                    f,
+                    "in sync: {} allows every account (*) to request; the registry {} alone decides",
+                    self.service_id, self.table
+                )
+            } else {
+                write!(
+                    f,
+                    "in sync: the allowed principals of {} are the entitled tenants of {}",
+                    self.service_id, self.table
+                )
+            };
         }
         write!(
             f,
-            "warning: allowlist drift between {} (allowed principals) and {} (APPROVER_ALLOWLIST)",
-            self.service_id, self.function
+            "warning: drift between {} (allowed principals) and {} (entitled tenants)",
+            self.service_id, self.table
         )?;
-        if let Some(problem) = &self.approver_problem {
-            write!(f, "\n  - {problem}")?;
-        }
         if !self.only_in_principals.is_empty() {
             write!(
                 f,
-                "\n  - may connect but are not accepted by the approver: {} \
-                 (fix: `endpoint-service allow ID` to accept them, or `disallow ID`)",
+                "\n  - may connect but are not entitled (not a tenant, suspended or expired): {} \
+                 (fix: `endpoint-service tenants add ID` to entitle them, or `tenants remove ID` \
+                 to take the principal away)",
                 ids(&self.only_in_principals)
             )?;
         }
-        if !self.only_in_approver.is_empty() {
+        if !self.only_in_registry.is_empty() {
             write!(
                 f,
-                "\n  - accepted by the approver but not allowed to connect: {} \
-                 (harmless; fix: `endpoint-service allow ID` or `disallow ID` again)",
-                ids(&self.only_in_approver)
+                "\n  - entitled but not allowed to connect: {} \
+                 (fix: `endpoint-service tenants resume ID` adds the principal)",
+                ids(&self.only_in_registry)
             )?;
         }
         if !self.other_principals.is_empty() {
             write!(
                 f,
                 "\n  - principals not managed by this kit: {} (remove them with \
-                 ModifyVpcEndpointServicePermissions if unintended; `*` lets every account request)",
+                 ModifyVpcEndpointServicePermissions if unintended)",
                 self.other_principals.join(", ")
             )?;
         }
@@ -141,54 +170,83 @@ impl fmt::Display for Drift {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::approval::TenantStatus;
 
-    fn list(text: &str) -> Allowlist {
-        Allowlist::parse(text).expect("valid")
+    const NOW: i64 = 1_800_000_000;
+
+    fn tenant(id: &str, status: TenantStatus, expires_at: Option<i64>) -> Tenant {
+        Tenant {
+            status,
+            expires_at,
+            ..Tenant::active(AccountId::parse(id).expect("valid"), id)
+        }
     }
 
     #[test]
-    fn differences_in_both_directions() {
-        let principals = Principals::from_list([
-            "arn:aws:iam::111111111111:root",
-            "arn:aws:iam::222222222222:root",
-        ]);
+    fn principals_follow_the_entitled_tenants() {
+        let tenants = [
+            tenant("111111111111", TenantStatus::Active, None),
+            tenant("222222222222", TenantStatus::Active, Some(NOW + 1)),
+            tenant("333333333333", TenantStatus::Suspended, None),
+            tenant("444444444444", TenantStatus::Active, Some(NOW)),
+        ];
         let same = compare(
             "svc",
-            "fn",
-            &principals,
-            Some(&list("222222222222,111111111111")),
+            "t",
+            &Principals::from_list([
+                "arn:aws:iam::111111111111:root",
+                "arn:aws:iam::222222222222:root",
+            ]),
+            &tenants,
+            NOW,
         );
         assert!(same.in_sync, "{same}");
-        assert!(same.to_string().contains("in sync"));
+        assert!(same.to_string().starts_with("in sync"), "{same}");
 
         let drift = compare(
             "svc",
-            "fn",
-            &principals,
-            Some(&list("111111111111,333333333333")),
+            "t",
+            &Principals::from_list([
+                "arn:aws:iam::111111111111:root",
+                "arn:aws:iam::333333333333:root",
+                "arn:aws:iam::444444444444:root",
+                "arn:aws:iam::555555555555:root",
+                "arn:aws:iam::666666666666:role/x",
+            ]),
+            &tenants,
+            NOW,
         );
         assert!(!drift.in_sync);
-        assert_eq!(ids(&drift.only_in_principals), "222222222222");
-        assert_eq!(ids(&drift.only_in_approver), "333333333333");
+        // Suspended, expired and unknown accounts may connect: drift.
+        assert_eq!(
+            ids(&drift.only_in_principals),
+            "333333333333, 444444444444, 555555555555"
+        );
+        assert_eq!(ids(&drift.only_in_registry), "222222222222");
+        assert_eq!(drift.other_principals, ["arn:aws:iam::666666666666:role/x"]);
         let text = drift.to_string();
-        assert!(text.starts_with("warning: allowlist drift"), "{text}");
+        assert!(text.starts_with("warning: drift"), "{text}");
         assert!(
-            text.contains("not accepted by the approver: 222222222222"),
+            text.contains("not entitled (not a tenant, suspended or expired): 333333333333"),
             "{text}"
         );
         assert!(
-            text.contains("not allowed to connect: 333333333333"),
+            text.contains("entitled but not allowed to connect: 222222222222"),
             "{text}"
         );
     }
 
     #[test]
-    fn an_unreadable_allowlist_or_foreign_principal_is_drift() {
-        let principals = Principals::from_list(["arn:aws:iam::111111111111:root", "*"]);
-        let drift = compare("svc", "fn", &principals, None);
-        assert!(drift.approver_problem.is_some());
-        assert_eq!(drift.other_principals, ["*"]);
-        assert_eq!(ids(&drift.only_in_principals), "111111111111");
-        assert!(drift.only_in_approver.is_empty());
+    fn any_principal_leaves_the_registry_to_decide() {
+        let tenants = [tenant("111111111111", TenantStatus::Active, None)];
+        let drift = compare(
+            "svc",
+            "t",
+            &Principals::from_list(["*", "arn:aws:iam::333333333333:root"]),
+            &tenants,
+            NOW,
+        );
+        assert!(drift.in_sync && drift.any_principal, "{drift}");
+        assert!(drift.to_string().contains("every account (*)"), "{drift}");
     }
 }

@@ -1,6 +1,9 @@
 //! Why an operator command could not do its work: the AWS call that failed
-//! (with the resource it was about), or a stack that cannot be found or is
-//! not configured the way the operator commands need.
+//! (with the resource it was about), a registry write that lost to someone
+//! else's, or a stack that cannot be found or is not configured the way the
+//! operator commands need.
+
+use privatelink_registry::RegistryError;
 
 use crate::approval::{ConfigError, ReconcileError};
 use crate::errors::AwsError;
@@ -32,14 +35,13 @@ pub enum OperatorError {
         #[source]
         source: ConfigError,
     },
-    /// The change would leave the approver with an empty allowlist, which it
-    /// treats as invalid configuration.
+    /// The tenant registry could not be read or written.
+    #[error(transparent)]
+    Registry(Box<RegistryError>),
+    /// A change the command refuses to make as asked (a tenant that exists
+    /// with other fields, a file with problems): nothing was written.
     #[error("{0}")]
-    EmptyAllowlist(String),
-    /// The approver's allowlist is set but invalid: a change made from it
-    /// would lose the entries it holds.
-    #[error("{0}")]
-    UnreadableAllowlist(String),
+    Refused(String),
     /// A wait for AWS ran out of time.
     #[error("{0}")]
     TimedOut(String),
@@ -80,6 +82,12 @@ impl From<ProvisionError> for OperatorError {
             }
             other => OperatorError::Mismatch(other.to_string()),
         }
+    }
+}
+
+impl From<RegistryError> for OperatorError {
+    fn from(error: RegistryError) -> Self {
+        OperatorError::Registry(Box::new(error))
     }
 }
 

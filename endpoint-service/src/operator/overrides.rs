@@ -20,7 +20,7 @@ use super::error::OperatorError;
 use crate::approval::reconcile::apply_decided;
 use crate::approval::record::Outcome;
 use crate::approval::{
-    decide, ApproverConfig, Decision, DecisionRecord, Listed, Planned, Reason, Trigger,
+    decide, ApproverConfig, Decision, DecisionRecord, Listed, Planned, Reason, Tenants, Trigger,
 };
 use crate::state::EndpointState;
 
@@ -132,8 +132,8 @@ pub struct OverridePlan {
 }
 
 impl OverridePlan {
-    /// Accepts of owners the approver would not accept: the operator must
-    /// confirm these (endpoint id, owner).
+    /// Accepts of owners the registry does not entitle (or over their
+    /// quota): the operator must confirm these (endpoint id, owner).
     pub fn needs_confirmation(&self) -> Vec<(&str, &str)> {
         self.records
             .iter()
@@ -158,17 +158,26 @@ fn is_endpoint_id(raw: &str) -> bool {
     })
 }
 
+/// The approver's rule as an override needs it: its configuration and the
+/// owners' tenants, read from the registry.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule<'a> {
+    pub config: &'a ApproverConfig,
+    pub tenants: &'a Tenants,
+}
+
 /// Plans the override (pure). `listed` is the service's connections;
 /// `elsewhere` maps endpoint ids of the account's other services to their
-/// service; `config` is the approver's configuration when it could be read
-/// (without it every accept counts as an override of the rule).
+/// service; `rule` is the approver's configuration and the owners' tenants
+/// when both could be read (without them every accept counts as an
+/// override of the rule).
 pub fn plan(
     action: Action,
     service_id: &str,
     requested: &[String],
     listed: &[Listed],
     elsewhere: &HashMap<String, String>,
-    config: Option<&ApproverConfig>,
+    rule: Option<Rule<'_>>,
     operator: &str,
 ) -> OverridePlan {
     let mut result = OverridePlan {
@@ -179,6 +188,16 @@ pub fn plan(
         already_done: Vec::new(),
         problems: Vec::new(),
     };
+    // Each owner's live endpoints, for a quota; accepts planned here count
+    // against it for the requests after them, as in the approver's plan.
+    let mut live: HashMap<&str, usize> = HashMap::new();
+    for l in listed {
+        if let (Some(owner), Some(EndpointState::Pending | EndpointState::Available)) =
+            (&l.connection.owner, &l.connection.state)
+        {
+            *live.entry(owner.as_str()).or_default() += 1;
+        }
+    }
     let mut seen = HashSet::new();
     for id in requested {
         if !seen.insert(id.as_str()) {
@@ -222,10 +241,15 @@ pub fn plan(
             continue;
         }
         // The rule's own reason when the operator agrees with it.
-        let reason = match config.map(|c| decide(c, connection)) {
+        let owner = connection.owner.as_deref().unwrap_or_default();
+        let count = live.get(owner).copied().unwrap_or(0);
+        let reason = match rule.map(|r| decide(r.config, r.tenants, connection, count)) {
             Some((decision, reason)) if decision == action.decision() => reason,
             _ => Reason::ManualOverride,
         };
+        if action == Action::Accept {
+            *live.entry(owner).or_default() += 1;
+        }
         let planned = Planned {
             connection: connection.clone(),
             decision: action.decision(),
@@ -353,7 +377,7 @@ impl fmt::Display for OverrideReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approval::{Allowlist, Connection, NonAllowlistedPolicy};
+    use crate::approval::{AccountId, Connection, NonAllowlistedPolicy, Tenant};
 
     const ALLOWED: &str = "111111111111";
     const OTHER: &str = "999999999999";
@@ -374,11 +398,23 @@ mod tests {
     fn config() -> ApproverConfig {
         ApproverConfig {
             service_id: "vpce-svc-1".into(),
-            allowlist: Allowlist::parse(ALLOWED).expect("valid"),
+            table: "ops-tenants".into(),
             non_allowlisted: NonAllowlistedPolicy::Reject,
             revoke: false,
             dry_run: false,
         }
+    }
+
+    fn tenants(max_endpoints: Option<u32>) -> Tenants {
+        let acme = Tenant {
+            max_endpoints,
+            ..Tenant::active(AccountId::parse(ALLOWED).expect("valid"), "Acme")
+        };
+        Tenants::new([acme], 1_800_000_000)
+    }
+
+    fn rule<'a>(config: &'a ApproverConfig, tenants: &'a Tenants) -> Option<Rule<'a>> {
+        Some(Rule { config, tenants })
     }
 
     fn ids(list: &[&str]) -> Vec<String> {
@@ -402,7 +438,7 @@ mod tests {
             ]),
             &all,
             &elsewhere,
-            Some(&config()),
+            rule(&config(), &tenants(None)),
             "arn:aws:iam::123456789012:user/ops",
         );
         let decided: Vec<_> = p
@@ -413,7 +449,7 @@ mod tests {
         assert_eq!(
             decided,
             [
-                ("vpce-a1", Reason::AllowlistedRequest, Trigger::Manual),
+                ("vpce-a1", Reason::EntitledTenant, Trigger::Manual),
                 ("vpce-b2", Reason::ManualOverride, Trigger::Manual),
             ]
         );
@@ -446,7 +482,7 @@ mod tests {
             &ids(&["vpce-a1", "vpce-b2", "vpce-c3", "vpce-d4"]),
             &all,
             &HashMap::new(),
-            Some(&revoking),
+            rule(&revoking, &tenants(None)),
             "me",
         );
         let reasons: Vec<_> = p
@@ -457,13 +493,35 @@ mod tests {
         assert_eq!(
             reasons,
             [
-                ("vpce-a1", Reason::Revoked),
+                ("vpce-a1", Reason::NotATenant),
                 ("vpce-b2", Reason::ManualOverride)
             ]
         );
         assert!(p.needs_confirmation().is_empty());
         assert_eq!(p.already_done[0].endpoint_id, "vpce-c3");
         assert_eq!(p.problems.len(), 1);
+    }
+
+    #[test]
+    fn an_accept_over_the_quota_is_an_override() {
+        let all = [
+            listed("vpce-a1", ALLOWED, "available"),
+            listed("vpce-b2", ALLOWED, "pendingAcceptance"),
+            listed("vpce-c3", ALLOWED, "pendingAcceptance"),
+        ];
+        let within = plan(
+            Action::Accept,
+            "vpce-svc-1",
+            &ids(&["vpce-b2", "vpce-c3"]),
+            &all,
+            &HashMap::new(),
+            rule(&config(), &tenants(Some(2))),
+            "me",
+        );
+        let reasons: Vec<_> = within.records.iter().map(|r| r.reason).collect();
+        // The first accept fills the quota of 2; the second goes over it.
+        assert_eq!(reasons, [Reason::EntitledTenant, Reason::ManualOverride]);
+        assert_eq!(within.needs_confirmation(), [("vpce-c3", ALLOWED)]);
     }
 
     #[test]

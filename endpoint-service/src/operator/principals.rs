@@ -55,6 +55,13 @@ impl Principals {
     pub fn allows(&self, account: &str) -> bool {
         self.accounts.iter().any(|a| a.as_str() == account)
     }
+
+    /// True when `*` is allowed (`allow_any_principal`): every account may
+    /// request, so the kit leaves the principals alone and the registry
+    /// alone decides.
+    pub fn any(&self) -> bool {
+        self.others.iter().any(|p| p == "*")
+    }
 }
 
 /// Reads the service's allowed principals (all pages, through the
@@ -111,6 +118,8 @@ mod tests {
             ]
         );
         assert!(p.allows("111111111111") && !p.allows("333333333333"));
+        assert!(p.any());
+        assert!(!Principals::from_list(["arn:aws:iam::111111111111:root"]).any());
     }
 
     #[test]

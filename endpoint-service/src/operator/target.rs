@@ -7,19 +7,21 @@
 //! function. A service without the tag can still be listed and overridden,
 //! but has no approver configuration to compare with.
 //!
+//! The tenant registry is the stack's table ([`StackName::tenants_table`]).
+//!
 //! [`ApproverFunction`] is the approver's configuration as the operator
 //! commands see it, checked to belong to the target (tagged with the
-//! stack, `APPROVER_SERVICE_ID` the target service). It is read and written
-//! through the function's one adapter,
-//! [`crate::provision::resources::approver`], the same `up` uses.
+//! stack, `APPROVER_SERVICE_ID` the target service). It is read through the
+//! function's one adapter, [`crate::provision::resources::approver`], the
+//! same `up` uses.
 
 use std::collections::HashMap;
 
 use aws_sdk_ec2::types::Filter;
 
 use super::error::OperatorError;
-use crate::approval::config::{ENV_ALLOWLIST, ENV_SERVICE_ID};
-use crate::approval::{Allowlist, ApproverConfig};
+use crate::approval::config::{ENV_SERVICE_ID, ENV_TABLE};
+use crate::approval::ApproverConfig;
 use crate::errors::ErrorKind;
 use crate::naming::{self, StackName};
 use crate::provision::resources::approver;
@@ -52,6 +54,23 @@ impl Target {
                 naming::STACK_TAG
             ))
         })
+    }
+}
+
+impl Target {
+    /// The tenant registry's table, or an error saying why it is unknown.
+    pub fn table(&self) -> Result<String, OperatorError> {
+        self.stack
+            .as_ref()
+            .map(StackName::tenants_table)
+            .ok_or_else(|| {
+                OperatorError::NotFound(format!(
+                    "endpoint service {} has no {} tag, so its tenant registry is unknown: \
+                 use --stack NAME for a stack made by `endpoint-service up`",
+                    self.service_id,
+                    naming::STACK_TAG
+                ))
+            })
     }
 }
 
@@ -169,9 +188,6 @@ async fn services_tagged(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApproverFunction {
     pub name: String,
-    /// Lambda's revision id at the time of reading: an update sends it back,
-    /// so a concurrent change makes the update fail instead of being lost.
-    pub revision_id: Option<String>,
     pub env: HashMap<String, String>,
 }
 
@@ -200,7 +216,6 @@ impl ApproverFunction {
         }
         let function = ApproverFunction {
             name,
-            revision_id: read.revision_id,
             env: read.variables,
         };
         match function.env.get(ENV_SERVICE_ID) {
@@ -224,79 +239,17 @@ impl ApproverFunction {
         })
     }
 
-    /// The allowlist as configured; `None` when unset or invalid (the
-    /// approver then accepts nothing). For views; a change must start from
-    /// [`ApproverFunction::allowlist_to_change`].
-    pub fn allowlist(&self) -> Option<Allowlist> {
-        self.env
-            .get(ENV_ALLOWLIST)
-            .and_then(|text| Allowlist::parse(text).ok())
-    }
-
-    /// The allowlist a change starts from: `None` when unset, an error when
-    /// set but invalid. Treating an invalid list as empty would make `allow`
-    /// rewrite it with only the new account and silently drop every other
-    /// customer on it.
-    pub fn allowlist_to_change(&self) -> Result<Option<Allowlist>, OperatorError> {
-        current_allowlist(&self.name, self.env.get(ENV_ALLOWLIST).map(String::as_str))
-    }
-
-    /// Replaces `APPROVER_ALLOWLIST`, keeping every other variable, and
-    /// waits until Lambda has applied it (the function's adapter,
-    /// [`approver::set_environment`], with the SDK's waiter). Sends the
-    /// revision id read by [`ApproverFunction::load`], so a concurrent change
-    /// fails this update (`PreconditionFailedException`) instead of being
-    /// overwritten.
-    pub async fn set_allowlist(
-        &self,
-        lambda: &aws_sdk_lambda::Client,
-        allowlist: &Allowlist,
-    ) -> Result<(), OperatorError> {
-        let mut env = self.env.clone();
-        env.insert(ENV_ALLOWLIST.to_string(), allowlist.to_string());
-        approver::set_environment(lambda, &self.name, env, self.revision_id.as_deref()).await?;
-        Ok(())
-    }
-}
-
-/// See [`ApproverFunction::allowlist_to_change`].
-fn current_allowlist(
-    function: &str,
-    raw: Option<&str>,
-) -> Result<Option<Allowlist>, OperatorError> {
-    let Some(text) = raw else { return Ok(None) };
-    Allowlist::parse(text).map(Some).map_err(|errors| {
-        OperatorError::UnreadableAllowlist(format!(
-            "approver function {function}: {ENV_ALLOWLIST} is invalid ({}), so changing it could \
-             drop the customers on it; nothing was changed. Fix the allowlist in the stack's \
-             config file and run `endpoint-service up` (it converges {ENV_ALLOWLIST}), then retry",
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        ))
-    })
-}
-
-#[cfg(test)]
-mod allowlist_tests {
-    use super::*;
-
-    #[test]
-    fn a_change_starts_from_the_whole_list_or_refuses() {
-        assert_eq!(current_allowlist("f", None).expect("unset is fine"), None);
-        let list = current_allowlist("f", Some("111111111111,222222222222"))
-            .expect("valid")
-            .expect("set");
-        assert_eq!(list.to_string(), "111111111111,222222222222");
-        // One bad entry among good ones: refused, never read as empty.
-        let error =
-            current_allowlist("f", Some("111111111111,12345,222222222222")).expect_err("invalid");
-        let text = error.to_string();
-        assert!(text.contains("APPROVER_ALLOWLIST is invalid"), "{text}");
-        assert!(text.contains("12345"), "{text}");
-        assert!(text.contains("nothing was changed"), "{text}");
-        assert!(matches!(error, OperatorError::UnreadableAllowlist(_)));
+    /// The configuration, checked to read the registry at `table`: a
+    /// function reading another table would never see the operator's edits.
+    pub fn config_for(&self, table: &str) -> Result<ApproverConfig, OperatorError> {
+        let config = self.config()?;
+        if config.table != table {
+            return Err(OperatorError::Mismatch(format!(
+                "approver function {} reads tenants from {}={} but the stack's registry is {table}: \
+                 re-run `endpoint-service up` for the stack so the approver reads its own table",
+                self.name, ENV_TABLE, config.table
+            )));
+        }
+        Ok(config)
     }
 }

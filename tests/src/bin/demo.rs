@@ -29,7 +29,7 @@ async fn main() -> ExitCode {
     match outcome {
         Ok(summary) if summary.leftovers.is_empty() => {
             println!(
-                "\nDone in {:.1} s: the allowlisted customer was accepted by the Lambda, the other \
+                "\nDone in {:.1} s: the tenant customer was accepted by the Lambda, the other \
                  one by the operator's override, both verified over HTTPS, and nothing is left.",
                 summary.elapsed.as_secs_f64()
             );

@@ -1,13 +1,22 @@
 //! The approver's reconcile (`privatelink_core::approval`, the code the
-//! Lambda and the CLI share) against the local emulator: real SDK calls,
-//! real paging and batching, injected throttling.
+//! Lambda and the CLI share) against the local emulator, with the tenant
+//! registry in the emulator's DynamoDB (`privatelink_registry::Registry`):
+//! real SDK calls, real paging and batching, injected throttling, the
+//! registry's refusals, and a tenant suspended while a run is in flight.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use aws_config::retry::RetryConfig;
+use privatelink_core::approval::tenant::now_epoch;
 use privatelink_core::approval::{
-    reconcile, Allowlist, ApproverConfig, NonAllowlistedPolicy, Reason, Report, Trigger,
+    reconcile, AccountId, ApproverConfig, Decision, NonAllowlistedPolicy, Outcome, Reason,
+    ReconcileError, Report, Scope, Tenant, TenantSource, TenantStatus, Trigger,
 };
+use privatelink_core::errors::{AwsError, ErrorKind};
 use privatelink_core::state::EndpointState;
+use privatelink_registry::Registry;
 use privatelink_tests::fixtures::{
     create_endpoint, endpoint_state, vpc_with_subnets, wait_for_endpoint_state, Provider,
 };
@@ -22,19 +31,27 @@ fn provider_ec2(account: &Account) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::from_conf(config)
 }
 
-fn approver(
-    provider: &Provider,
-    allowed: &[&str],
-    policy: NonAllowlistedPolicy,
-    revoke: bool,
-) -> ApproverConfig {
+fn approver(provider: &Provider, policy: NonAllowlistedPolicy, revoke: bool) -> ApproverConfig {
     ApproverConfig {
         service_id: provider.service_id.clone(),
-        allowlist: Allowlist::parse(&allowed.join(",")).expect("valid account ids"),
+        table: provider.table.clone(),
         non_allowlisted: policy,
         revoke,
         dry_run: false,
     }
+}
+
+/// One run as the Lambda makes it for `trigger` (its scope follows the
+/// trigger), against the provider's registry.
+async fn run(
+    ec2: &aws_sdk_ec2::Client,
+    provider: &Provider,
+    config: &ApproverConfig,
+    trigger: Trigger,
+    hint: Option<&str>,
+) -> Result<Report, ReconcileError> {
+    let scope = Scope::for_trigger(&trigger, config);
+    reconcile(ec2, &provider.registry(), config, trigger, hint, scope).await
 }
 
 /// A consumer VPC with one subnet in the provider's first zone.
@@ -59,6 +76,12 @@ async fn connect(
     .await
 }
 
+/// A consumer endpoint in a VPC of its own.
+async fn connect_new(consumer: &Account, provider: &Provider) -> Result<String> {
+    let (vpc, subnet) = consumer_subnet(consumer, provider).await?;
+    connect(consumer, provider, &vpc, &subnet).await
+}
+
 fn reason_of(report: &Report, endpoint_id: &str) -> Option<Reason> {
     report
         .records
@@ -67,51 +90,49 @@ fn reason_of(report: &Report, endpoint_id: &str) -> Option<Reason> {
         .map(|r| r.reason)
 }
 
+fn tenant(account: &Account) -> Result<Tenant> {
+    Ok(Tenant::active(
+        AccountId::parse(&account.id).map_err(|e| anyhow::anyhow!("{e}"))?,
+        format!("tenant {}", account.id),
+    ))
+}
+
 #[tokio::test]
-async fn allowlisted_is_accepted_and_others_rejected_or_left() -> Result<()> {
+async fn a_tenant_is_accepted_and_others_rejected_or_left() -> Result<()> {
     let emulator = Emulator::shared();
     let (provider_account, consumer, outsider) = tokio::try_join!(
         Account::fresh(emulator),
         Account::fresh(emulator),
         Account::fresh(emulator)
     )?;
-    // Both may connect at the service level; only `consumer` is approved.
+    // Both may connect at the service level; only `consumer` is a tenant.
     let provider = Provider::create(&provider_account, &[&consumer.id, &outsider.id]).await?;
-    let (vpc, subnet) = consumer_subnet(&consumer, &provider).await?;
-    let (out_vpc, out_subnet) = consumer_subnet(&outsider, &provider).await?;
-    let ours = connect(&consumer, &provider, &vpc, &subnet).await?;
-    let theirs = connect(&outsider, &provider, &out_vpc, &out_subnet).await?;
+    provider.add_tenants(&[&consumer.id]).await?;
+    let ours = connect_new(&consumer, &provider).await?;
+    let theirs = connect_new(&outsider, &provider).await?;
     let ec2 = provider_ec2(&provider_account);
 
     // leave-pending: accept ours, leave theirs for review.
-    let config = approver(
-        &provider,
-        &[&consumer.id],
-        NonAllowlistedPolicy::LeavePending,
-        false,
-    );
-    let report = reconcile(&ec2, &config, Trigger::Sweep, None).await?;
+    let config = approver(&provider, NonAllowlistedPolicy::LeavePending, false);
+    let report = run(&ec2, &provider, &config, Trigger::Sweep, None).await?;
     assert_eq!(report.accepted(), [ours.as_str()]);
-    assert_eq!(
-        reason_of(&report, &theirs),
-        Some(Reason::NotAllowlistedLeavePendingPolicy)
-    );
+    assert_eq!(reason_of(&report, &ours), Some(Reason::EntitledTenant));
+    assert_eq!(reason_of(&report, &theirs), Some(Reason::NotATenant));
     assert_eq!(report.reject_calls, 0);
+    // Both owners in one BatchGetItem.
+    assert_eq!(report.registry_calls, 1);
     wait_for_endpoint_state(&consumer, &ours, EndpointState::Available).await?;
     assert_eq!(
         endpoint_state(&outsider, &theirs).await?,
         EndpointState::PendingAcceptance
     );
 
-    // reject (the default): theirs is rejected; ours is left alone.
-    let config = approver(
-        &provider,
-        &[&consumer.id],
-        NonAllowlistedPolicy::Reject,
-        false,
-    );
-    let report = reconcile(
+    // reject (the default): theirs is rejected; ours, available, is not
+    // even listed by a notification's run.
+    let config = approver(&provider, NonAllowlistedPolicy::Reject, false);
+    let report = run(
         &ec2,
+        &provider,
         &config,
         Trigger::Sns(vec!["m-1".into()]),
         Some(&theirs),
@@ -119,14 +140,14 @@ async fn allowlisted_is_accepted_and_others_rejected_or_left() -> Result<()> {
     .await?;
     assert_eq!(report.rejected(), [theirs.as_str()]);
     assert_eq!(report.accept_calls, 0);
-    assert_eq!(reason_of(&report, &ours), Some(Reason::AlreadyAccepted));
+    assert_eq!(reason_of(&report, &ours), None);
     assert_eq!(
         endpoint_state(&outsider, &theirs).await?,
         EndpointState::Rejected
     );
 
     // A third run changes nothing.
-    let report = reconcile(&ec2, &config, Trigger::Sweep, None).await?;
+    let report = run(&ec2, &provider, &config, Trigger::Sweep, None).await?;
     assert_eq!(report.mutating_calls(), 0);
     Ok(())
 }
@@ -137,8 +158,8 @@ async fn throttling_is_retried_and_converges() -> Result<()> {
     let (provider_account, consumer) =
         tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
     let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
-    let (vpc, subnet) = consumer_subnet(&consumer, &provider).await?;
-    let ours = connect(&consumer, &provider, &vpc, &subnet).await?;
+    provider.add_tenants(&[&consumer.id]).await?;
+    let ours = connect_new(&consumer, &provider).await?;
 
     // Two throttles each: the third attempt of each call gets through.
     for action in [
@@ -160,14 +181,10 @@ async fn throttling_is_retried_and_converges() -> Result<()> {
             .unwrap_or(0)
     };
     assert_eq!(ours_pending(&emulator.pending_faults().await?), 2);
-    let config = approver(
-        &provider,
-        &[&consumer.id],
-        NonAllowlistedPolicy::Reject,
-        false,
-    );
-    let report = reconcile(
+    let config = approver(&provider, NonAllowlistedPolicy::Reject, false);
+    let report = run(
         &provider_ec2(&provider_account),
+        &provider,
         &config,
         Trigger::Sweep,
         None,
@@ -181,11 +198,13 @@ async fn throttling_is_retried_and_converges() -> Result<()> {
 }
 
 #[tokio::test]
-async fn a_thousand_pending_connections_take_one_page_and_one_accept() -> Result<()> {
+async fn a_thousand_pending_connections_take_one_page_one_registry_read_and_one_accept(
+) -> Result<()> {
     let emulator = Emulator::shared();
     let (provider_account, consumer) =
         tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
     let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
+    provider.add_tenants(&[&consumer.id]).await?;
     let (vpc, subnet) = consumer_subnet(&consumer, &provider).await?;
 
     // 1,000 endpoints from one consumer VPC, 50 requests in flight at a time.
@@ -207,68 +226,369 @@ async fn a_thousand_pending_connections_take_one_page_and_one_accept() -> Result
         }
     }
 
-    let config = approver(
-        &provider,
-        &[&consumer.id],
-        NonAllowlistedPolicy::Reject,
-        false,
-    );
+    let config = approver(&provider, NonAllowlistedPolicy::Reject, false);
     let ec2 = provider_ec2(&provider_account);
-    let report = reconcile(&ec2, &config, Trigger::Sweep, None).await?;
+    let report = run(&ec2, &provider, &config, Trigger::Sweep, None).await?;
     assert_eq!(report.records.len(), 1000);
     assert!(
         report.describe_pages <= 2,
         "{} pages",
         report.describe_pages
     );
+    assert_eq!(report.registry_calls, 1, "one owner, one read");
     assert_eq!(report.accept_calls, 1, "accepts are batched");
     assert_eq!(report.accepted().len(), 1000);
     assert!(report.failed().is_empty(), "{:?}", report.failed());
 
-    let again = reconcile(&ec2, &config, Trigger::Sweep, None).await?;
+    // Nothing waits any more: the next run lists nothing and reads nobody.
+    let again = run(&ec2, &provider, &config, Trigger::Sweep, None).await?;
     assert_eq!(again.mutating_calls(), 0);
+    assert_eq!(again.records.len(), 0);
+    assert_eq!(again.registry_calls, 0);
     Ok(())
 }
 
 #[tokio::test]
-async fn revocation_rejects_an_available_connection_after_its_account_leaves() -> Result<()> {
+async fn the_registry_refuses_expired_and_over_quota_tenants() -> Result<()> {
     let emulator = Emulator::shared();
-    let (provider_account, consumer, stays) = tokio::try_join!(
+    let (provider_account, expired, quota) = tokio::try_join!(
         Account::fresh(emulator),
         Account::fresh(emulator),
         Account::fresh(emulator)
     )?;
+    let provider = Provider::create(&provider_account, &[&expired.id, &quota.id]).await?;
+    provider
+        .put_tenant(&Tenant {
+            expires_at: Some(now_epoch() - 60),
+            ..tenant(&expired)?
+        })
+        .await?;
+    provider
+        .put_tenant(&Tenant {
+            max_endpoints: Some(1),
+            ..tenant(&quota)?
+        })
+        .await?;
+    let ec2 = provider_ec2(&provider_account);
+    let config = approver(&provider, NonAllowlistedPolicy::Reject, false);
+
+    // The quota'd tenant's first endpoint is accepted...
+    let first = connect_new(&quota, &provider).await?;
+    let report = run(&ec2, &provider, &config, Trigger::Sweep, None).await?;
+    assert_eq!(report.accepted(), [first.as_str()]);
+    wait_for_endpoint_state(&quota, &first, EndpointState::Available).await?;
+
+    // ...its second is over the quota, and the expired tenant's refused.
+    let second = connect_new(&quota, &provider).await?;
+    let late = connect_new(&expired, &provider).await?;
+    let report = run(&ec2, &provider, &config, Trigger::Sweep, None).await?;
+    assert_eq!(reason_of(&report, &second), Some(Reason::OverQuota));
+    assert_eq!(reason_of(&report, &late), Some(Reason::TenantExpired));
+    assert_eq!(report.accepted(), Vec::<&str>::new());
+    // The listing of requests, then the quota'd owner's live endpoints.
+    assert_eq!(report.describe_pages, 2);
+    assert_eq!(report.registry_calls, 1);
+    assert_eq!(
+        endpoint_state(&quota, &second).await?,
+        EndpointState::Rejected
+    );
+    assert_eq!(
+        endpoint_state(&expired, &late).await?,
+        EndpointState::Rejected
+    );
+    // A quota never revokes what is live.
+    assert_eq!(
+        endpoint_state(&quota, &first).await?,
+        EndpointState::Available
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_suspended_tenants_available_connection_is_revoked_only_when_revocation_is_on(
+) -> Result<()> {
+    let emulator = Emulator::shared();
+    let (provider_account, consumer) =
+        tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
     let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
-    let (vpc, subnet) = consumer_subnet(&consumer, &provider).await?;
-    let ours = connect(&consumer, &provider, &vpc, &subnet).await?;
+    provider.add_tenants(&[&consumer.id]).await?;
+    let ours = connect_new(&consumer, &provider).await?;
     let ec2 = provider_ec2(&provider_account);
 
-    let before = approver(
-        &provider,
-        &[&consumer.id],
-        NonAllowlistedPolicy::Reject,
-        true,
-    );
-    reconcile(&ec2, &before, Trigger::Sweep, None).await?;
+    let revoking = approver(&provider, NonAllowlistedPolicy::Reject, true);
+    run(&ec2, &provider, &revoking, Trigger::Sweep, None).await?;
     wait_for_endpoint_state(&consumer, &ours, EndpointState::Available).await?;
+    provider
+        .set_tenant_status(&consumer.id, TenantStatus::Suspended)
+        .await?;
 
-    // Revocation off: an available connection is left even when unlisted.
-    let unlisted = approver(&provider, &[&stays.id], NonAllowlistedPolicy::Reject, false);
-    let report = reconcile(&ec2, &unlisted, Trigger::Sweep, None).await?;
+    // Revocation off: a sweep lists only requests; a run over everything
+    // decides to leave it.
+    let keeping = approver(&provider, NonAllowlistedPolicy::Reject, false);
+    let report = run(&ec2, &provider, &keeping, Trigger::Sweep, None).await?;
+    assert_eq!(reason_of(&report, &ours), None);
+    let report = reconcile(
+        &ec2,
+        &provider.registry(),
+        &keeping,
+        Trigger::Manual,
+        None,
+        Scope::All,
+    )
+    .await?;
     assert_eq!(
         reason_of(&report, &ours),
-        Some(Reason::NotAllowlistedRevocationOff)
+        Some(Reason::NotEntitledRevocationOff)
     );
     assert_eq!(report.mutating_calls(), 0);
 
-    // Revocation on: rejected.
-    let revoking = approver(&provider, &[&stays.id], NonAllowlistedPolicy::Reject, true);
-    let report = reconcile(&ec2, &revoking, Trigger::Manual, None).await?;
+    // Revocation on: the sweep rejects it.
+    let report = run(&ec2, &provider, &revoking, Trigger::Sweep, None).await?;
     assert_eq!(report.rejected(), [ours.as_str()]);
-    assert_eq!(reason_of(&report, &ours), Some(Reason::Revoked));
+    assert_eq!(reason_of(&report, &ours), Some(Reason::TenantSuspended));
     assert_eq!(
         endpoint_state(&consumer, &ours).await?,
         EndpointState::Rejected
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unreadable_registry_decides_nothing_and_says_what_to_fix() -> Result<()> {
+    let emulator = Emulator::shared();
+    let (provider_account, consumer) =
+        tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
+    let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
+    provider.add_tenants(&[&consumer.id]).await?;
+    let ours = connect_new(&consumer, &provider).await?;
+    let ec2 = provider_ec2(&provider_account);
+
+    let mut config = approver(&provider, NonAllowlistedPolicy::Reject, false);
+    config.table = "no-such-tenants".into();
+    let missing = Registry::new(provider_account.dynamodb(), config.table.clone());
+    let error = reconcile(
+        &ec2,
+        &missing,
+        &config,
+        Trigger::Sweep,
+        None,
+        Scope::Pending,
+    )
+    .await
+    .expect_err("the table does not exist");
+    assert!(!error.is_transient(), "{error}");
+    assert_eq!(error.error_type(), "Approver.RegistryUnreadable");
+    assert_eq!(error.aws_error().kind, ErrorKind::NotFound, "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("no-such-tenants") && message.contains("check APPROVER_TABLE"),
+        "{message}"
+    );
+    assert_eq!(
+        endpoint_state(&consumer, &ours).await?,
+        EndpointState::PendingAcceptance
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// A tenant suspended while a run is in flight
+// ---------------------------------------------------------------------------
+
+/// When, during the approver's run, the operator suspends the tenant (and,
+/// for [`Race::RejectFirst`], runs the follow-up reconcile `tenants suspend`
+/// runs after its write).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Race {
+    /// After the listing, before the registry read: the run reads the
+    /// suspension and must not accept.
+    BeforeTheRead,
+    /// After the read (which said active), before the accept: the accept
+    /// lands, then the follow-up rejects the accepted connection.
+    AcceptFirst,
+    /// After the read, and the follow-up runs to the end before the accept:
+    /// it rejects the request, and the accept lands on a rejected connection.
+    RejectFirst,
+}
+
+/// The provider's registry, with the operator's change made at the
+/// [`Race`]'s moment of the first read with a key.
+struct InFlight<'a> {
+    provider: &'a Provider,
+    ec2: &'a aws_sdk_ec2::Client,
+    account: String,
+    race: Race,
+    done: AtomicBool,
+    /// The follow-up's result, for [`Race::RejectFirst`].
+    follow_up: Mutex<Option<Result<Report, ReconcileError>>>,
+}
+
+impl InFlight<'_> {
+    async fn suspend(&self) -> Result<(), AwsError> {
+        self.provider
+            .set_tenant_status(&self.account, TenantStatus::Suspended)
+            .await
+            .map_err(|e| AwsError {
+                operation: "PutItem",
+                kind: ErrorKind::Other,
+                code: None,
+                message: Some(format!("{e:#}")),
+                http_status: None,
+                detail: format!("the test's suspension failed: {e:#}"),
+            })?;
+        Ok(())
+    }
+}
+
+impl TenantSource for InFlight<'_> {
+    async fn tenants(&self, accounts: &[String]) -> Result<(Vec<Tenant>, u32), AwsError> {
+        let first = !accounts.is_empty() && !self.done.swap(true, Ordering::SeqCst);
+        if first && self.race == Race::BeforeTheRead {
+            self.suspend().await?;
+        }
+        let read = self.provider.registry().tenants(accounts).await?;
+        if first && self.race != Race::BeforeTheRead {
+            self.suspend().await?;
+            if self.race == Race::RejectFirst {
+                let report = follow_up(self.ec2, self.provider, &self.account).await;
+                if let Ok(mut slot) = self.follow_up.lock() {
+                    *slot = Some(report);
+                }
+            }
+        }
+        Ok(read)
+    }
+}
+
+/// What `endpoint-service tenants suspend` runs after its write: the
+/// tenant's connections only, revocation on.
+async fn follow_up(
+    ec2: &aws_sdk_ec2::Client,
+    provider: &Provider,
+    account: &str,
+) -> Result<Report, ReconcileError> {
+    reconcile(
+        ec2,
+        &provider.registry(),
+        &approver(provider, NonAllowlistedPolicy::Reject, true),
+        Trigger::Registry,
+        None,
+        Scope::Owner(account.to_string()),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_tenant_suspended_while_a_run_is_in_flight_ends_rejected_in_every_order() -> Result<()> {
+    let emulator = Emulator::shared();
+    for race in [Race::BeforeTheRead, Race::AcceptFirst, Race::RejectFirst] {
+        let (provider_account, consumer) =
+            tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
+        let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
+        provider.add_tenants(&[&consumer.id]).await?;
+        let ours = connect_new(&consumer, &provider).await?;
+        let ec2 = provider_ec2(&provider_account);
+        let registry = InFlight {
+            provider: &provider,
+            ec2: &ec2,
+            account: consumer.id.clone(),
+            race,
+            done: AtomicBool::new(false),
+            follow_up: Mutex::new(None),
+        };
+
+        // The Lambda's run for the Connect notification.
+        let config = approver(&provider, NonAllowlistedPolicy::Reject, true);
+        let trigger = Trigger::Sns(vec!["m-1".into()]);
+        let scope = Scope::for_trigger(&trigger, &config);
+        let report = reconcile(&ec2, &registry, &config, trigger, Some(&ours), scope)
+            .await
+            .with_context(|| format!("{race:?}: the approver's run"))?;
+        let record = report
+            .records
+            .iter()
+            .find(|r| r.endpoint_id == ours)
+            .with_context(|| format!("{race:?}: no decision on {ours}"))?;
+        let follow_up = match race {
+            Race::BeforeTheRead => {
+                // The read saw the suspension: no accept, ever.
+                assert_eq!(
+                    (record.decision, record.reason),
+                    (Decision::Reject, Reason::TenantSuspended),
+                    "{race:?}"
+                );
+                assert_eq!(report.accept_calls, 0, "{race:?}");
+                None
+            }
+            Race::AcceptFirst => {
+                // The read said active and the accept landed...
+                assert_eq!(
+                    (record.decision, &record.outcome),
+                    (Decision::Accept, &Outcome::Applied),
+                    "{race:?}"
+                );
+                // ...so the follow-up the suspension started finds it
+                // accepted, and rejects it.
+                Some(follow_up(&ec2, &provider, &consumer.id).await?)
+            }
+            Race::RejectFirst => {
+                // The accept came after the follow-up's reject: AWS refused it.
+                assert_eq!(record.decision, Decision::Accept, "{race:?}");
+                assert!(
+                    matches!(record.outcome, Outcome::Failed { .. }),
+                    "{race:?}: {:?}",
+                    record.outcome
+                );
+                let report = registry
+                    .follow_up
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("poisoned"))?
+                    .take()
+                    .context("the follow-up did not run")?;
+                Some(report?)
+            }
+        };
+        if let Some(report) = follow_up {
+            assert_eq!(report.trigger, Trigger::Registry, "{race:?}");
+            assert_eq!(report.rejected(), [ours.as_str()], "{race:?}");
+            assert_eq!(
+                reason_of(&report, &ours),
+                Some(Reason::TenantSuspended),
+                "{race:?}"
+            );
+            let before = report
+                .records
+                .iter()
+                .find(|r| r.endpoint_id == ours)
+                .and_then(|r| r.state_before.clone());
+            if race == Race::RejectFirst {
+                assert_eq!(before, Some(EndpointState::PendingAcceptance), "{race:?}");
+            } else {
+                // Accepted a moment ago: pending, or available already.
+                assert!(
+                    matches!(
+                        before,
+                        Some(EndpointState::Pending | EndpointState::Available)
+                    ),
+                    "{race:?}: {before:?}"
+                );
+            }
+        }
+        assert_eq!(
+            endpoint_state(&consumer, &ours).await?,
+            EndpointState::Rejected,
+            "{race:?}"
+        );
+        // And it stays rejected: the emulator's accept-to-available window
+        // passes, and a later sweep leaves a final state alone.
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        let sweep = run(&ec2, &provider, &config, Trigger::Sweep, None).await?;
+        assert_eq!(sweep.mutating_calls(), 0, "{race:?}");
+        assert_eq!(
+            endpoint_state(&consumer, &ours).await?,
+            EndpointState::Rejected,
+            "{race:?}"
+        );
+    }
     Ok(())
 }

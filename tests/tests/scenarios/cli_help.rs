@@ -1,6 +1,7 @@
 //! The CLIs and the approver explain themselves: `--help` succeeds and lists
-//! exactly their subcommands (whole names: `allow` is not found inside
-//! `disallow`) or settings and the shared AWS flags; `--version` names the
+//! exactly their subcommands (whole names: `list` is not found inside
+//! `history`, nor `add` inside `address`) or settings and the shared AWS
+//! flags, and `tenants --help` its own; `--version` names the
 //! commit; `completions` prints a script; an unknown flag is a usage error
 //! (exit 2) that names the flag. Runs the real binaries, which `cargo test
 //! --workspace` builds (tests/run.sh). The provider CLI's usage errors are
@@ -40,14 +41,21 @@ fn subcommands(help: &str) -> Vec<String> {
 }
 
 fn assert_subcommands(name: &str, expected: &[&str]) {
-    let output = run(name, &["--help"]);
-    assert!(output.code == 0, "{name} --help failed: {output:?}");
+    assert_subcommands_of(name, &[], expected);
+}
+
+/// [`assert_subcommands`] of a subcommand group (`endpoint-service tenants`).
+fn assert_subcommands_of(name: &str, group: &[&str], expected: &[&str]) {
+    let mut args = group.to_vec();
+    args.push("--help");
+    let output = run(name, &args);
+    assert!(output.code == 0, "{name} {args:?} failed: {output:?}");
     let mut listed = subcommands(&output.stdout);
     listed.sort();
     let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
     want.push("help".into());
     want.sort();
-    assert_eq!(listed, want, "`{name} --help` lists other subcommands");
+    assert_eq!(listed, want, "`{name} {args:?}` lists other subcommands");
 }
 
 const AWS_FLAGS: [&str; 5] = [
@@ -87,8 +95,7 @@ fn endpoint_service_help_lists_every_command_and_the_aws_flags() {
             "connections",
             "accept",
             "reject",
-            "allow",
-            "disallow",
+            "tenants",
             "drift",
             "sweep",
             "history",
@@ -96,18 +103,25 @@ fn endpoint_service_help_lists_every_command_and_the_aws_flags() {
         ],
     );
     assert_help("endpoint-service", &AWS_FLAGS);
+    assert_subcommands_of(
+        "endpoint-service",
+        &["tenants"],
+        &[
+            "list", "add", "suspend", "resume", "remove", "import", "export",
+        ],
+    );
 }
 
 #[test]
 fn the_help_parser_takes_whole_names() {
-    let help = "Usage: x\n\nCommands:\n  disallow  Remove\n  accepted  Old\n  help  Print\n\nOptions:\n  --allow\n";
-    assert_eq!(subcommands(help), ["disallow", "accepted", "help"]);
+    let help = "Usage: x\n\nCommands:\n  history  Show\n  address  Old\n  help  Print\n\nOptions:\n  --list\n";
+    assert_eq!(subcommands(help), ["history", "address", "help"]);
 }
 
 #[test]
 fn both_clis_name_their_commit_and_print_completions() {
     for (name, a_subcommand) in [
-        ("endpoint-service", "disallow"),
+        ("endpoint-service", "tenants"),
         ("consumer-cli", "disconnect"),
     ] {
         let version = run(name, &["--version"]);
@@ -169,7 +183,7 @@ fn approver_help_lists_its_settings() {
         "approver-lambda",
         &[
             "APPROVER_SERVICE_ID",
-            "APPROVER_ALLOWLIST",
+            "APPROVER_TABLE",
             "APPROVER_NON_ALLOWLISTED_POLICY",
             "APPROVER_REVOKE",
             "APPROVER_DRY_RUN",

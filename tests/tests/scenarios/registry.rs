@@ -3,38 +3,17 @@
 //! edit, batched strongly consistent reads, transactional import.
 
 use anyhow::Result;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use privatelink_core::approval::{AccountId, Tenant, TenantStatus};
 use privatelink_registry::{Registry, RegistryError, Write};
+use privatelink_tests::fixtures::create_tenants_table;
 use privatelink_tests::{Account, Emulator};
 
 /// A registry table in a fresh account (what `up` creates: on demand, the
 /// account id as the only key).
 async fn registry() -> Result<(Account, Registry)> {
-    let emulator = Emulator::shared();
-    let account = Account::fresh(emulator).await?;
-    let client = account.dynamodb();
-    client
-        .create_table()
-        .table_name("t-tenants")
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("account_id")
-                .key_type(KeyType::Hash)
-                .build()?,
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("account_id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()?,
-        )
-        .send()
-        .await?;
-    Ok((account, Registry::new(client, "t-tenants")))
+    let account = Account::fresh(Emulator::shared()).await?;
+    create_tenants_table(&account, "t-tenants").await?;
+    Ok((account.clone(), Registry::new(account.dynamodb(), "t-tenants")))
 }
 
 fn tenant(n: usize) -> Tenant {
