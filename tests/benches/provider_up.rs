@@ -277,6 +277,75 @@ fn cli_sequence(cli: &Path, account: &Account, spec: &StackSpec, zip: &Path) -> 
         })
         .collect();
     zone_ids.sort();
+    // The tenant registry first, as `up` does: the table (tagged on
+    // creation), point-in-time recovery, the seeded tenants.
+    let table = s.tenants_table();
+    aws(
+        cli,
+        account,
+        &[
+            "dynamodb",
+            "create-table",
+            "--table-name",
+            &table,
+            "--billing-mode",
+            "PAY_PER_REQUEST",
+            "--attribute-definitions",
+            "AttributeName=account_id,AttributeType=S",
+            "--key-schema",
+            "AttributeName=account_id,KeyType=HASH",
+            "--tags",
+            &tags,
+        ],
+        &mut n,
+    )?;
+    aws(
+        cli,
+        account,
+        &["dynamodb", "wait", "table-exists", "--table-name", &table],
+        &mut n,
+    )?;
+    aws(
+        cli,
+        account,
+        &[
+            "dynamodb",
+            "update-continuous-backups",
+            "--table-name",
+            &table,
+            "--point-in-time-recovery-specification",
+            "PointInTimeRecoveryEnabled=true",
+        ],
+        &mut n,
+    )?;
+    let seeds: Vec<Value> = spec
+        .allowlist
+        .iter()
+        .map(|a| {
+            json!({"Put": {
+                "TableName": table,
+                "Item": {
+                    "account_id": {"S": a.as_str()},
+                    "name": {"S": a.as_str()},
+                    "status": {"S": "active"},
+                    "updated_by": {"S": "config"},
+                    "version": {"N": "1"}
+                },
+                "ConditionExpression": "attribute_not_exists(account_id)"
+            }})
+        })
+        .collect();
+    aws(
+        cli,
+        account,
+        &[
+            "dynamodb",
+            "transact-write-items",
+            "--transact-items",
+            &Value::Array(seeds).to_string(),
+        ],
+        &mut n,
+    )?;
     let vpc = aws(
         cli,
         account,

@@ -10,7 +10,9 @@
 //! a multi-resource action such as `ec2:CreateVpcEndpoint`: the new endpoint,
 //! the VPC, each subnet and security group), the actions AWS requires on top
 //! (tag-on-create `ec2:CreateTags`/`elasticloadbalancing:AddTags`/
-//! `sns:TagResource`/`iam:TagRole`/`lambda:TagResource`, `iam:PassRole` for a
+//! `sns:TagResource`/`iam:TagRole`/`lambda:TagResource`/`dynamodb:TagResource`,
+//! each item of a DynamoDB `TransactWriteItems` as its single-item action,
+//! `iam:PassRole` for a
 //! function's role, `lambda:ListTags` with `GetFunction`, `ec2:DescribeVpcs`
 //! for a private hosted zone), and the request context the policy's
 //! conditions can see. Then it evaluates the binary's policy (`Allow`
@@ -512,6 +514,7 @@ pub fn authorizations(call: &Call, facts: &RunFacts) -> Result<Vec<Authorization
         "lambda" => lambda(&mut c)?,
         "events" => events(&mut c)?,
         "route53" => route53(&mut c)?,
+        "dynamodb" => dynamodb(&mut c)?,
         "sts" => bail!("sts:{} is not in the SAR table of this test", call.action),
         other => bail!(
             "{other}:{} is not in the SAR table of this test",
@@ -1111,6 +1114,103 @@ fn events(c: &mut Ctx<'_>) -> Result<()> {
             c.push(&own, arn, Kind::Existing, &borrowed(&tag_context(&tags)));
         }
         other => bail!("events:{other} is not in the SAR table of this test"),
+    }
+    Ok(())
+}
+
+/// DynamoDB (JSON protocol: the body is the call's `params`). SAR
+/// (DynamoDB): the table actions authorize `table*`; `ListTables` has no
+/// resource type; `CreateTable` with `Tags` also needs `TagResource` on the
+/// new table (DynamoDB developer guide, "Tagging resources: IAM policy
+/// examples"); `TransactWriteItems` and `TransactGetItems` are no IAM
+/// actions of their own: DynamoDB authorizes each item as the single call
+/// (Put → PutItem, Update → UpdateItem, Delete → DeleteItem,
+/// ConditionCheck → ConditionCheckItem, Get → GetItem); `BatchGetItem` is
+/// authorized on every table it reads.
+fn dynamodb(c: &mut Ctx<'_>) -> Result<()> {
+    let action = c.call.action.clone();
+    let own = c.own();
+    let params = c.call.params.clone();
+    let table = |c: &Ctx<'_>, name: &str| c.arn_of("dynamodb", "table/", name);
+    match action.as_str() {
+        "ListTables" => c.star(),
+        "CreateTable" => {
+            let name = c.param("TableName")?;
+            let arn = table(c, &name);
+            let tags = json_tags(Some(&params));
+            let ctx = tag_context(&tags);
+            c.push(&own, arn.clone(), Kind::New, &borrowed(&ctx));
+            if !tags.is_empty() {
+                c.push_why(
+                    "dynamodb:TagResource",
+                    arn,
+                    Kind::New,
+                    &borrowed(&ctx),
+                    "CreateTable with Tags (tag on create)".into(),
+                );
+            }
+        }
+        "DescribeTable"
+        | "DeleteTable"
+        | "UpdateTable"
+        | "UpdateContinuousBackups"
+        | "DescribeContinuousBackups"
+        | "Scan"
+        | "Query"
+        | "GetItem"
+        | "PutItem"
+        | "UpdateItem"
+        | "DeleteItem" => {
+            let name = c.param("TableName")?;
+            let arn = table(c, &name);
+            c.push(&own, arn, Kind::Existing, &[]);
+        }
+        "TagResource" | "UntagResource" | "ListTagsOfResource" => {
+            let arn = c.param("ResourceArn")?;
+            let tags = json_tags(Some(&params));
+            c.push(&own, arn, Kind::Existing, &borrowed(&tag_context(&tags)));
+        }
+        "BatchGetItem" | "BatchWriteItem" => {
+            let tables = params
+                .get("RequestItems")
+                .and_then(Value::as_object)
+                .ok_or_else(|| anyhow!("{action} without RequestItems: {params}"))?;
+            for name in tables.keys() {
+                let arn = table(c, name);
+                c.push(&own, arn, Kind::Existing, &[]);
+            }
+        }
+        "TransactWriteItems" | "TransactGetItems" => {
+            let items = params
+                .get("TransactItems")
+                .and_then(Value::as_array)
+                .ok_or_else(|| anyhow!("{action} without TransactItems: {params}"))?;
+            for item in items {
+                let (kind, single) = [
+                    ("Put", "dynamodb:PutItem"),
+                    ("Update", "dynamodb:UpdateItem"),
+                    ("Delete", "dynamodb:DeleteItem"),
+                    ("ConditionCheck", "dynamodb:ConditionCheckItem"),
+                    ("Get", "dynamodb:GetItem"),
+                ]
+                .into_iter()
+                .find(|(kind, _)| item.get(*kind).is_some())
+                .ok_or_else(|| anyhow!("{action}: an item of no known kind: {item}"))?;
+                let name = item[kind]
+                    .get("TableName")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| anyhow!("{action}: a {kind} without TableName"))?;
+                let arn = table(c, name);
+                c.push_why(
+                    single,
+                    arn,
+                    Kind::Existing,
+                    &[],
+                    format!("{action} ({kind} item)"),
+                );
+            }
+        }
+        other => bail!("dynamodb:{other} is not in the SAR table of this test"),
     }
     Ok(())
 }
@@ -1934,6 +2034,65 @@ mod tests {
         );
         // The VPC is not created: no request tags in its context.
         assert!(!auths[2].context.contains_key("aws:tagkeys"));
+    }
+
+    #[test]
+    fn dynamodb_transactions_are_authorized_item_by_item_and_tags_on_create() {
+        let facts = RunFacts::default();
+        let table = "arn:aws:dynamodb:us-east-1:111111111111:table/acme-tenants";
+        let got = |c: &Call| -> Vec<(String, String, Kind)> {
+            authorizations(c, &facts)
+                .unwrap()
+                .into_iter()
+                .map(|a| (a.action, a.arn, a.kind))
+                .collect()
+        };
+        let create = call(
+            "dynamodb",
+            "CreateTable",
+            json!({"TableName": "acme-tenants", "Tags": [{"Key": "k", "Value": "v"}]}),
+        );
+        assert_eq!(
+            got(&create),
+            [
+                ("dynamodb:CreateTable".into(), table.into(), Kind::New),
+                ("dynamodb:TagResource".into(), table.into(), Kind::New)
+            ]
+        );
+        let transaction = call(
+            "dynamodb",
+            "TransactWriteItems",
+            json!({"TransactItems": [
+                {"Put": {"TableName": "acme-tenants", "Item": {}}},
+                {"ConditionCheck": {"TableName": "acme-tenants", "Key": {}}}
+            ]}),
+        );
+        assert_eq!(
+            got(&transaction),
+            [
+                ("dynamodb:PutItem".into(), table.into(), Kind::Existing),
+                (
+                    "dynamodb:ConditionCheckItem".into(),
+                    table.into(),
+                    Kind::Existing
+                )
+            ]
+        );
+        let batch = call(
+            "dynamodb",
+            "BatchGetItem",
+            json!({"RequestItems": {"acme-tenants": {"Keys": []}}}),
+        );
+        assert_eq!(
+            got(&batch),
+            [("dynamodb:BatchGetItem".into(), table.into(), Kind::Existing)]
+        );
+        let odd = call(
+            "dynamodb",
+            "TransactWriteItems",
+            json!({"TransactItems": [{"Shout": {}}]}),
+        );
+        assert!(authorizations(&odd, &facts).is_err());
     }
 
     #[test]

@@ -33,7 +33,8 @@ pub enum StackCommand {
     /// notification wiring and every connection
     Status(StackArgs),
     /// Delete everything the stack created (refuses while consumers are
-    /// connected, unless --force)
+    /// connected, unless --force); the tenant registry is kept unless
+    /// --delete-tenants
     Down(DownArgs),
     /// Print the least-privilege IAM policies: the operator's (for
     /// plan/up/status/down and the operator commands), the approver Lambda
@@ -74,6 +75,11 @@ pub struct DownArgs {
     /// Reject live connections first instead of refusing
     #[arg(long)]
     pub force: bool,
+    /// Also delete the tenant registry's table and every tenant in it
+    /// (kept by default, so that the stack can be built again with its
+    /// tenants)
+    #[arg(long)]
+    pub delete_tenants: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -246,6 +252,7 @@ pub async fn run(command: StackCommand, global: &GlobalArgs) -> Result<(), CliEr
                 &name,
                 spec.as_ref().map(|s| &s.network),
                 args.force,
+                args.delete_tenants,
                 &progress,
             )
             .await

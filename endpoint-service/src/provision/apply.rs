@@ -15,9 +15,11 @@ use super::policy::{self, SNS_PERMISSION_SID, SWEEP_PERMISSION_SID};
 use super::progress::Progress;
 use super::resources::approver::{self, FunctionSpec};
 use super::resources::nlb::desired_targets;
-use super::resources::{dns, network, nlb, schedule, service, topic, StackTags};
+use super::resources::{dns, network, nlb, schedule, service, tenants_table, topic, StackTags};
 use super::spec::{NetworkSpec, StackSpec};
-use super::{Clients, ProvisionError};
+use super::{registry_err, Clients, ProvisionError};
+use crate::approval::{AccountId, Tenant};
+use privatelink_registry::{Registry, RegistryError, Write};
 
 /// Why `apply` stopped.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +165,36 @@ async fn apply_step(
             .ok_or_else(|| unknown("the VPC"))
     };
     match (&step.action, &step.resource) {
+        (Action::Create, Resource::TenantsTable) => {
+            observed.tenants_table =
+                Some(tenants_table::create_table(&clients.dynamodb, &tags, progress).await?);
+        }
+        (Action::Update, Resource::TenantsTableBackups) => {
+            let table = observed
+                .tenants_table
+                .as_mut()
+                .ok_or_else(|| unknown("the tenant registry's table"))?;
+            tenants_table::enable_pitr(&clients.dynamodb, &table.name, progress).await?;
+            table.pitr = true;
+        }
+        (Action::Update, Resource::TenantsTableTags) => {
+            let table = observed
+                .tenants_table
+                .as_mut()
+                .ok_or_else(|| unknown("the tenant registry's table"))?;
+            tenants_table::set_tags(&clients.dynamodb, &table.arn, &tags).await?;
+            table.tags.extend(tags.pairs());
+        }
+        (Action::Create, Resource::Tenants { accounts }) => {
+            let table = observed
+                .tenants_table
+                .as_ref()
+                .map(|t| t.name.clone())
+                .ok_or_else(|| unknown("the tenant registry's table"))?;
+            let registry = Registry::new(clients.dynamodb.clone(), table);
+            let created = seed(&registry, accounts, progress).await?;
+            observed.tenants.extend(created);
+        }
         (Action::Create, Resource::Vpc) => {
             let NetworkSpec::Create { cidr } = &spec.network else {
                 return Err(unknown("the VPC CIDR"));
@@ -330,7 +362,7 @@ async fn apply_step(
             svc.acceptance_required = true;
         }
         (Action::Update, Resource::Principals) => {
-            let desired = desired_principals(spec, &observed.region);
+            let desired = desired_principals(spec, observed);
             let svc = observed
                 .service
                 .as_mut()
@@ -581,6 +613,47 @@ async fn apply_step(
         }
     }
     Ok(())
+}
+
+/// Who a seeded tenant's `updated_by` names: the stack's config file.
+pub const SEED_AUTHOR: &str = "config";
+
+/// Creates `accounts` as active tenants (name = account id), 100 to a
+/// `TransactWriteItems`. Each create is conditional on the account being
+/// absent, so a tenant written meanwhile (an operator's `tenants add`) is
+/// never overwritten: when a transaction loses that race, its accounts are
+/// created one by one and the ones that exist are left as they are.
+/// Returns the tenants as the registry now holds them (created, or found),
+/// so the allowed principals follow what is really there.
+async fn seed(
+    registry: &Registry,
+    accounts: &[AccountId],
+    progress: &Progress,
+) -> Result<Vec<Tenant>, ProvisionError> {
+    let tenants: Vec<Tenant> = accounts
+        .iter()
+        .map(|a| Tenant::active(a.clone(), a.as_str()))
+        .collect();
+    let writes: Vec<Write> = tenants.iter().cloned().map(Write::Create).collect();
+    match registry.write_all(&writes, SEED_AUTHOR).await {
+        Ok(_) => return Ok(tenants),
+        Err(RegistryError::Conflict { .. }) => {}
+        Err(other) => return Err(registry_err(other)),
+    }
+    let mut held = Vec::new();
+    for tenant in &tenants {
+        match registry.create(tenant, SEED_AUTHOR).await {
+            Ok(stored) => held.push(stored),
+            Err(RegistryError::Conflict { account, .. }) => {
+                progress.note(&format!(
+                    "  tenant {account} is in the registry already: left as it is"
+                ));
+                held.extend(registry.get(&account).await.map_err(registry_err)?);
+            }
+            Err(other) => return Err(registry_err(other)),
+        }
+    }
+    Ok(held)
 }
 
 /// Adds a permission statement, replacing a stale one with the same id.

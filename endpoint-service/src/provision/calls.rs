@@ -14,9 +14,10 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-/// True for operations that only read (`Describe*`, `Get*`, `List*`).
+/// True for operations that only read (`Describe*`, `Get*`, `List*`, and
+/// DynamoDB's `Scan`, `Query` and `BatchGetItem`).
 pub fn is_read_only(operation: &str) -> bool {
-    ["Describe", "Get", "List"]
+    ["Describe", "Get", "List", "Scan", "Query", "BatchGet"]
         .iter()
         .any(|prefix| operation.starts_with(prefix))
 }
@@ -108,13 +109,18 @@ mod tests {
             "GetRole",
             "ListTargetsByRule",
             "PutRule",
+            "Scan",
+            "TransactWriteItems",
         ] {
             log.record(op);
         }
         let summary = log.summary();
-        assert_eq!(summary.total, 5);
-        assert_eq!(summary.mutating, 2);
-        assert_eq!(summary.mutating_operations, ["CreateVpc", "PutRule"]);
+        assert_eq!(summary.total, 7);
+        assert_eq!(summary.mutating, 3);
+        assert_eq!(
+            summary.mutating_operations,
+            ["CreateVpc", "PutRule", "TransactWriteItems"]
+        );
         assert_eq!(summary.by_operation.get("DescribeVpcs"), Some(&1));
     }
 }

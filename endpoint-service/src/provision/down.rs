@@ -8,7 +8,9 @@
 //! caller as decided-by), so a forced rejection is as traceable as any.
 //! Every delete treats "already gone" as done, so after a partial failure
 //! running `down` again finishes the job. Resources the stack did not
-//! create (an operator's VPC and subnets) are never touched.
+//! create (an operator's VPC and subnets) are never touched. The tenant
+//! registry's table is kept unless asked (`--delete-tenants`): the tenants
+//! are the vendor's customer records, and a stack built again finds them.
 
 use std::fmt;
 
@@ -16,7 +18,9 @@ use super::calls::CallSummary;
 use super::observe::observe;
 use super::progress::Progress;
 use super::resources::service::{self, ConnectionObs};
-use super::resources::{approver, network, nlb, schedule, topic, wait_error, DEPENDENCY_BACKOFF};
+use super::resources::{
+    approver, network, nlb, schedule, tenants_table, topic, wait_error, DEPENDENCY_BACKOFF,
+};
 use super::spec::NetworkSpec;
 use super::{Clients, ProvisionError};
 use crate::approval::reconcile::apply_decided;
@@ -36,6 +40,9 @@ pub struct DownReport {
     pub deleted: Vec<String>,
     /// What was left because the stack did not create it.
     pub kept: Vec<String>,
+    /// The tenant registry's table, kept because `--delete-tenants` was
+    /// not given.
+    pub kept_tenants_table: Option<String>,
     pub calls: CallSummary,
 }
 
@@ -54,6 +61,15 @@ impl fmt::Display for DownReport {
         }
         for k in &self.kept {
             write!(f, "\n  kept {k} (not created by the stack)")?;
+        }
+        if let Some(table) = &self.kept_tenants_table {
+            write!(
+                f,
+                "\n  kept table {table}: the tenant registry, so the tenants outlive the stack \
+                 (an `up` of the same stack uses them again); to delete it and every tenant, run \
+                 `endpoint-service down --stack {} --delete-tenants`",
+                self.stack
+            )?;
         }
         write!(
             f,
@@ -158,12 +174,14 @@ async fn reject_live(
     Ok(records.into_iter().map(|r| r.endpoint_id).collect())
 }
 
-/// Tears the stack down.
+/// Tears the stack down; the tenant registry's table too only with
+/// `delete_tenants`.
 pub async fn down(
     clients: &Clients,
     stack: &StackName,
     network_spec: Option<&NetworkSpec>,
     force: bool,
+    delete_tenants: bool,
     progress: &Progress,
 ) -> Result<DownReport, DownError> {
     let mut report = DownReport {
@@ -293,6 +311,20 @@ pub async fn down(
             format!("role {}", stack.role()),
             approver::delete_role(&clients.iam, stack)
         );
+    }
+    // The registry after the approver, its one reader.
+    if let Some(table) = &observed.tenants_table {
+        if delete_tenants {
+            step!(
+                format!(
+                    "table {} (the tenant registry, with every tenant)",
+                    table.name
+                ),
+                tenants_table::delete_table(&clients.dynamodb, &table.name, progress)
+            );
+        } else {
+            report.kept_tenants_table = Some(table.name.clone());
+        }
     }
     // The boundary after the role: IAM deletes a policy only once no role
     // uses it, as a boundary included. Creating and deleting it is an

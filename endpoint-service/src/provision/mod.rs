@@ -49,6 +49,8 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     pub sts: aws_sdk_sts::Client,
     pub route53: aws_sdk_route53::Client,
+    /// The tenant registry's table and its items.
+    pub dynamodb: aws_sdk_dynamodb::Client,
     /// The region every client works in.
     pub region: String,
     pub calls: CallLog,
@@ -83,6 +85,7 @@ impl Clients {
             events: client!(aws_sdk_eventbridge),
             sts: client!(aws_sdk_sts),
             route53: client!(aws_sdk_route53),
+            dynamodb: client!(aws_sdk_dynamodb),
             region,
             calls,
         })
@@ -150,6 +153,18 @@ const MISSING_CODES: &[&str] = &[
     "InvalidVpcEndpointService.NotFound",
     "InvalidConnectionNotification",
 ];
+
+/// Maps a registry error (its items) to ours, naming the table.
+pub(crate) fn registry_err(error: privatelink_registry::RegistryError) -> ProvisionError {
+    use privatelink_registry::RegistryError;
+    match error {
+        RegistryError::Aws { table, error } => ProvisionError::Aws {
+            resource: format!("tenant registry {table}"),
+            error,
+        },
+        other => ProvisionError::Refused(other.to_string()),
+    }
+}
 
 /// True when the error says the resource does not exist.
 pub fn is_missing(error: &AwsError) -> bool {

@@ -11,9 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::resources::{approver, dns, network, nlb, schedule, service, topic};
+use super::resources::{approver, dns, network, nlb, schedule, service, tenants_table, topic};
 use super::spec::NetworkSpec;
-use super::{aws_err, Clients, ProvisionError};
+use super::{aws_err, registry_err, Clients, ProvisionError};
+use crate::approval::tenant::now_epoch;
+use crate::approval::Tenant;
 use crate::naming::StackName;
 
 /// One Availability Zone of the region, as this account names it.
@@ -172,6 +174,18 @@ pub struct RuleObs {
     pub target_arns: Vec<String>,
 }
 
+/// The tenant registry's table ([`crate::naming::StackName::tenants_table`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TenantsTableObs {
+    pub name: String,
+    pub arn: String,
+    /// DynamoDB's `TableStatus` (`ACTIVE`, `CREATING`, `DELETING`, ...).
+    pub status: String,
+    /// Point-in-time recovery is enabled.
+    pub pitr: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
 /// The private DNS name's TXT verification record in a public Route 53
 /// zone of the operator's account.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -211,6 +225,16 @@ pub struct Observed {
     pub rule: Option<RuleObs>,
     /// Only looked up when the service has a private DNS name.
     pub verification: Option<VerificationObs>,
+    /// The tenant registry's table.
+    pub tenants_table: Option<TenantsTableObs>,
+    /// The registry's tenants (one Scan, all pages), read by
+    /// [`observe_tenants`] for the commands that use them (`plan`, `up`,
+    /// `status`), and only when the table exists.
+    #[serde(skip)]
+    pub tenants: Vec<Tenant>,
+    /// When the tenants were read (seconds since the Unix epoch): who is
+    /// entitled (unexpired) is judged at this moment, so the plan stays pure.
+    pub now: i64,
 }
 
 impl Observed {
@@ -232,7 +256,9 @@ impl Observed {
             .find(|s| s.endpoint == function.arn)
     }
 
-    /// True when nothing of the stack exists.
+    /// True when nothing of the stack exists but, perhaps, its tenant
+    /// registry (`down` keeps it unless asked: the tenants outlive the
+    /// stack).
     pub fn is_empty(&self) -> bool {
         self.vpc.as_ref().is_none_or(|v| !v.owned)
             && !self.subnets.iter().any(|s| s.owned)
@@ -301,6 +327,27 @@ pub async fn observe_verification(
     Ok(())
 }
 
+/// Reads the registry's tenants (one Scan, all pages) when the stack's
+/// table exists and is usable; records the moment as `observed.now`.
+pub async fn observe_tenants(
+    clients: &Clients,
+    observed: &mut Observed,
+) -> Result<(), ProvisionError> {
+    observed.now = now_epoch();
+    // A table being created or deleted cannot be read; the plan refuses
+    // to go on with it (and says to wait).
+    let Some(table) = observed
+        .tenants_table
+        .as_ref()
+        .filter(|t| !matches!(t.status.as_str(), "CREATING" | "DELETING"))
+    else {
+        return Ok(());
+    };
+    let registry = privatelink_registry::Registry::new(clients.dynamodb.clone(), &table.name);
+    observed.tenants = registry.list().await.map_err(registry_err)?;
+    Ok(())
+}
+
 /// Observes everything the stack owns. `network` is the spec's network
 /// (an existing VPC is looked up by id); `None` finds only what the stack
 /// created (for `status` and `down` without a config file).
@@ -311,20 +358,22 @@ pub async fn observe(
 ) -> Result<Observed, ProvisionError> {
     let (account, caller_arn) = caller(clients).await?;
     let boundary_arn = super::policy::boundary_arn(&clients.region, &account, stack);
-    let (zones, (vpc, subnets), lb_parts, service, (boundary, role), function, rule) = tokio::try_join!(
-        network::zones(&clients.ec2),
-        network::find_network(&clients.ec2, stack, network),
-        nlb::find_all(&clients.elbv2, stack),
-        service::find_service(&clients.ec2, stack),
-        async {
-            tokio::try_join!(
-                approver::find_boundary(&clients.iam, stack, &boundary_arn),
-                approver::find_role(&clients.iam, stack),
-            )
-        },
-        approver::find_function(&clients.lambda, stack),
-        schedule::find_rule(&clients.events, stack),
-    )?;
+    let (zones, (vpc, subnets), lb_parts, service, (boundary, role), function, rule, tenants_table) =
+        tokio::try_join!(
+            network::zones(&clients.ec2),
+            network::find_network(&clients.ec2, stack, network),
+            nlb::find_all(&clients.elbv2, stack),
+            service::find_service(&clients.ec2, stack),
+            async {
+                tokio::try_join!(
+                    approver::find_boundary(&clients.iam, stack, &boundary_arn),
+                    approver::find_role(&clients.iam, stack),
+                )
+            },
+            approver::find_function(&clients.lambda, stack),
+            schedule::find_rule(&clients.events, stack),
+            tenants_table::find_table(&clients.dynamodb, stack),
+        )?;
     let (load_balancer, target_groups, listeners) = lb_parts;
     let topic_arn = format!(
         "arn:{}:sns:{}:{account}:{}",
@@ -356,5 +405,8 @@ pub async fn observe(
         function,
         rule,
         verification: None,
+        tenants_table,
+        tenants: Vec::new(),
+        now: now_epoch(),
     })
 }

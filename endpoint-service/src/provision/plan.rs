@@ -9,11 +9,15 @@ use super::observe::Observed;
 use super::policy::{self, Scope, SNS_PERMISSION_SID, SWEEP_PERMISSION_SID};
 use super::resources::approver::{permission_matches, HANDLER, RUNTIME};
 use super::resources::nlb::{desired_targets, health_check_matches};
+use super::resources::tenants_table::tags_match;
+use super::resources::StackTags;
 use super::spec::{subnet_cidr, NetworkSpec, StackSpec};
 use super::ProvisionError;
 use crate::approval::config::{
-    ENV_ALLOWLIST, ENV_DRY_RUN, ENV_NON_ALLOWLISTED_POLICY, ENV_REVOKE, ENV_SERVICE_ID,
+    ENV_DRY_RUN, ENV_NON_ALLOWLISTED_POLICY, ENV_REVOKE, ENV_SERVICE_ID, ENV_TABLE,
+    LEGACY_ENV_ALLOWLIST,
 };
+use crate::approval::{AccountId, Tenant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,6 +41,15 @@ impl fmt::Display for Action {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Resource {
+    /// The tenant registry's DynamoDB table.
+    TenantsTable,
+    TenantsTableBackups,
+    TenantsTableTags,
+    /// New tenants of the registry, created active: the config's allowlist
+    /// (seeds) and, once, a legacy `APPROVER_ALLOWLIST`.
+    Tenants {
+        accounts: Vec<AccountId>,
+    },
     Vpc,
     Subnet {
         zone_name: String,
@@ -84,6 +97,14 @@ pub enum Resource {
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Resource::TenantsTable => write!(f, "tenant registry table"),
+            Resource::TenantsTableBackups => {
+                write!(f, "point-in-time recovery of the tenant registry")
+            }
+            Resource::TenantsTableTags => write!(f, "tags of the tenant registry table"),
+            Resource::Tenants { accounts } => {
+                write!(f, "{} tenant(s) in the registry", accounts.len())
+            }
             Resource::Vpc => write!(f, "VPC"),
             Resource::Subnet {
                 zone_name,
@@ -172,26 +193,150 @@ impl fmt::Display for Plan {
     }
 }
 
-/// The principals allowed to see and request the service: each allowlisted
-/// account, in the partition of `region` (the same ARN `allow` writes).
-pub fn desired_principals(spec: &StackSpec, region: &str) -> BTreeSet<String> {
-    let mut principals: BTreeSet<String> = spec
-        .allowlist
-        .iter()
-        .map(|a| crate::arn::account_principal(region, a.as_str()))
-        .collect();
-    if spec.allow_any_principal {
-        principals.insert("*".to_string());
-    }
-    principals
+/// The accounts `up` adds to the registry as active tenants: those of the
+/// config's allowlist (it seeds the registry) and, once, those of a legacy
+/// `APPROVER_ALLOWLIST` still in the approver's environment; in both cases
+/// only accounts the registry does not hold yet. A tenant in the registry is
+/// never changed by `up`: after seeding, the registry is the source of truth.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seeds {
+    pub from_config: Vec<AccountId>,
+    pub from_legacy: Vec<AccountId>,
+    /// Entries of the legacy variable that are not account ids (the old
+    /// approver refused such a list, so they entitled no one).
+    pub skipped: Vec<String>,
 }
 
-/// The approver's environment (names from the approval config module).
+impl Seeds {
+    pub fn is_empty(&self) -> bool {
+        self.from_config.is_empty() && self.from_legacy.is_empty()
+    }
+
+    /// Every account to create, sorted.
+    pub fn accounts(&self) -> Vec<AccountId> {
+        let all: BTreeSet<&AccountId> = self.from_config.iter().chain(&self.from_legacy).collect();
+        all.into_iter().cloned().collect()
+    }
+
+    fn reason(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.from_config.is_empty() {
+            parts.push(format!(
+                "{} from access.allowlist ({})",
+                self.from_config.len(),
+                sample(self.from_config.iter().map(AccountId::as_str))
+            ));
+        }
+        if !self.from_legacy.is_empty() {
+            parts.push(format!(
+                "{} moved once from the approver's {LEGACY_ENV_ALLOWLIST} ({})",
+                self.from_legacy.len(),
+                sample(self.from_legacy.iter().map(AccountId::as_str))
+            ));
+        }
+        if !self.skipped.is_empty() {
+            parts.push(format!(
+                "skipped {} entr(ies) of {LEGACY_ENV_ALLOWLIST} that are not account ids: {}",
+                self.skipped.len(),
+                sample(self.skipped.iter().map(String::as_str))
+            ));
+        }
+        format!("active, name = account id; {}", parts.join("; "))
+    }
+}
+
+/// Up to five items, then how many more.
+fn sample<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let items: Vec<&str> = items.into_iter().collect();
+    let shown = items.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+    match items.len() {
+        n if n > 5 => format!("{shown}, ... and {} more", n - 5),
+        _ => shown,
+    }
+}
+
+/// What `up` seeds into the registry (pure: from the spec and what was
+/// observed, the registry's tenants included).
+pub fn seeds(spec: &StackSpec, observed: &Observed) -> Seeds {
+    let known: BTreeSet<&str> = observed
+        .tenants
+        .iter()
+        .map(|t| t.account_id.as_str())
+        .collect();
+    let from_config: Vec<AccountId> = spec
+        .allowlist
+        .iter()
+        .filter(|a| !known.contains(a.as_str()))
+        .cloned()
+        .collect();
+    let mut from_legacy = BTreeSet::new();
+    let mut skipped = Vec::new();
+    let legacy = observed
+        .function
+        .as_ref()
+        .and_then(|f| f.environment.get(LEGACY_ENV_ALLOWLIST));
+    // The old approver split its list on commas and whitespace.
+    for entry in legacy
+        .into_iter()
+        .flat_map(|text| text.split(|c: char| c == ',' || c.is_whitespace()))
+        .filter(|e| !e.is_empty())
+    {
+        match AccountId::parse(entry) {
+            Ok(id) if known.contains(id.as_str()) || spec.allowlist.contains(id.as_str()) => {}
+            Ok(id) => {
+                from_legacy.insert(id);
+            }
+            Err(_) => skipped.push(entry.to_string()),
+        }
+    }
+    Seeds {
+        from_config,
+        from_legacy: from_legacy.into_iter().collect(),
+        skipped,
+    }
+}
+
+/// The account principals of the tenants entitled at `now` (active and
+/// unexpired), in the partition of `region`: what the allowed principals
+/// are when they follow the registry.
+pub fn entitled_principals<'a>(
+    tenants: impl IntoIterator<Item = &'a Tenant>,
+    now: i64,
+    region: &str,
+) -> BTreeSet<String> {
+    tenants
+        .into_iter()
+        .filter(|t| t.is_entitled(now))
+        .map(|t| crate::arn::account_principal(region, t.account_id.as_str()))
+        .collect()
+}
+
+/// The principals allowed to see and request the service: `*` with
+/// `allow_any_principal` (the approver alone decides), else the entitled
+/// tenants of the registry once seeded ([`seeds`], active by definition).
+pub fn desired_principals(spec: &StackSpec, observed: &Observed) -> BTreeSet<String> {
+    if spec.allow_any_principal {
+        return BTreeSet::from(["*".to_string()]);
+    }
+    let seeded: Vec<Tenant> = seeds(spec, observed)
+        .accounts()
+        .into_iter()
+        .map(|a| Tenant::active(a.clone(), a.as_str()))
+        .collect();
+    entitled_principals(
+        observed.tenants.iter().chain(&seeded),
+        observed.now,
+        &observed.region,
+    )
+}
+
+/// The approver's environment (names from the approval config module): the
+/// service and the registry's table, never the tenants themselves, so its
+/// size does not grow with them (Lambda allows 4 KB of variables in all).
 pub fn desired_environment(spec: &StackSpec, service_id: &str) -> BTreeMap<String, String> {
-    let allowlist: Vec<&str> = spec.allowlist.iter().map(|a| a.as_str()).collect();
     BTreeMap::from([
         (ENV_SERVICE_ID.to_string(), service_id.to_string()),
-        (ENV_ALLOWLIST.to_string(), allowlist.join(",")),
+        (ENV_TABLE.to_string(), spec.name.tenants_table()),
         (
             ENV_NON_ALLOWLISTED_POLICY.to_string(),
             spec.non_allowlisted.as_str().to_string(),
@@ -332,6 +477,63 @@ pub fn plan(
             reason: reason.to_string(),
         })
     };
+    // The tenant registry first: the approver's environment names its
+    // table and the allowed principals follow its tenants, so both come
+    // after it; and an operator without DynamoDB rights learns it before
+    // anything else is built.
+    match &observed.tenants_table {
+        None => {
+            push(
+                &mut steps,
+                Action::Create,
+                Resource::TenantsTable,
+                "on demand, key account_id, tagged with the stack",
+            );
+            push(
+                &mut steps,
+                Action::Update,
+                Resource::TenantsTableBackups,
+                "point-in-time recovery on",
+            );
+        }
+        Some(table) if matches!(table.status.as_str(), "CREATING" | "DELETING") => {
+            return Err(ProvisionError::Refused(format!(
+                "the tenant registry's table {} is {}: wait until it is done (a minute or so), \
+                 then run `up` again",
+                table.name, table.status
+            )))
+        }
+        Some(table) => {
+            if !table.pitr {
+                push(
+                    &mut steps,
+                    Action::Update,
+                    Resource::TenantsTableBackups,
+                    "point-in-time recovery is off; turn it on",
+                );
+            }
+            if !tags_match(&table.tags, &StackTags::new(&spec.name, &spec.tags)) {
+                push(
+                    &mut steps,
+                    Action::Update,
+                    Resource::TenantsTableTags,
+                    "the stack's tags are missing or changed",
+                );
+            }
+        }
+    }
+    let seeds = seeds(spec, observed);
+    if !seeds.is_empty() {
+        push(
+            &mut steps,
+            Action::Create,
+            Resource::Tenants {
+                accounts: seeds.accounts(),
+            },
+            &seeds.reason(),
+        );
+    }
+
     let network_before = steps.len();
     let mut lb_subnets = network_plan(spec, observed, &mut steps)?;
     let subnets_to_create = steps[network_before..]
@@ -463,7 +665,7 @@ pub fn plan(
     }
 
     // Endpoint service.
-    let principals = desired_principals(spec, &observed.region);
+    let principals = desired_principals(spec, observed);
     let service_new = observed.service.is_none();
     match &observed.service {
         None => {
@@ -473,15 +675,14 @@ pub fn plan(
                 Resource::Service,
                 "acceptance required, on the load balancer",
             );
-            push(
-                &mut steps,
-                Action::Update,
-                Resource::Principals,
-                &format!(
-                    "allow {}",
-                    principals.iter().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            );
+            if !principals.is_empty() {
+                push(
+                    &mut steps,
+                    Action::Update,
+                    Resource::Principals,
+                    &format!("allow [{}]", sample(principals.iter().map(String::as_str))),
+                );
+            }
             if let Some(name) = &spec.private_dns_name {
                 push(
                     &mut steps,
@@ -529,16 +730,9 @@ pub fn plan(
                     Action::Update,
                     Resource::Principals,
                     &format!(
-                        "add [{}], remove [{}]",
-                        add.iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        remove
-                            .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        "follow the registry: add [{}], remove [{}]",
+                        sample(add.iter().map(|s| s.as_str())),
+                        sample(remove.iter().map(|s| s.as_str()))
                     ),
                 );
             }
@@ -685,7 +879,7 @@ pub fn plan(
                 &mut steps,
                 Action::Update,
                 Resource::RolePolicy,
-                "list, accept and reject connections of this service only; own logs",
+                "list, accept and reject connections of this service only; read its tenants; own logs",
             );
         }
         Some(role) => {
@@ -710,7 +904,7 @@ pub fn plan(
                     &mut steps,
                     Action::Update,
                     Resource::RolePolicy,
-                    "list, accept and reject connections of this service only; own logs",
+                    "list, accept and reject connections of this service only; read its tenants; own logs",
                 );
             }
         }
@@ -751,11 +945,19 @@ pub fn plan(
             let runtime_ok =
                 f.runtime.as_deref() == Some(RUNTIME) && f.handler.as_deref() == Some(HANDLER);
             if role_new || service_new || !role_ok || !env_ok || !runtime_ok {
+                let reason = if f.environment.contains_key(LEGACY_ENV_ALLOWLIST) {
+                    format!(
+                        "name the tenant registry and drop {LEGACY_ENV_ALLOWLIST} (its accounts are \
+                         tenants now)"
+                    )
+                } else {
+                    "service id, registry table, policy, role or runtime changed".to_string()
+                };
                 push(
                     &mut steps,
                     Action::Update,
                     Resource::FunctionConfiguration,
-                    "service id, allowlist, policy, role or runtime changed",
+                    &reason,
                 );
             }
         }
@@ -840,13 +1042,15 @@ pub fn plan(
 }
 
 /// When both the allowed principals and the approver's configuration change,
-/// the approver goes first. An account being added is then on the approver's
-/// allowlist before it may request a connection (otherwise a request in
-/// between would be rejected under the `reject` policy); an account being
-/// removed may, for that moment, still request and is rejected or left
-/// pending, which is what its removal asks for anyway. The same invariant as
-/// `allow`/`disallow`: the principals never allow an account the approver
-/// would refuse.
+/// the approver goes first: an account the principals newly allow can
+/// request at once, and the approver must then already be the one that
+/// reads the registry (an approver still configured from a legacy
+/// `APPROVER_ALLOWLIST` would refuse a tenant that is not on that list under
+/// the `reject` policy). An account being removed may, for that moment,
+/// still request and is rejected or left pending, which is what its removal
+/// asks for anyway. The registry's own steps (table, seeded tenants) come
+/// first of all, so the approver never reads a registry that lacks a tenant
+/// the principals allow.
 fn approver_before_principals(steps: &mut Vec<Step>) {
     let principals = steps
         .iter()

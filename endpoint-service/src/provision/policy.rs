@@ -11,7 +11,8 @@
 //! pages `list_amazonec2.html`, `list_awselasticloadbalancingv2.html`,
 //! `list_amazonsns.html`, `list_awslambda.html`,
 //! `list_awsidentityandaccessmanagementiam.html`, `list_amazonroute53.html`,
-//! `list_amazoneventbridge.html`, `list_amazoncloudwatchlogs.html`. The rule
+//! `list_amazoneventbridge.html`, `list_amazoncloudwatchlogs.html`,
+//! `list_amazondynamodb.html`. The rule
 //! that matters most: AWS authorizes an action once per resource type it
 //! touches, and a statement's condition must hold for each of them. A
 //! condition on a key that a resource type does not carry (for example
@@ -92,6 +93,17 @@ impl Scope {
             self.region,
             self.account,
             self.stack.sweep_rule()
+        )
+    }
+    /// The tenant registry's table,
+    /// `arn:PARTITION:dynamodb:REGION:ACCOUNT:table/STACK-tenants`.
+    pub fn table_arn(&self) -> String {
+        format!(
+            "arn:{}:dynamodb:{}:{}:table/{}",
+            self.partition(),
+            self.region,
+            self.account,
+            self.stack.tenants_table()
         )
     }
     /// `arn:PARTITION:ec2:REGION:ACCOUNT:TYPE/*`: every EC2 resource of a
@@ -211,6 +223,10 @@ pub fn lambda_trust_policy() -> Value {
     })
 }
 
+/// What the approver may do with the tenant registry: read the tenants it
+/// decides on (GetItem, BatchGetItem), on its stack's table only.
+pub const APPROVER_DYNAMODB_ACTIONS: &[&str] = &["dynamodb:GetItem", "dynamodb:BatchGetItem"];
+
 /// The approver's statements; `decide` is the one that accepts and rejects
 /// (scoped by service id in the inline policy, by the stack tag in the
 /// boundary).
@@ -239,6 +255,15 @@ fn approver_statements(scope: &Scope, decide: Value) -> Value {
                 "Resource": connection_arns(scope),
                 "Condition": history_tags_only()
             },
+            // SAR (DynamoDB): GetItem and BatchGetItem authorize `table*`.
+            // Reads of this stack's registry only, nothing else of DynamoDB:
+            // the approver never writes a tenant.
+            {
+                "Sid": "ReadTheTenantsOfThisStack",
+                "Effect": "Allow",
+                "Action": APPROVER_DYNAMODB_ACTIONS,
+                "Resource": scope.table_arn()
+            },
             {
                 "Sid": "OwnLogs",
                 "Effect": "Allow",
@@ -252,7 +277,8 @@ fn approver_statements(scope: &Scope, decide: Value) -> Value {
 /// The approver role's inline policy: list connections (Describe actions
 /// support no resource scoping), accept or reject them on this endpoint
 /// service only, record each decision as tags on the connection (the
-/// decision history, see `approval::history`), and write its own logs.
+/// decision history, see `approval::history`), read the tenants of its
+/// stack's registry, and write its own logs.
 pub fn approver_role_policy(scope: &Scope) -> Value {
     approver_statements(
         scope,
@@ -438,6 +464,31 @@ pub const OPERATOR_EVENTS_ACTIONS: &[&str] = &[
     "events:ListTargetsByRule",
     "events:RemoveTargets",
     "events:DeleteRule",
+];
+
+/// DynamoDB on the stack's tenant registry table: what `up`, `status` and
+/// `down` do with the table (CreateTable, with its tags: TagResource; the
+/// SDK waiters poll DescribeTable; point-in-time recovery; DeleteTable only
+/// with `down --delete-tenants`), and what `up` and the `tenants` commands
+/// do with its items. SAR (DynamoDB): every one of these authorizes
+/// `table*`. `TransactWriteItems` is no IAM action of its own: DynamoDB
+/// authorizes each of its items as the single call (Put → PutItem,
+/// ConditionCheck → ConditionCheckItem; the registry writes no Update or
+/// Delete items in transactions).
+pub const OPERATOR_DYNAMODB_ACTIONS: &[&str] = &[
+    "dynamodb:CreateTable",
+    "dynamodb:DescribeTable",
+    "dynamodb:DeleteTable",
+    "dynamodb:UpdateContinuousBackups",
+    "dynamodb:DescribeContinuousBackups",
+    "dynamodb:TagResource",
+    "dynamodb:ListTagsOfResource",
+    "dynamodb:Scan",
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
 ];
 
 /// Route 53 calls for the private DNS verification TXT record, granted only
@@ -643,6 +694,9 @@ pub fn operator_policy_for(scope: &Scope, dns: Option<&PrivateDns>) -> Value {
             "Condition": {"StringEquals": {"lambda:Principal": ["sns.amazonaws.com", "events.amazonaws.com"]}}
         }),
         json!({"Sid": "SweepRuleOfThisStack", "Effect": "Allow", "Action": OPERATOR_EVENTS_ACTIONS, "Resource": scope.rule_arn()}),
+        // The tenant registry: its deterministic name, as the other
+        // resources named after the stack.
+        json!({"Sid": "TenantRegistryOfThisStack", "Effect": "Allow", "Action": OPERATOR_DYNAMODB_ACTIONS, "Resource": scope.table_arn()}),
         // SAR (EventBridge): PutTargets carries `events:TargetArn`.
         json!({
             "Sid": "SweepTargetIsTheApproverOnly",
@@ -711,6 +765,7 @@ pub fn operator_actions() -> Vec<&'static str> {
         OPERATOR_LAMBDA_ACTIONS,
         OPERATOR_EVENTS_ACTIONS,
         OPERATOR_ROUTE53_ACTIONS,
+        OPERATOR_DYNAMODB_ACTIONS,
         OPERATOR_SINGLE_ACTIONS,
     ]
     .concat()
@@ -769,7 +824,23 @@ mod tests {
             .collect();
         assert!(all_actions.iter().all(|a| a.starts_with("logs:")
             || a.ends_with("VpcEndpointConnections")
-            || a == "ec2:CreateTags"));
+            || a == "ec2:CreateTags"
+            || a == "dynamodb:GetItem"
+            || a == "dynamodb:BatchGetItem"));
+        // DynamoDB: reads of this stack's registry only.
+        let registry: Vec<&Value> = statements
+            .iter()
+            .filter(|s| s["Sid"] == "ReadTheTenantsOfThisStack")
+            .collect();
+        assert_eq!(registry.len(), 1);
+        assert_eq!(
+            registry[0]["Resource"],
+            "arn:aws:dynamodb:us-east-1:111111111111:table/acme-tenants"
+        );
+        assert_eq!(
+            registry[0]["Action"],
+            json!(["dynamodb:GetItem", "dynamodb:BatchGetItem"])
+        );
         // Tags (the decision history) only on endpoint connections.
         let tagging = statements
             .iter()
@@ -1029,6 +1100,43 @@ mod tests {
             "arn:aws:route53:::hostedzone/*"
         );
         assert!(p.to_string().contains("*.acme.example"));
+    }
+
+    #[test]
+    fn the_operator_uses_only_this_stacks_registry_table() {
+        let p = operator_policy(&scope());
+        let registry = by_sid(&p, "TenantRegistryOfThisStack");
+        assert_eq!(
+            registry["Resource"],
+            "arn:aws:dynamodb:us-east-1:111111111111:table/acme-tenants"
+        );
+        // What `up`/`status`/`down` and the `tenants` commands need.
+        for action in [
+            "dynamodb:CreateTable",
+            "dynamodb:UpdateContinuousBackups",
+            "dynamodb:DeleteTable",
+            "dynamodb:Scan",
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",
+        ] {
+            assert!(actions(registry).contains(&action), "{action}");
+        }
+        for s in statements(&p) {
+            if s["Sid"] != registry["Sid"] {
+                assert!(
+                    !actions(s).iter().any(|a| a.starts_with("dynamodb:")),
+                    "{s}"
+                );
+            }
+        }
+        let mut china = scope();
+        china.region = "cn-north-1".into();
+        assert_eq!(
+            china.table_arn(),
+            "arn:aws-cn:dynamodb:cn-north-1:111111111111:table/acme-tenants"
+        );
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct StackSpec {
     pub target_port: Option<u16>,
     pub targets: TargetsSpec,
     pub health_check: HealthCheckSpec,
+    /// Seeds the tenant registry: `up` creates each account that is not a
+    /// tenant yet as an active tenant, and never changes an existing one.
     pub allowlist: Allowlist,
     pub non_allowlisted: NonAllowlistedPolicy,
     pub revoke: bool,
@@ -337,7 +339,9 @@ struct RawHealthCheck {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAccess {
-    allowlist: Spanned<Vec<String>>,
+    /// Seeds the tenant registry; may be empty or absent (tenants then come
+    /// from `endpoint-service tenants add`/`import`).
+    allowlist: Option<Spanned<Vec<String>>>,
     non_allowlisted: Option<Spanned<String>>,
     #[serde(default)]
     revoke: bool,

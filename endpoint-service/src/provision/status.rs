@@ -1,22 +1,24 @@
 //! `status`: what consumers need (the service name), what operators need
 //! (AZs with their IDs, load balancer and target health, the notification
-//! wiring) and every connection with its owner, state, age and whether the
-//! owner is allowlisted. One report type for the table and for JSON.
+//! wiring, the tenant registry) and every connection with its owner, state,
+//! age and the owner's standing in the registry. One report type for the
+//! table and for JSON.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use super::calls::CallSummary;
-use super::observe::{observe, observe_verification, Observed, PrivateDnsObs, VerificationObs};
+use super::observe::{
+    observe, observe_tenants, observe_verification, Observed, PrivateDnsObs, VerificationObs,
+};
+use super::plan::entitled_principals;
 use super::policy::{topic_policy, SNS_PERMISSION_SID, SWEEP_PERMISSION_SID};
 use super::resources::approver::permission_matches;
 use super::resources::service::{connections, ConnectionObs};
 use super::spec::StackSpec;
 use super::{Clients, ProvisionError};
-use crate::approval::config::ENV_ALLOWLIST;
-use crate::approval::Allowlist;
+use crate::approval::{Standing, Tenants};
 use crate::naming::StackName;
-use crate::operator::drift::{self, Drift};
-use crate::operator::principals::Principals;
 use crate::state::EndpointState;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -96,7 +98,37 @@ pub struct ConnectionStatus {
     pub owner: Option<String>,
     pub state: EndpointState,
     pub age_seconds: Option<i64>,
-    pub allowlisted: bool,
+    /// The owner is a tenant entitled now (active, unexpired; quota aside).
+    pub entitled: bool,
+    /// The owner's standing: `entitled`, `suspended`, `expired` or
+    /// `not a tenant`.
+    pub tenant: String,
+}
+
+/// The tenant registry's table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RegistryStatus {
+    pub table: String,
+    pub arn: String,
+    pub state: String,
+    /// Point-in-time recovery is on.
+    pub point_in_time_recovery: bool,
+    pub tenants: usize,
+    /// Active and unexpired now.
+    pub entitled: usize,
+}
+
+/// The service's allowed principals compared with the registry: they follow
+/// its entitled tenants (or are `*` alone, with `allow_any_principal`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PrincipalsCheck {
+    pub in_sync: bool,
+    /// Allowed to request but not an entitled tenant (their requests are
+    /// refused by the approver).
+    pub not_entitled: Vec<String>,
+    /// Entitled tenants the service does not allow yet (they cannot see
+    /// it).
+    pub not_allowed: Vec<String>,
 }
 
 /// Everything `status` shows.
@@ -110,21 +142,31 @@ pub struct StatusReport {
     pub load_balancer: Option<LoadBalancerStatus>,
     pub targets: Vec<TargetStatus>,
     pub wiring: Wiring,
-    /// The allowlist used for the `allowlisted` column: the config file's,
-    /// else the approver's environment.
-    pub allowlist: Vec<String>,
+    /// The tenant registry (kept by `down` unless asked, so it may exist
+    /// when nothing else does).
+    pub registry: Option<RegistryStatus>,
     pub connections: Vec<ConnectionStatus>,
-    /// The service's allowed principals compared with the approver's
-    /// `APPROVER_ALLOWLIST` (both exist), the same check as `drift`.
-    pub drift: Option<Drift>,
+    /// The allowed principals compared with the registry's entitled tenants
+    /// (when the service exists).
+    pub principals: Option<PrincipalsCheck>,
     pub calls: CallSummary,
 }
 
-fn now_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+/// Compares the allowed principals with the entitled tenants (pure).
+pub fn check_principals(observed: &Observed, allowed: &BTreeSet<String>) -> PrincipalsCheck {
+    let any = BTreeSet::from(["*".to_string()]);
+    let desired = if allowed.contains("*") {
+        any
+    } else {
+        entitled_principals(&observed.tenants, observed.now, &observed.region)
+    };
+    let not_entitled: Vec<String> = allowed.difference(&desired).cloned().collect();
+    let not_allowed: Vec<String> = desired.difference(allowed).cloned().collect();
+    PrincipalsCheck {
+        in_sync: not_entitled.is_empty() && not_allowed.is_empty(),
+        not_entitled,
+        not_allowed,
+    }
 }
 
 fn wiring(observed: &Observed) -> Wiring {
@@ -184,15 +226,15 @@ fn wiring(observed: &Observed) -> Wiring {
     }
 }
 
-/// Builds the report from an observation and the service's connections.
+/// Builds the report from an observation (with its tenants, read at
+/// `observed.now`) and the service's connections.
 pub fn report(
     stack: &StackName,
     observed: &Observed,
-    allowlist: &Allowlist,
     found: &[ConnectionObs],
-    now: i64,
     calls: CallSummary,
 ) -> StatusReport {
+    let now = observed.now;
     let service = observed.service.as_ref().map(|s| ServiceStatus {
         id: s.id.clone(),
         name: s.name.clone(),
@@ -244,30 +286,49 @@ pub fn report(
             })
         })
         .collect();
+    let tenants = Tenants::new(observed.tenants.iter().cloned(), now);
     let connections = found
         .iter()
-        .map(|c| ConnectionStatus {
-            endpoint_id: c.endpoint_id.clone(),
-            owner: c.owner.clone(),
-            state: c.state.clone(),
-            age_seconds: c.created.map(|t| (now - t).max(0)),
-            allowlisted: c.owner.as_deref().is_some_and(|o| allowlist.contains(o)),
+        .map(|c| {
+            let standing = c
+                .owner
+                .as_deref()
+                .map(|o| tenants.standing(o))
+                .unwrap_or(Standing::NotATenant);
+            ConnectionStatus {
+                endpoint_id: c.endpoint_id.clone(),
+                owner: c.owner.clone(),
+                state: c.state.clone(),
+                age_seconds: c.created.map(|t| (now - t).max(0)),
+                entitled: matches!(standing, Standing::Entitled { .. }),
+                tenant: match standing {
+                    Standing::NotATenant => "not a tenant",
+                    Standing::Suspended => "suspended",
+                    Standing::Expired => "expired",
+                    Standing::Entitled { .. } => "entitled",
+                }
+                .to_string(),
+            }
         })
         .collect();
+    let registry = observed.tenants_table.as_ref().map(|t| RegistryStatus {
+        table: t.name.clone(),
+        arn: t.arn.clone(),
+        state: t.status.clone(),
+        point_in_time_recovery: t.pitr,
+        tenants: observed.tenants.len(),
+        entitled: observed
+            .tenants
+            .iter()
+            .filter(|t| t.is_entitled(now))
+            .count(),
+    });
     // Computed from what was observed anyway: no extra AWS call.
-    let drift = match (&observed.service, &observed.function) {
-        (Some(service), Some(function)) => Some(drift::compare(
-            &service.id,
-            &stack.function(),
-            &Principals::from_list(service.principals.iter().map(String::as_str)),
-            function
-                .environment
-                .get(ENV_ALLOWLIST)
-                .and_then(|text| Allowlist::parse(text).ok())
-                .as_ref(),
-        )),
-        _ => None,
-    };
+    let principals = observed
+        .service
+        .as_ref()
+        .filter(|_| observed.tenants_table.is_some())
+        .map(|s| check_principals(observed, &s.principals));
     StatusReport {
         stack: stack.to_string(),
         region: observed.region.clone(),
@@ -277,16 +338,15 @@ pub fn report(
         load_balancer,
         targets,
         wiring: wiring(observed),
-        allowlist: allowlist.iter().map(|a| a.to_string()).collect(),
+        registry,
         connections,
-        drift,
+        principals,
         calls,
     }
 }
 
-/// Observes the stack and its connections. With a spec, its network and
-/// allowlist are used; without, the approver's environment says who is
-/// allowlisted.
+/// Observes the stack, its tenants and its connections. With a spec, its
+/// network is used (an existing VPC is looked up by id).
 pub async fn status(
     clients: &Clients,
     stack: &StackName,
@@ -294,27 +354,12 @@ pub async fn status(
 ) -> Result<StatusReport, ProvisionError> {
     let mut observed = observe(clients, stack, spec.map(|s| &s.network)).await?;
     observe_verification(clients, &mut observed).await?;
+    observe_tenants(clients, &mut observed).await?;
     let found = match &observed.service {
         Some(s) => connections(&clients.ec2, &s.id).await?,
         None => Vec::new(),
     };
-    let allowlist = match spec {
-        Some(spec) => spec.allowlist.clone(),
-        None => observed
-            .function
-            .as_ref()
-            .and_then(|f| f.environment.get(ENV_ALLOWLIST))
-            .and_then(|text| Allowlist::parse(text).ok())
-            .unwrap_or_default(),
-    };
-    Ok(report(
-        stack,
-        &observed,
-        &allowlist,
-        &found,
-        now_seconds(),
-        clients.calls.summary(),
-    ))
+    Ok(report(stack, &observed, &found, clients.calls.summary()))
 }
 
 fn age(seconds: Option<i64>) -> String {
@@ -343,10 +388,18 @@ impl fmt::Display for StatusReport {
             self.stack, self.account, self.region
         )?;
         if !self.exists {
-            return write!(
+            write!(
                 f,
                 "nothing exists for this stack: run `endpoint-service up --config FILE`"
-            );
+            )?;
+            if let Some(r) = &self.registry {
+                write!(
+                    f,
+                    "\ntenant registry: table {} kept, {} tenant(s) (`down --delete-tenants` deletes it)",
+                    r.table, r.tenants
+                )?;
+            }
+            return Ok(());
         }
         match &self.service {
             None => writeln!(f, "endpoint service: MISSING (run `up`)")?,
@@ -463,14 +516,43 @@ impl fmt::Display for StatusReport {
             w.sweep_schedule.as_deref().unwrap_or("MISSING"),
             yes(w.sweep_invokes_approver)
         )?;
-        if let Some(drift) = self.drift.as_ref().filter(|d| !d.in_sync) {
-            writeln!(f, "\n{drift}")?;
+        match &self.registry {
+            None => writeln!(f, "\ntenant registry: MISSING (run `up`)")?,
+            Some(r) => writeln!(
+                f,
+                "\ntenant registry: table {} ({}), point-in-time recovery {}, {} tenant(s), {} entitled",
+                r.table,
+                r.state,
+                if r.point_in_time_recovery { "on" } else { "OFF (run `up`)" },
+                r.tenants,
+                r.entitled
+            )?,
+        }
+        if let Some(p) = self.principals.as_ref().filter(|p| !p.in_sync) {
+            writeln!(
+                f,
+                "warning: the allowed principals do not follow the registry (run `up`)"
+            )?;
+            if !p.not_entitled.is_empty() {
+                writeln!(
+                    f,
+                    "  - allowed but not entitled: {}",
+                    p.not_entitled.join(", ")
+                )?;
+            }
+            if !p.not_allowed.is_empty() {
+                writeln!(
+                    f,
+                    "  - entitled but not allowed: {}",
+                    p.not_allowed.join(", ")
+                )?;
+            }
         }
         writeln!(f, "\nconnections: {}", self.connections.len())?;
         if !self.connections.is_empty() {
             writeln!(
                 f,
-                "  {:<24} {:<14} {:<18} {:<6} allowlisted",
+                "  {:<24} {:<14} {:<18} {:<6} tenant",
                 "endpoint", "owner", "state", "age"
             )?;
             for c in &self.connections {
@@ -481,7 +563,7 @@ impl fmt::Display for StatusReport {
                     c.owner.as_deref().unwrap_or("?"),
                     c.state.to_string(),
                     age(c.age_seconds),
-                    if c.allowlisted { "yes" } else { "no" }
+                    c.tenant
                 )?;
             }
         }
@@ -492,11 +574,19 @@ impl fmt::Display for StatusReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provision::observe::{ServiceObs, Zone};
+    use crate::approval::{AccountId, Tenant, TenantStatus};
+    use crate::provision::observe::{ServiceObs, TenantsTableObs, Zone};
 
-    #[test]
-    fn connections_show_age_and_whether_the_owner_is_allowlisted() {
-        let observed = Observed {
+    fn tenant(id: &str, status: TenantStatus, expires_at: Option<i64>) -> Tenant {
+        Tenant {
+            status,
+            expires_at,
+            ..Tenant::active(AccountId::parse(id).unwrap(), id)
+        }
+    }
+
+    fn observed(principals: &[&str]) -> Observed {
+        Observed {
             account: "999999999999".into(),
             region: "us-east-1".into(),
             zones: vec![
@@ -518,40 +608,69 @@ mod tests {
                 // The service's own lists need not be in the same order.
                 zone_names: vec!["us-east-1b".into(), "us-east-1a".into()],
                 zone_ids: vec!["use1-az6".into(), "use1-az1".into()],
-                principals: Default::default(),
+                principals: principals.iter().map(|p| p.to_string()).collect(),
                 private_dns_name: None,
                 private_dns: None,
             }),
+            tenants_table: Some(TenantsTableObs {
+                name: "acme-tenants".into(),
+                arn: "arn:aws:dynamodb:us-east-1:999999999999:table/acme-tenants".into(),
+                status: "ACTIVE".into(),
+                pitr: true,
+                tags: Default::default(),
+            }),
+            tenants: vec![
+                tenant("111111111111", TenantStatus::Active, None),
+                tenant("222222222222", TenantStatus::Suspended, None),
+                tenant("333333333333", TenantStatus::Active, Some(5_000)),
+            ],
+            now: 10_000,
             ..Default::default()
-        };
-        let allowlist = Allowlist::parse("111111111111").unwrap();
-        let found = vec![
-            ConnectionObs {
-                endpoint_id: "vpce-a".into(),
-                owner: Some("111111111111".into()),
-                state: EndpointState::Available,
-                created: Some(1_000),
-            },
-            ConnectionObs {
-                endpoint_id: "vpce-b".into(),
-                owner: Some("222222222222".into()),
-                state: EndpointState::PendingAcceptance,
-                created: Some(4_000),
-            },
-            ConnectionObs {
-                endpoint_id: "vpce-c".into(),
-                owner: None,
-                state: EndpointState::Rejected,
-                created: None,
-            },
-        ];
+        }
+    }
+
+    #[test]
+    fn connections_show_age_and_the_owners_standing_in_the_registry() {
+        let found: Vec<ConnectionObs> = [
+            (
+                "vpce-a",
+                Some("111111111111"),
+                EndpointState::Available,
+                Some(1_000),
+            ),
+            (
+                "vpce-b",
+                Some("222222222222"),
+                EndpointState::PendingAcceptance,
+                Some(4_000),
+            ),
+            (
+                "vpce-c",
+                Some("333333333333"),
+                EndpointState::Rejected,
+                None,
+            ),
+            (
+                "vpce-d",
+                Some("444444444444"),
+                EndpointState::Rejected,
+                None,
+            ),
+            ("vpce-e", None, EndpointState::Rejected, None),
+        ]
+        .into_iter()
+        .map(|(id, owner, state, created)| ConnectionObs {
+            endpoint_id: id.into(),
+            owner: owner.map(str::to_string),
+            state,
+            created,
+        })
+        .collect();
         let stack = StackName::parse("acme").unwrap();
         let report = report(
             &stack,
-            &observed,
-            &allowlist,
+            &observed(&["arn:aws:iam::111111111111:root"]),
             &found,
-            10_000,
             CallSummary::default(),
         );
         let zones: Vec<(&str, &str)> = report
@@ -566,94 +685,84 @@ mod tests {
             zones,
             [("us-east-1b", "use1-az1"), ("us-east-1a", "use1-az6")]
         );
-        let rows: Vec<(bool, Option<i64>)> = report
+        let rows: Vec<(bool, &str, Option<i64>)> = report
             .connections
             .iter()
-            .map(|c| (c.allowlisted, c.age_seconds))
+            .map(|c| (c.entitled, c.tenant.as_str(), c.age_seconds))
             .collect();
         assert_eq!(
             rows,
-            [(true, Some(9_000)), (false, Some(6_000)), (false, None)]
+            [
+                (true, "entitled", Some(9_000)),
+                (false, "suspended", Some(6_000)),
+                (false, "expired", None),
+                (false, "not a tenant", None),
+                (false, "not a tenant", None)
+            ]
         );
+        let registry = report.registry.as_ref().unwrap();
+        assert_eq!((registry.tenants, registry.entitled), (3, 1));
+        assert!(registry.point_in_time_recovery);
+        assert!(report.principals.as_ref().unwrap().in_sync);
         let text = report.to_string();
-        assert!(
-            text.contains(
-                "service name (give this to consumers): com.amazonaws.vpce.us-east-1.vpce-svc-1"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("2h") && text.contains("100m") && text.contains("INCOMPLETE"),
-            "{text}"
-        );
+        for expected in [
+            "service name (give this to consumers): com.amazonaws.vpce.us-east-1.vpce-svc-1",
+            "2h",
+            "100m",
+            "INCOMPLETE",
+            "tenant registry: table acme-tenants (ACTIVE), point-in-time recovery on, 3 tenant(s), 1 entitled",
+        ] {
+            assert!(text.contains(expected), "{expected}: {text}");
+        }
+        assert!(!text.contains("do not follow the registry"), "{text}");
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["connections"][1]["state"], "pendingAcceptance");
-    }
-
-    fn with_function(principals: &[&str], allowlist_env: &str) -> Observed {
-        use crate::provision::observe::FunctionObs;
-        Observed {
-            account: "999999999999".into(),
-            region: "us-east-1".into(),
-            service: Some(ServiceObs {
-                id: "vpce-svc-1".into(),
-                name: "com.amazonaws.vpce.us-east-1.vpce-svc-1".into(),
-                state: "Available".into(),
-                acceptance_required: true,
-                load_balancer_arns: Default::default(),
-                zone_names: vec![],
-                zone_ids: vec![],
-                principals: principals.iter().map(|p| p.to_string()).collect(),
-                private_dns_name: None,
-                private_dns: None,
-            }),
-            function: Some(FunctionObs {
-                arn: "arn:aws:lambda:us-east-1:999999999999:function:acme-approver".into(),
-                runtime: None,
-                handler: None,
-                role: None,
-                architecture: None,
-                code_sha256: None,
-                environment: [(ENV_ALLOWLIST.to_string(), allowlist_env.to_string())]
-                    .into_iter()
-                    .collect(),
-                state: None,
-                permissions: Default::default(),
-            }),
-            ..Default::default()
-        }
+        assert_eq!(json["registry"]["tenants"], 3);
     }
 
     #[test]
-    fn status_warns_when_principals_and_approver_allowlist_disagree() {
+    fn status_warns_when_the_principals_do_not_follow_the_registry() {
         let stack = StackName::parse("acme").unwrap();
-        let allowlist = Allowlist::parse("111111111111").unwrap();
-        let render = |observed: &Observed| {
-            report(&stack, observed, &allowlist, &[], 0, CallSummary::default())
+        let render = |principals: &[&str]| {
+            report(&stack, &observed(principals), &[], CallSummary::default())
         };
 
-        let in_sync = render(&with_function(
-            &["arn:aws:iam::111111111111:root"],
-            "111111111111",
-        ));
-        assert!(in_sync.drift.as_ref().unwrap().in_sync);
-        assert!(!in_sync.to_string().contains("drift"), "{in_sync}");
+        // `*` alone (allow_any_principal) follows the registry by definition.
+        assert!(render(&["*"]).principals.unwrap().in_sync);
 
-        // Someone added a principal in the console, not through `allow`.
-        let drifted = render(&with_function(
-            &[
-                "arn:aws:iam::111111111111:root",
-                "arn:aws:iam::222222222222:root",
-            ],
-            "111111111111",
-        ));
-        let drift = drifted.drift.as_ref().unwrap();
-        assert!(!drift.in_sync);
-        assert_eq!(drift.only_in_principals[0].as_str(), "222222222222");
+        // A suspended tenant still allowed (someone edited by hand, or an
+        // interrupted run), and the entitled one missing.
+        let drifted = render(&["arn:aws:iam::222222222222:root"]);
+        let check = drifted.principals.as_ref().unwrap();
+        assert!(!check.in_sync);
+        assert_eq!(check.not_entitled, ["arn:aws:iam::222222222222:root"]);
+        assert_eq!(check.not_allowed, ["arn:aws:iam::111111111111:root"]);
         let text = drifted.to_string();
-        assert!(text.contains("allowlist drift"), "{text}");
-        assert!(text.contains("222222222222"), "{text}");
+        assert!(
+            text.contains("do not follow the registry (run `up`)"),
+            "{text}"
+        );
         let json = serde_json::to_value(&drifted).unwrap();
-        assert_eq!(json["drift"]["in_sync"], false);
+        assert_eq!(json["principals"]["in_sync"], false);
+    }
+
+    #[test]
+    fn a_kept_registry_shows_when_nothing_else_exists() {
+        let mut kept = observed(&[]);
+        kept.service = None;
+        let report = report(
+            &StackName::parse("acme").unwrap(),
+            &kept,
+            &[],
+            CallSummary::default(),
+        );
+        assert!(!report.exists);
+        let text = report.to_string();
+        assert!(
+            text.contains(
+                "table acme-tenants kept, 3 tenant(s) (`down --delete-tenants` deletes it)"
+            ),
+            "{text}"
+        );
     }
 }

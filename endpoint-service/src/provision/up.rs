@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::apply::{apply, ApplyError};
 use super::calls::CallSummary;
-use super::observe::{observe, observe_verification};
+use super::observe::{observe, observe_tenants, observe_verification};
 use super::plan::{plan, Plan, Step};
 use super::progress::Progress;
 use super::spec::StackSpec;
@@ -50,6 +50,7 @@ pub async fn preview(clients: &Clients, spec: &StackSpec) -> Result<PlanReport, 
     let (_, sha) = read_package(spec)?;
     let mut observed = observe(clients, &spec.name, Some(&spec.network)).await?;
     observe_verification(clients, &mut observed).await?;
+    observe_tenants(clients, &mut observed).await?;
     let plan = plan(spec, &observed, &sha)?;
     Ok(PlanReport {
         plan,
@@ -115,6 +116,7 @@ pub async fn up(
     let (zip, sha) = read_package(spec)?;
     let mut observed = observe(clients, &spec.name, Some(&spec.network)).await?;
     observe_verification(clients, &mut observed).await?;
+    observe_tenants(clients, &mut observed).await?;
     let plan = plan(spec, &observed, &sha)?;
     if plan.is_empty() {
         progress.note(&format!("stack {}: up to date", spec.name));

@@ -4,7 +4,11 @@
 //! mutating step followed by `up` again (converges, no duplicates, nothing
 //! orphaned after `down`), `down` refused with a live connection and
 //! `--force`, partial AZ coverage, a name taken by someone else, and bad
-//! configs reported before any AWS call.
+//! configs reported before any AWS call. The tenant registry: `up` creates
+//! its table (point-in-time recovery, the stack's tags) and seeds it from the
+//! config without ever changing a tenant, moves a legacy `APPROVER_ALLOWLIST`
+//! into it once, the allowed principals follow it (in batches), and `down`
+//! keeps it unless `--delete-tenants`.
 //!
 //! Needs the binary: `cargo test --workspace --no-run` (or tests/run.sh) builds it.
 
@@ -12,10 +16,13 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
 use aws_sdk_ec2::types::{Filter, VpcEndpointType};
+use aws_sdk_lambda::types::Environment;
 use endpoint_service::provision::policy::{operator_actions, BOUNDARY_ADMIN_ACTIONS};
-use privatelink_core::approval::LastDecision;
+use privatelink_core::approval::{AccountId, LastDecision, Tenant, TenantStatus};
+use privatelink_core::aws::app;
 use privatelink_core::naming::STACK_TAG;
 use privatelink_core::state::EndpointState;
+use privatelink_registry::{Registry, Write};
 use privatelink_tests::bins::{self, Run};
 use privatelink_tests::fixtures::{endpoint_state, vpc_with_subnets, zones};
 use privatelink_tests::provider_cli::{run, run_json, stack_toml, StackDir};
@@ -40,9 +47,19 @@ struct Counts {
     bounded_roles: usize,
     functions: usize,
     rules: usize,
+    /// The tenant registry's table.
+    tables: usize,
 }
 
 impl Counts {
+    /// What `down` leaves: the tenant registry alone.
+    fn registry_only() -> Counts {
+        Counts {
+            tables: 1,
+            ..Counts::default()
+        }
+    }
+
     /// A complete stack in a region with `zones` AZs.
     fn complete(zones: usize) -> Counts {
         Counts {
@@ -59,6 +76,7 @@ impl Counts {
             bounded_roles: 1,
             functions: 1,
             rules: 1,
+            tables: 1,
         }
     }
 }
@@ -178,7 +196,17 @@ async fn count(account: &Account, stack: &str) -> Result<Counts> {
             .await
             .is_ok(),
     );
+    let tables = account
+        .dynamodb()
+        .list_tables()
+        .send()
+        .await?
+        .table_names()
+        .iter()
+        .filter(|t| **t == format!("{stack}-tenants"))
+        .count();
     Ok(Counts {
+        tables,
         vpcs,
         subnets,
         load_balancers,
@@ -254,8 +282,15 @@ async fn up_status_down_from_empty_and_a_converged_up_changes_nothing() -> Resul
         .context("by_operation")?
         .keys()
     {
+        // TransactWriteItems is no IAM action: DynamoDB authorizes each
+        // item as its single call, and the seeds are Put items (the e2e
+        // coverage check models every item).
+        let action = match operation.as_str() {
+            "TransactWriteItems" => "PutItem",
+            other => other,
+        };
         assert!(
-            allowed_actions.contains(operation),
+            allowed_actions.contains(action),
             "{operation} is missing from the operator policy"
         );
     }
@@ -324,7 +359,11 @@ async fn up_status_down_from_empty_and_a_converged_up_changes_nothing() -> Resul
         .expect(0)
         .json()?;
     assert_eq!(by_name["service"]["id"], service_id.as_str());
-    assert_eq!(strings(&by_name["allowlist"]), allowed);
+    assert_eq!(by_name["registry"]["table"], "alpha-tenants");
+    assert_eq!(by_name["registry"]["tenants"], 2);
+    assert_eq!(by_name["registry"]["entitled"], 2);
+    assert_eq!(by_name["registry"]["point_in_time_recovery"], true);
+    assert_eq!(by_name["principals"]["in_sync"], true, "{by_name:#}");
     let human = run(&account, &["status", "--stack", "alpha"])?
         .expect(0)
         .stdout;
@@ -382,9 +421,11 @@ async fn up_status_down_from_empty_and_a_converged_up_changes_nothing() -> Resul
         env.get("APPROVER_SERVICE_ID").map(String::as_str),
         Some(service_id.as_str())
     );
+    // The environment names the registry; the tenants are not in it.
+    assert_eq!(env.get("APPROVER_ALLOWLIST"), None);
     assert_eq!(
-        env.get("APPROVER_ALLOWLIST").map(String::as_str),
-        Some("111111111111,222222222222")
+        env.get("APPROVER_TABLE").map(String::as_str),
+        Some("alpha-tenants")
     );
     assert_eq!(
         env.get("APPROVER_NON_ALLOWLISTED_POLICY")
@@ -392,7 +433,73 @@ async fn up_status_down_from_empty_and_a_converged_up_changes_nothing() -> Resul
         Some("reject")
     );
 
-    // down removes everything; a second down has nothing to do.
+    // The registry: on demand, keyed by account id, point-in-time
+    // recovery on, tagged with the stack; the seeds active, by `config`.
+    let ddb = account.dynamodb();
+    let table = ddb
+        .describe_table()
+        .table_name("alpha-tenants")
+        .send()
+        .await?
+        .table
+        .context("table")?;
+    assert_eq!(
+        table
+            .billing_mode_summary()
+            .and_then(|b| b.billing_mode())
+            .map(|m| m.as_str()),
+        Some("PAY_PER_REQUEST")
+    );
+    assert_eq!(
+        table
+            .key_schema()
+            .iter()
+            .map(|k| (k.attribute_name(), k.key_type().as_str()))
+            .collect::<Vec<_>>(),
+        [("account_id", "HASH")]
+    );
+    let backups = ddb
+        .describe_continuous_backups()
+        .table_name("alpha-tenants")
+        .send()
+        .await?;
+    assert_eq!(
+        backups
+            .continuous_backups_description()
+            .and_then(|d| d.point_in_time_recovery_description())
+            .and_then(|p| p.point_in_time_recovery_status())
+            .map(|s| s.as_str()),
+        Some("ENABLED")
+    );
+    let tags = ddb
+        .list_tags_of_resource()
+        .resource_arn(table.table_arn().context("arn")?)
+        .send()
+        .await?;
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == STACK_TAG && t.value() == "alpha"),
+        "{tags:?}"
+    );
+    let tenants = Registry::new(ddb.clone(), "alpha-tenants").list().await?;
+    assert_eq!(
+        tenants
+            .iter()
+            .map(|t| (
+                t.account_id.as_str(),
+                t.status.as_str(),
+                t.updated_by.as_deref()
+            ))
+            .collect::<Vec<_>>(),
+        allowed
+            .iter()
+            .map(|a| (*a, "active", Some("config")))
+            .collect::<Vec<_>>()
+    );
+
+    // down removes everything but the registry, and says how to delete it;
+    // a second down has nothing to do.
     let down = run_json(&account, &["down", "-c", config])
         .await?
         .expect(0)
@@ -401,7 +508,18 @@ async fn up_status_down_from_empty_and_a_converged_up_changes_nothing() -> Resul
         down["deleted"].as_array().map(Vec::len).unwrap_or(0) >= 10,
         "{down:#}"
     );
-    assert_eq!(count(&account, "alpha").await?, Counts::default());
+    assert_eq!(down["kept_tenants_table"], "alpha-tenants", "{down:#}");
+    assert_eq!(count(&account, "alpha").await?, Counts::registry_only());
+    let again = run(&account, &["down", "--stack", "alpha"])?.expect(0);
+    assert!(
+        again.stdout.contains("nothing to delete")
+            && again.stdout.contains("kept table alpha-tenants")
+            && again
+                .stdout
+                .contains("endpoint-service down --stack alpha --delete-tenants"),
+        "{}",
+        again.stdout
+    );
     let again = run_json(&account, &["down", "--stack", "alpha"])
         .await?
         .expect(0)
@@ -413,6 +531,19 @@ async fn up_status_down_from_empty_and_a_converged_up_changes_nothing() -> Resul
         .expect(0)
         .json()?;
     assert_eq!(gone["exists"], false);
+    assert_eq!(gone["registry"]["tenants"], 2, "{gone:#}");
+
+    // Asked to, down deletes the registry and its tenants.
+    let deleted = run_json(&account, &["down", "--stack", "alpha", "--delete-tenants"])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(
+        strings(&deleted["deleted"]),
+        ["table alpha-tenants (the tenant registry, with every tenant)"]
+    );
+    assert_eq!(deleted["kept_tenants_table"], Value::Null);
+    assert_eq!(count(&account, "alpha").await?, Counts::default());
     Ok(())
 }
 
@@ -436,6 +567,14 @@ async fn a_failure_at_every_mutating_step_then_up_again_converges() -> Result<()
         }
     }
     assert!(actions.len() >= 15, "{actions:?}");
+    // The registry's own steps are among them.
+    for registry in [
+        "CreateTable",
+        "UpdateContinuousBackups",
+        "TransactWriteItems",
+    ] {
+        assert!(actions.iter().any(|a| a == registry), "{actions:?}");
+    }
 
     for action in &actions {
         let account = Account::fresh(emulator).await?;
@@ -477,7 +616,7 @@ async fn a_failure_at_every_mutating_step_then_up_again_converges() -> Result<()
             "after a failed {action}: {converged:#}"
         );
 
-        run_json(&account, &["down", "-c", &config])
+        run_json(&account, &["down", "-c", &config, "--delete-tenants"])
             .await?
             .expect(0);
         assert_eq!(
@@ -486,7 +625,7 @@ async fn a_failure_at_every_mutating_step_then_up_again_converges() -> Result<()
             "orphans after a failed {action}"
         );
     }
-    run_json(&reference, &["down", "-c", &config])
+    run_json(&reference, &["down", "-c", &config, "--delete-tenants"])
         .await?
         .expect(0);
     Ok(())
@@ -537,7 +676,8 @@ async fn down_refuses_while_a_consumer_is_connected_unless_forced() -> Result<()
     assert_eq!(connection["endpoint_id"], endpoint_id.as_str());
     assert_eq!(connection["owner"], consumer.id.as_str());
     assert_eq!(connection["state"], "pendingAcceptance");
-    assert_eq!(connection["allowlisted"], true);
+    assert_eq!(connection["entitled"], true);
+    assert_eq!(connection["tenant"], "entitled");
     assert!(connection["age_seconds"].as_i64().is_some_and(|a| a >= 0));
 
     let refused = run_json(&provider, &["down", "-c", config])
@@ -559,7 +699,7 @@ async fn down_refuses_while_a_consumer_is_connected_unless_forced() -> Result<()
         .expect(0)
         .json()?;
     assert_eq!(strings(&forced["rejected"]), vec![endpoint_id.clone()]);
-    assert_eq!(count(&provider, "gamma").await?, Counts::default());
+    assert_eq!(count(&provider, "gamma").await?, Counts::registry_only());
     assert_eq!(
         endpoint_state(&consumer, &endpoint_id).await?,
         EndpointState::Rejected
@@ -674,7 +814,7 @@ async fn partial_az_coverage_is_refused_unless_allowed_and_the_operators_vpc_is_
 }
 
 #[tokio::test]
-async fn a_changed_allowlist_is_an_update_and_a_foreign_name_is_refused() -> Result<()> {
+async fn a_new_seed_becomes_a_tenant_and_a_principal_and_a_foreign_name_is_refused() -> Result<()> {
     let emulator = Emulator::shared();
     let account = Account::fresh(emulator).await?;
     let stack = StackDir::new(&stack_toml("eps", &["111111111111"], ""))?;
@@ -692,18 +832,16 @@ async fn a_changed_allowlist_is_an_update_and_a_foreign_name_is_refused() -> Res
         .flatten()
         .filter_map(|s| s["resource"]["kind"].as_str().map(String::from))
         .collect();
-    // The approver learns the new account before the service allows it.
-    assert_eq!(kinds, ["function_configuration", "principals"], "{plan:#}");
+    // The new account is a tenant before the service allows it; the
+    // approver's configuration does not change (it reads the registry).
+    assert_eq!(kinds, ["tenants", "principals"], "{plan:#}");
     let up = run_json(&account, &["up", "-c", config])
         .await?
         .expect(0)
         .json()?;
     assert_eq!(
         strings(&up["calls"]["mutating_operations"]),
-        [
-            "UpdateFunctionConfiguration",
-            "ModifyVpcEndpointServicePermissions"
-        ]
+        ["TransactWriteItems", "ModifyVpcEndpointServicePermissions"]
     );
     let again = run_json(&account, &["up", "-c", config])
         .await?
@@ -883,5 +1021,320 @@ async fn bad_configs_are_reported_with_file_line_and_key_before_any_call() -> Re
         "{}",
         missing.stderr
     );
+    Ok(())
+}
+
+/// `(service, action)` of every call `endpoint-service` made as `account`
+/// from the `skip`-th on, as the emulator recorded them (all callers share
+/// the emulator; the account and the app name tell this run's calls apart).
+async fn recorded(
+    emulator: &Emulator,
+    account: &Account,
+    skip: usize,
+) -> Result<Vec<(String, String)>> {
+    let log = emulator.calls().await?;
+    Ok(log["calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["account"] == account.id.as_str() && c["app"] == app::ENDPOINT_SERVICE)
+        .skip(skip)
+        .map(|c| {
+            (
+                c["service"].as_str().unwrap_or_default().to_string(),
+                c["action"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
+}
+
+fn kinds(plan: &Value) -> Vec<String> {
+    plan["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["resource"]["kind"].as_str().map(String::from))
+        .collect()
+}
+
+fn principal(account: &str) -> String {
+    format!("arn:aws:iam::{account}:root")
+}
+
+#[tokio::test]
+async fn seeding_never_changes_a_tenant_and_the_principals_follow_the_registry() -> Result<()> {
+    let emulator = Emulator::shared();
+    let account = Account::fresh(emulator).await?;
+    let (a, b, c) = ("111111111111", "222222222222", "333333333333");
+    let stack = StackDir::new(&stack_toml("theta", &[a, b], ""))?;
+    let config = stack.config().to_str().context("utf-8 path")?;
+    run_json(&account, &["up", "-c", config]).await?.expect(0);
+
+    // An operator suspends A and gives B a name and a quota (as `tenants`
+    // does: conditional writes), and adds C, which the config never lists.
+    let registry = Registry::new(account.dynamodb(), "theta-tenants");
+    let ops = "arn:aws:iam::999999999999:user/ops";
+    let tenant_a = registry.get(a).await?.context("A was seeded")?;
+    registry
+        .replace(
+            &Tenant {
+                status: TenantStatus::Suspended,
+                notes: Some("unpaid".into()),
+                ..tenant_a
+            },
+            ops,
+        )
+        .await?;
+    let tenant_b = registry.get(b).await?.context("B was seeded")?;
+    registry
+        .replace(
+            &Tenant {
+                name: "Beta Corp".into(),
+                max_endpoints: Some(1),
+                ..tenant_b
+            },
+            ops,
+        )
+        .await?;
+    registry
+        .create(&Tenant::active(AccountId::parse(c)?, "Gamma"), ops)
+        .await?;
+    let before = registry.list().await?;
+
+    // `up` writes no tenant (A and B are in the registry: never seeded
+    // again), and the principals follow it: A out, C in.
+    let plan = run_json(&account, &["plan", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(kinds(&plan), ["principals"], "{plan:#}");
+    let up = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(
+        strings(&up["calls"]["mutating_operations"]),
+        ["ModifyVpcEndpointServicePermissions"]
+    );
+    assert_eq!(registry.list().await?, before, "up changed a tenant");
+    let status = run_json(&account, &["status", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(
+        strings(&status["service"]["allowed_principals"]),
+        [principal(b), principal(c)]
+    );
+    assert_eq!(status["registry"]["tenants"], 3);
+    assert_eq!(status["registry"]["entitled"], 2);
+    let again = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(again["calls"]["mutating"], 0, "{again:#}");
+    run_json(&account, &["down", "-c", config, "--delete-tenants"])
+        .await?
+        .expect(0);
+    assert_eq!(count(&account, "theta").await?, Counts::default());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_legacy_allowlist_moves_into_the_registry_once() -> Result<()> {
+    let emulator = Emulator::shared();
+    let account = Account::fresh(emulator).await?;
+    let (a, c) = ("111111111111", "333333333333");
+    let stack = StackDir::new(&stack_toml("iota", &[a], ""))?;
+    let config = stack.config().to_str().context("utf-8 path")?;
+    run_json(&account, &["up", "-c", config]).await?.expect(0);
+
+    // The approver as a version before the registry left it: the accounts
+    // in APPROVER_ALLOWLIST, no APPROVER_TABLE.
+    let lambda = account.lambda();
+    let function = lambda
+        .get_function_configuration()
+        .function_name("iota-approver")
+        .send()
+        .await?;
+    let mut env = function
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .context("environment")?;
+    env.remove("APPROVER_TABLE");
+    env.insert("APPROVER_ALLOWLIST".into(), format!("{a},{c}"));
+    lambda
+        .update_function_configuration()
+        .function_name("iota-approver")
+        .environment(Environment::builder().set_variables(Some(env)).build())
+        .send()
+        .await?;
+
+    // C becomes a tenant first, then the approver is rewritten without the
+    // variable, then the service allows C.
+    let plan = run_json(&account, &["plan", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(
+        kinds(&plan),
+        ["tenants", "function_configuration", "principals"],
+        "{plan:#}"
+    );
+    assert_eq!(strings(&plan["steps"][0]["resource"]["accounts"]), [c]);
+    let up = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(
+        strings(&up["calls"]["mutating_operations"]),
+        [
+            "TransactWriteItems",
+            "UpdateFunctionConfiguration",
+            "ModifyVpcEndpointServicePermissions"
+        ]
+    );
+    let registry = Registry::new(account.dynamodb(), "iota-tenants");
+    let moved = registry
+        .get(c)
+        .await?
+        .context("C moved into the registry")?;
+    assert_eq!(moved.status, TenantStatus::Active);
+    assert_eq!(moved.updated_by.as_deref(), Some("config"));
+    let env = lambda
+        .get_function_configuration()
+        .function_name("iota-approver")
+        .send()
+        .await?
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .context("environment")?;
+    assert_eq!(env.get("APPROVER_ALLOWLIST"), None);
+    assert_eq!(
+        env.get("APPROVER_TABLE").map(String::as_str),
+        Some("iota-tenants")
+    );
+    let again = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(again["calls"]["mutating"], 0, "{again:#}");
+
+    // Once: removing C from the registry is not undone by the next `up`
+    // (the variable is gone, and the config never listed C).
+    registry.remove(&moved).await?;
+    let up = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(
+        strings(&up["calls"]["mutating_operations"]),
+        ["ModifyVpcEndpointServicePermissions"]
+    );
+    assert_eq!(registry.get(c).await?, None);
+    run_json(&account, &["down", "-c", config, "--delete-tenants"])
+        .await?
+        .expect(0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn principals_follow_hundreds_of_tenants_in_batches_and_a_converged_up_only_reads(
+) -> Result<()> {
+    let emulator = Emulator::shared();
+    let account = Account::fresh(emulator).await?;
+    // No seed: the tenants come from an import.
+    let stack = StackDir::new(&stack_toml("kappa", &[], ""))?;
+    let config = stack.config().to_str().context("utf-8 path")?;
+    let up = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    let mutating = strings(&up["calls"]["mutating_operations"]);
+    assert!(
+        !mutating
+            .iter()
+            .any(|m| m == "TransactWriteItems" || m == "ModifyVpcEndpointServicePermissions"),
+        "{mutating:?}"
+    );
+    let registry = Registry::new(account.dynamodb(), "kappa-tenants");
+    let imported: Vec<Write> = (0..250u64)
+        .map(|i| {
+            let id = format!("{:012}", 400_000_000_000 + i);
+            Ok(Write::Create(Tenant::active(AccountId::parse(&id)?, id)))
+        })
+        .collect::<Result<_>>()?;
+    registry.write_all(&imported, "import").await?;
+
+    // 250 principals to add: three calls of at most 100.
+    let seen = recorded(emulator, &account, 0).await?.len();
+    run_json(&account, &["up", "-c", config]).await?.expect(0);
+    let calls = recorded(emulator, &account, seen).await?;
+    let modify = calls
+        .iter()
+        .filter(|(_, a)| a == "ModifyVpcEndpointServicePermissions")
+        .count();
+    assert_eq!(modify, 3, "{calls:?}");
+    let status = run_json(&account, &["status", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(
+        status["service"]["allowed_principals"]
+            .as_array()
+            .map(Vec::len),
+        Some(250)
+    );
+
+    // Converged: the registry costs four reads (the table, its tags, its
+    // backups, one Scan page) and no write.
+    let seen = recorded(emulator, &account, 0).await?.len();
+    let again = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(again["calls"]["mutating"], 0, "{again:#}");
+    let dynamodb: Vec<String> = recorded(emulator, &account, seen)
+        .await?
+        .into_iter()
+        .filter(|(service, _)| service == "dynamodb")
+        .map(|(_, action)| action)
+        .collect();
+    assert_eq!(
+        dynamodb.iter().collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            &"DescribeContinuousBackups".to_string(),
+            &"DescribeTable".to_string(),
+            &"ListTagsOfResource".to_string(),
+            &"Scan".to_string()
+        ]),
+        "{dynamodb:?}"
+    );
+    assert_eq!(dynamodb.len(), 4, "{dynamodb:?}");
+
+    // allow_any_principal: `*` alone, the 250 removed in three calls.
+    stack.rewrite(
+        &stack_toml("kappa", &[], "")
+            .replace("[access]\n", "[access]\nallow_any_principal = true\n"),
+    )?;
+    let seen = recorded(emulator, &account, 0).await?.len();
+    run_json(&account, &["up", "-c", config]).await?.expect(0);
+    let modify = recorded(emulator, &account, seen)
+        .await?
+        .into_iter()
+        .filter(|(_, a)| a == "ModifyVpcEndpointServicePermissions")
+        .count();
+    assert_eq!(modify, 3);
+    let status = run_json(&account, &["status", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(strings(&status["service"]["allowed_principals"]), ["*"]);
+    assert_eq!(status["principals"]["in_sync"], true);
+    run_json(&account, &["down", "-c", config, "--delete-tenants"])
+        .await?
+        .expect(0);
+    assert_eq!(count(&account, "kappa").await?, Counts::default());
     Ok(())
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::*;
+use crate::approval::{AccountId, Tenant};
 use crate::provision::observe::*;
 use crate::provision::spec::{Overrides, StackSpec};
 
@@ -47,13 +48,41 @@ fn empty() -> Observed {
         account: "999999999999".into(),
         region: "us-east-1".into(),
         zones: zones(),
+        now: NOW,
         ..Default::default()
+    }
+}
+
+/// The moment the plan judges expiry at.
+const NOW: i64 = 1_000_000;
+
+fn account(id: &str) -> AccountId {
+    AccountId::parse(id).unwrap()
+}
+
+/// A seeded tenant as the registry holds it.
+fn tenant(id: &str) -> Tenant {
+    Tenant {
+        updated_by: Some("config".into()),
+        version: 1,
+        ..Tenant::active(account(id), id)
     }
 }
 
 /// What AWS would report for a stack `up` built from `spec`.
 fn converged(spec: &StackSpec) -> Observed {
     let mut o = empty();
+    o.tenants_table = Some(TenantsTableObs {
+        name: "acme-tenants".into(),
+        arn: "arn:aws:dynamodb:us-east-1:999999999999:table/acme-tenants".into(),
+        status: "ACTIVE".into(),
+        pitr: true,
+        tags: crate::provision::resources::StackTags::new(&spec.name, &spec.tags)
+            .pairs()
+            .into_iter()
+            .collect(),
+    });
+    o.tenants = spec.allowlist.iter().map(|a| tenant(a.as_str())).collect();
     o.vpc = Some(VpcObs {
         id: "vpc-1".into(),
         cidr: "10.40.0.0/16".into(),
@@ -127,7 +156,7 @@ fn converged(spec: &StackSpec) -> Observed {
         load_balancer_arns: BTreeSet::from(["arn:lb".to_string()]),
         zone_names: vec![],
         zone_ids: vec![],
-        principals: desired_principals(spec, "us-east-1"),
+        principals: desired_principals(spec, &o),
         private_dns_name: spec.private_dns_name.clone(),
         private_dns: spec.private_dns_name.as_ref().map(|_| PrivateDnsObs {
             state: Some("verified".into()),
@@ -237,6 +266,9 @@ fn from_empty_everything_is_created_in_dependency_order() {
     let plan = plan(&spec, &empty(), SHA).unwrap();
     let kinds: Vec<String> = kinds(&plan).into_iter().map(|(_, k)| k).collect();
     let order = [
+        "tenants_table",
+        "tenants_table_backups",
+        "tenants",
         "vpc",
         "subnet",
         "subnet",
@@ -446,13 +478,21 @@ fn spec_changes_plan_updates() {
     let more = spec("").clone();
     let mut wider = more.clone();
     wider.allowlist = crate::approval::Allowlist::parse("111111111111,222222222222").unwrap();
+    let p = plan(&wider, &observed, SHA).unwrap();
     assert_eq!(
-        kinds(&plan(&wider, &observed, SHA).unwrap()),
-        // The approver learns the new account before the service allows it.
+        kinds(&p),
+        // The new account is a tenant before the service allows it; the
+        // approver's configuration does not change (it reads the registry).
         [
-            (Action::Update, "function_configuration".to_string()),
+            (Action::Create, "tenants".to_string()),
             (Action::Update, "principals".to_string())
         ]
+    );
+    assert_eq!(
+        p.steps[0].resource,
+        Resource::Tenants {
+            accounts: vec![account("222222222222")]
+        }
     );
     let mut ports = more.clone();
     ports.ports = vec![443, 8443];
@@ -477,7 +517,13 @@ fn spec_changes_plan_updates() {
     let mut any = more;
     any.allow_any_principal = true;
     let p = plan(&any, &observed, SHA).unwrap();
-    assert!(p.steps[0].reason.contains("add [*]"), "{p}");
+    // `*` alone: listing accounts beside it would allow no one more.
+    assert!(
+        p.steps[0]
+            .reason
+            .contains("add [*], remove [arn:aws:iam::111111111111:root]"),
+        "{p}"
+    );
 }
 
 #[test]
@@ -694,4 +740,285 @@ fn the_approver_learns_a_new_account_before_the_service_allows_it() {
             Resource::Principals
         ]
     );
+}
+
+#[test]
+fn the_registry_table_is_created_backed_up_and_tagged() {
+    let spec = spec("[tags]\nteam = \"platform\"");
+    type Drift = fn(&mut Observed);
+    let cases: Vec<(&str, Drift, Vec<(Action, &str)>)> = vec![
+        (
+            "the table deleted (its tenants with it)",
+            |o| {
+                o.tenants_table = None;
+                o.tenants.clear();
+            },
+            vec![
+                (Action::Create, "tenants_table"),
+                (Action::Update, "tenants_table_backups"),
+                (Action::Create, "tenants"),
+            ],
+        ),
+        (
+            "point-in-time recovery off",
+            |o| o.tenants_table.as_mut().unwrap().pitr = false,
+            vec![(Action::Update, "tenants_table_backups")],
+        ),
+        (
+            "a tag removed",
+            |o| {
+                o.tenants_table.as_mut().unwrap().tags.remove("team");
+            },
+            vec![(Action::Update, "tenants_table_tags")],
+        ),
+        (
+            "a tag changed",
+            |o| {
+                o.tenants_table
+                    .as_mut()
+                    .unwrap()
+                    .tags
+                    .insert("team".into(), "other".into());
+            },
+            vec![(Action::Update, "tenants_table_tags")],
+        ),
+        (
+            "a tag of someone else's beside ours",
+            |o| {
+                o.tenants_table
+                    .as_mut()
+                    .unwrap()
+                    .tags
+                    .insert("cost-center".into(), "42".into());
+            },
+            vec![],
+        ),
+    ];
+    for (name, drift, expected) in cases {
+        let mut observed = converged(&spec);
+        drift(&mut observed);
+        let p = plan(&spec, &observed, SHA).unwrap();
+        let expected: Vec<(Action, String)> = expected
+            .into_iter()
+            .map(|(a, k)| (a, k.to_string()))
+            .collect();
+        assert_eq!(kinds(&p), expected, "{name}: {p}");
+    }
+    for state in ["CREATING", "DELETING"] {
+        let mut observed = converged(&spec);
+        observed.tenants_table.as_mut().unwrap().status = state.into();
+        let error = plan(&spec, &observed, SHA).unwrap_err();
+        assert!(
+            matches!(error, ProvisionError::Refused(ref m) if m.contains(state) && m.contains("run `up` again")),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn seeding_creates_only_missing_tenants_and_never_changes_one() {
+    let spec = spec("");
+    // Suspended by an operator since the seed: `up` leaves the tenant as it
+    // is and stops allowing the account.
+    let mut observed = converged(&spec);
+    observed.tenants[0].status = crate::approval::TenantStatus::Suspended;
+    let p = plan(&spec, &observed, SHA).unwrap();
+    assert_eq!(
+        kinds(&p),
+        [(Action::Update, "principals".to_string())],
+        "{p}"
+    );
+    assert!(
+        p.steps[0]
+            .reason
+            .contains("add [], remove [arn:aws:iam::111111111111:root]"),
+        "{p}"
+    );
+    // Expired: the same.
+    let mut observed = converged(&spec);
+    observed.tenants[0].expires_at = Some(NOW);
+    assert_eq!(
+        kinds(&plan(&spec, &observed, SHA).unwrap()),
+        [(Action::Update, "principals".to_string())]
+    );
+    // Renamed, with a quota: nothing to do.
+    let mut observed = converged(&spec);
+    observed.tenants[0].name = "Acme Corp".into();
+    observed.tenants[0].max_endpoints = Some(2);
+    assert!(plan(&spec, &observed, SHA).unwrap().is_empty());
+}
+
+#[test]
+fn the_principals_follow_the_registry_not_the_config() {
+    let spec = spec("");
+    let mut observed = converged(&spec);
+    // Added with `tenants add`, not in the config: allowed by the next `up`
+    // too (the operator's command allows it at once).
+    let mut added = tenant("444444444444");
+    added.expires_at = Some(NOW + 1);
+    observed.tenants.push(added);
+    observed.tenants.push(Tenant {
+        status: crate::approval::TenantStatus::Suspended,
+        ..tenant("555555555555")
+    });
+    let p = plan(&spec, &observed, SHA).unwrap();
+    assert_eq!(kinds(&p), [(Action::Update, "principals".to_string())]);
+    assert!(
+        p.steps[0]
+            .reason
+            .contains("add [arn:aws:iam::444444444444:root], remove []"),
+        "{p}"
+    );
+    assert_eq!(
+        desired_principals(&spec, &observed),
+        BTreeSet::from([
+            "arn:aws:iam::111111111111:root".to_string(),
+            "arn:aws:iam::444444444444:root".to_string()
+        ])
+    );
+    // In another partition, its ARNs.
+    let mut china = observed.clone();
+    china.region = "cn-north-1".into();
+    assert!(desired_principals(&spec, &china).contains("arn:aws-cn:iam::444444444444:root"));
+    // With allow_any_principal, `*` alone, whatever the registry holds.
+    let mut any = spec.clone();
+    any.allow_any_principal = true;
+    assert_eq!(
+        desired_principals(&any, &observed),
+        BTreeSet::from(["*".to_string()])
+    );
+}
+
+#[test]
+fn an_empty_allowlist_seeds_nothing_and_allows_no_one() {
+    let spec = spec("").clone();
+    let mut none = spec.clone();
+    none.allowlist = Default::default();
+    let p = plan(&none, &empty(), SHA).unwrap();
+    let k: Vec<String> = kinds(&p).into_iter().map(|(_, k)| k).collect();
+    assert!(!k.contains(&"tenants".to_string()), "{p}");
+    assert!(!k.contains(&"principals".to_string()), "{p}");
+    assert_eq!(k[..2], ["tenants_table", "tenants_table_backups"]);
+}
+
+#[test]
+fn a_legacy_allowlist_moves_into_the_registry_once_before_the_environment_loses_it() {
+    let spec = spec("");
+    let mut observed = converged(&spec);
+    // A stack built before the registry: the approver's environment holds
+    // the allowlist, and no table names the registry.
+    let env = &mut observed.function.as_mut().unwrap().environment;
+    env.remove(crate::approval::config::ENV_TABLE);
+    env.insert(
+        crate::approval::config::LEGACY_ENV_ALLOWLIST.into(),
+        "111111111111, 333333333333,bad".into(),
+    );
+    observed
+        .service
+        .as_mut()
+        .unwrap()
+        .principals
+        .insert("arn:aws:iam::333333333333:root".into());
+    let p = plan(&spec, &observed, SHA).unwrap();
+    assert_eq!(
+        kinds(&p),
+        [
+            (Action::Create, "tenants".to_string()),
+            (Action::Update, "function_configuration".to_string()),
+        ],
+        "{p}"
+    );
+    // 111111111111 is already a tenant (seeded from the config): only
+    // 333333333333 moves; the entry that is no account id is named.
+    assert_eq!(
+        p.steps[0].resource,
+        Resource::Tenants {
+            accounts: vec![account("333333333333")]
+        }
+    );
+    let reason = &p.steps[0].reason;
+    assert!(
+        reason.contains("1 moved once from the approver's APPROVER_ALLOWLIST (333333333333)")
+            && reason.contains("not account ids: bad"),
+        "{reason}"
+    );
+    assert!(p.steps[1].reason.contains("drop APPROVER_ALLOWLIST"), "{p}");
+
+    // Once moved and the environment rewritten, nothing more: the tenant
+    // stays (and stays allowed) although the config does not list it.
+    let mut after = converged(&spec);
+    after.tenants.push(tenant("333333333333"));
+    after
+        .service
+        .as_mut()
+        .unwrap()
+        .principals
+        .insert("arn:aws:iam::333333333333:root".into());
+    assert!(plan(&spec, &after, SHA).unwrap().is_empty());
+
+    // A stack whose registry table is gone too: the table comes first,
+    // then the tenants, then the approver that reads them, then the
+    // principals.
+    observed.tenants_table = None;
+    observed.tenants.clear();
+    observed.service.as_mut().unwrap().principals.clear();
+    let p = plan(&spec, &observed, SHA).unwrap();
+    assert_eq!(
+        kinds(&p),
+        [
+            (Action::Create, "tenants_table".to_string()),
+            (Action::Update, "tenants_table_backups".to_string()),
+            (Action::Create, "tenants".to_string()),
+            (Action::Update, "function_configuration".to_string()),
+            (Action::Update, "principals".to_string()),
+        ],
+        "{p}"
+    );
+    assert_eq!(
+        p.steps[2].resource,
+        Resource::Tenants {
+            accounts: vec![account("111111111111"), account("333333333333")]
+        }
+    );
+}
+
+#[test]
+fn ten_thousand_tenants_do_not_change_the_approvers_environment() {
+    let spec = spec("");
+    let env = desired_environment(&spec, "vpce-svc-0123456789abcdef0");
+    let mut observed = converged(&spec);
+    // The config's one account and 9,999 added with `tenants import`.
+    observed
+        .tenants
+        .extend((0..9_999u64).map(|i| tenant(&format!("{:012}", 200_000_000_000 + i))));
+    observed.service.as_mut().unwrap().principals = desired_principals(&spec, &observed);
+    assert_eq!(observed.service.as_ref().unwrap().principals.len(), 10_000);
+    // A converged stack of 10,000 tenants plans nothing, and the
+    // environment is the one of a stack of one.
+    assert!(plan(&spec, &observed, SHA).unwrap().is_empty());
+    assert_eq!(
+        observed.function.as_ref().unwrap().environment,
+        desired_environment(&spec, "vpce-svc-1")
+    );
+    // Lambda counts keys and values against 4 KB in all.
+    let size: usize = env.iter().map(|(k, v)| k.len() + v.len()).sum();
+    assert!(size < 300, "{size} bytes: {env:?}");
+    assert!(!env.contains_key(crate::approval::config::LEGACY_ENV_ALLOWLIST));
+    assert_eq!(
+        env.get("APPROVER_TABLE").map(String::as_str),
+        Some("acme-tenants")
+    );
+
+    // 10,000 principals to add: one step, whose reason stays short (the
+    // adapter sends them 100 to a call).
+    let mut unallowed = observed.clone();
+    unallowed.service.as_mut().unwrap().principals.clear();
+    let p = plan(&spec, &unallowed, SHA).unwrap();
+    assert_eq!(kinds(&p), [(Action::Update, "principals".to_string())]);
+    assert!(
+        p.steps[0].reason.contains("and 9995 more"),
+        "{}",
+        p.steps[0].reason
+    );
+    assert!(p.to_string().len() < 1_000);
 }

@@ -4,10 +4,10 @@
 //! handler `bootstrap`, the APPROVER_* environment), and the resource
 //! policy statements that let SNS and the sweep schedule invoke it.
 //!
-//! The one adapter of the function: `up`/`down` and the operator commands
-//! (`allow`/`disallow` change `APPROVER_ALLOWLIST` through
-//! [`read_environment`] and [`set_environment`]) all read and write it
-//! here, and every update waits with the SDK's `function_updated_v2` waiter.
+//! The one adapter of the function: `up`/`down` write it here, the
+//! operator commands read its environment through [`read_environment`]
+//! (which service and tenant registry it decides for), and every update
+//! waits with the SDK's `function_updated_v2` waiter.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -513,14 +513,10 @@ async fn wait_updated(lambda: &aws_sdk_lambda::Client, name: &str) -> Result<(),
     }
 }
 
-/// The function's environment as Lambda holds it, with what a change of it
-/// needs: the revision it was read at and the stack tag.
+/// The function's environment as Lambda holds it, and the stack tag that
+/// says whose function it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionEnvironment {
-    /// Lambda's revision id at the time of reading: [`set_environment`]
-    /// sends it back, so a concurrent change fails the update instead of
-    /// being lost.
-    pub revision_id: Option<String>,
     pub variables: HashMap<String, String>,
     /// The value of the stack's ownership tag, if the function has one.
     pub stack_tag: Option<String>,
@@ -545,7 +541,6 @@ pub async fn read_environment(
     Ok(out.map(|out| {
         let config = out.configuration();
         FunctionEnvironment {
-            revision_id: config.and_then(|c| c.revision_id()).map(str::to_string),
             variables: config
                 .and_then(|c| c.environment())
                 .and_then(|e| e.variables())
@@ -557,32 +552,6 @@ pub async fn read_environment(
                 .cloned(),
         }
     }))
-}
-
-/// Replaces the function's whole environment (and nothing else) and waits
-/// until Lambda has applied it. With `revision_id`, the update is made only
-/// if the function is still at that revision
-/// (`PreconditionFailedException` otherwise), so a read-modify-write never
-/// overwrites a change made in between.
-pub async fn set_environment(
-    lambda: &aws_sdk_lambda::Client,
-    name: &str,
-    variables: HashMap<String, String>,
-    revision_id: Option<&str>,
-) -> Result<(), ProvisionError> {
-    lambda
-        .update_function_configuration()
-        .function_name(name)
-        .environment(
-            Environment::builder()
-                .set_variables(Some(variables))
-                .build(),
-        )
-        .set_revision_id(revision_id.map(str::to_string))
-        .send()
-        .await
-        .map_err(aws_err("UpdateFunctionConfiguration", name.to_string()))?;
-    wait_updated(lambda, name).await
 }
 
 /// Replaces the code (and architecture).

@@ -10,6 +10,7 @@ pub mod network;
 pub mod nlb;
 pub mod schedule;
 pub mod service;
+pub mod tenants_table;
 pub mod topic;
 
 use std::collections::BTreeMap;

@@ -181,24 +181,41 @@ pub async fn set_service(
         ))
 }
 
-/// Adds and removes allowed principals.
+/// The most principals one `ModifyVpcEndpointServicePermissions` call adds
+/// or removes. ASSUMED: AWS documents no limit on the lists' length; 100
+/// keeps each request small (about 4 KB of ARNs) and is the batch size the
+/// rest of the kit uses (BatchGetItem, TransactWriteItems).
+pub const PRINCIPALS_PER_CALL: usize = 100;
+
+/// Adds and removes allowed principals, at most [`PRINCIPALS_PER_CALL`] of
+/// each per call (10,000 tenants are 100 calls, not one request AWS may
+/// refuse); no call when both lists are empty. A failure stops the run:
+/// the batches before it stay applied, and running again finishes the job
+/// (the plan compares with what the service then allows).
 pub async fn set_principals(
     ec2: &Client,
     service_id: &str,
     add: &[String],
     remove: &[String],
 ) -> Result<(), ProvisionError> {
-    ec2.modify_vpc_endpoint_service_permissions()
-        .service_id(service_id)
-        .set_add_allowed_principals((!add.is_empty()).then(|| add.to_vec()))
-        .set_remove_allowed_principals((!remove.is_empty()).then(|| remove.to_vec()))
-        .send()
-        .await
-        .map(drop)
-        .map_err(aws_err(
-            "ModifyVpcEndpointServicePermissions",
-            service_id.to_string(),
-        ))
+    let mut adds = add.chunks(PRINCIPALS_PER_CALL);
+    let mut removes = remove.chunks(PRINCIPALS_PER_CALL);
+    loop {
+        let (add, remove) = (adds.next(), removes.next());
+        if add.is_none() && remove.is_none() {
+            return Ok(());
+        }
+        ec2.modify_vpc_endpoint_service_permissions()
+            .service_id(service_id)
+            .set_add_allowed_principals(add.map(<[String]>::to_vec))
+            .set_remove_allowed_principals(remove.map(<[String]>::to_vec))
+            .send()
+            .await
+            .map_err(aws_err(
+                "ModifyVpcEndpointServicePermissions",
+                service_id.to_string(),
+            ))?;
+    }
 }
 
 /// Sets (or removes) the service's private DNS name.

@@ -50,6 +50,26 @@ team = "platform"
         }
     }
 
+    #[test]
+    fn the_allowlist_only_seeds_the_registry_so_it_may_be_empty_or_absent() {
+        for (from, to) in [
+            ("\"111111111111\", \"222222222222\"", ""),
+            ("allowlist = [\"111111111111\", \"222222222222\"]\n", ""),
+        ] {
+            let text = GOOD.replacen(from, to, 1);
+            let spec = parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(spec.allowlist.is_empty());
+        }
+        let blank = GOOD.replacen("\"111111111111\", \"222222222222\"", "\"\"", 1);
+        let error = parse(&blank).expect_err("only an empty entry");
+        assert!(
+            error
+                .to_string()
+                .contains("allowlist = [] to seed no tenant"),
+            "{error}"
+        );
+    }
+
     /// (replace this, with that, key expected, message fragment expected)
     #[test]
     fn each_mistake_names_the_key_line_and_fix() {

@@ -111,19 +111,26 @@ pub(super) fn validate(
         validate_service(p, &raw.service, network.as_ref());
     let health_check = validate_health(p, raw.health_check.as_ref());
 
-    let joined = raw.access.allowlist.get_ref().join(",");
-    let allowlist = match Allowlist::parse(&joined) {
-        Ok(list) => Some(list),
-        Err(errors) => {
-            for error in errors {
-                let message = match &error {
-                    AllowlistError::Empty => "the allowlist is empty: list at least one 12-digit account id, e.g. allowlist = [\"123456789012\"]".to_string(),
-                    other => other.to_string(),
-                };
-                p.at(&raw.access.allowlist, "access.allowlist", message);
+    // The allowlist only seeds the registry: empty or absent is fine.
+    let allowlist = match &raw.access.allowlist {
+        None => Some(Allowlist::default()),
+        Some(list) if list.get_ref().is_empty() => Some(Allowlist::default()),
+        Some(list) => match Allowlist::parse(&list.get_ref().join(",")) {
+            Ok(parsed) => Some(parsed),
+            Err(errors) => {
+                for error in errors {
+                    let message = match &error {
+                        AllowlistError::Empty => "the allowlist holds only empty entries: write \
+                            12-digit account ids, e.g. allowlist = [\"123456789012\"], or \
+                            allowlist = [] to seed no tenant"
+                            .to_string(),
+                        other => other.to_string(),
+                    };
+                    p.at(list, "access.allowlist", message);
+                }
+                None
             }
-            None
-        }
+        },
     };
     let non_allowlisted = match &raw.access.non_allowlisted {
         None => NonAllowlistedPolicy::default(),
