@@ -20,9 +20,9 @@ use privatelink_core::cli::output::emit;
 use privatelink_core::cli::GlobalArgs;
 
 use crate::connect::{self, ConnectOptions};
+use crate::connection_key::{self, Target};
 use crate::iam_policy::{ConsumerPolicyReport, ConsumerScope};
 use crate::progress::Progress;
-use crate::connection_key::{self, Target};
 use crate::verify::{self, CheckOptions};
 use crate::{disconnect, observe, status, Clients, ConsumerError};
 

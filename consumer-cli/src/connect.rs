@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use privatelink_core::state::EndpointState;
 
+use crate::connection_key::Target;
 use crate::dns::{self, Alias};
 use crate::endpoint::{self, NewEndpoint};
 use crate::observe;
@@ -14,7 +15,6 @@ use crate::preflight;
 use crate::progress::Progress;
 use crate::report::{ConnectReport, Timings};
 use crate::security_group;
-use crate::connection_key::Target;
 use crate::verify::{self, api::DnsSetup, CheckOptions};
 use crate::vpc::{self, ServiceInfo};
 use crate::{Clients, ConsumerError};

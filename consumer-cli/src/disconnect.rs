@@ -7,12 +7,12 @@
 
 use std::time::Duration;
 
+use crate::connection_key::Target;
 use crate::dns;
 use crate::endpoint;
 use crate::progress::Progress;
 use crate::report::DisconnectReport;
 use crate::security_group;
-use crate::connection_key::Target;
 use crate::{Clients, ConsumerError};
 
 pub async fn disconnect(

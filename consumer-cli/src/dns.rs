@@ -18,8 +18,8 @@ use aws_sdk_route53::Client;
 use privatelink_core::errors::AwsError;
 use serde::Serialize;
 
-use crate::error::SdkResultExt;
 use crate::connection_key::Target;
+use crate::error::SdkResultExt;
 use crate::ConsumerError;
 
 /// A private hosted zone as found.

@@ -15,9 +15,9 @@ use privatelink_core::state::EndpointState;
 use privatelink_core::wait::{self, Backoff, Poll, WaitError};
 use serde::Serialize;
 
+use crate::connection_key::{Target, DNS_NAME_TAG, PORT_TAG};
 use crate::error::SdkResultExt;
 use crate::progress::Progress;
-use crate::connection_key::{Target, DNS_NAME_TAG, PORT_TAG};
 use crate::ConsumerError;
 
 /// Poll schedule while waiting for acceptance: the cap keeps the time from

@@ -20,6 +20,7 @@
 
 pub mod cli;
 pub mod connect;
+pub mod connection_key;
 pub mod disconnect;
 pub mod dns;
 pub mod endpoint;
@@ -31,7 +32,6 @@ pub mod progress;
 pub mod report;
 pub mod security_group;
 pub mod status;
-pub mod connection_key;
 pub mod time;
 pub mod verify;
 pub mod vpc;

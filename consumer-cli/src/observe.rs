@@ -5,10 +5,10 @@
 
 use std::net::IpAddr;
 
+use crate::connection_key::{Target, DNS_NAME_TAG, PORT_TAG};
 use crate::dns::{self, ZoneInfo};
 use crate::endpoint::{self, EndpointInfo};
 use crate::report::{Address, DnsSummary};
-use crate::connection_key::{Target, DNS_NAME_TAG, PORT_TAG};
 use crate::verify::api::DnsSetup;
 use crate::vpc;
 use crate::{Clients, ConsumerError};

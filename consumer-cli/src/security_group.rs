@@ -11,8 +11,8 @@ use aws_sdk_ec2::Client;
 use privatelink_core::errors::AwsError;
 use privatelink_core::wait::{self, Backoff, Poll, WaitError};
 
-use crate::error::SdkResultExt;
 use crate::connection_key::Target;
+use crate::error::SdkResultExt;
 use crate::ConsumerError;
 
 /// Our security group as found.

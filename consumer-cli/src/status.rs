@@ -2,10 +2,10 @@
 //! state, addresses, DNS, and the last verification (kept in the endpoint's
 //! [`LAST_VERIFICATION_TAG`] tag by `verify` and `connect`).
 
+use crate::connection_key::{Target, LAST_VERIFICATION_TAG};
 use crate::observe;
 use crate::report::StatusReport;
 use crate::security_group;
-use crate::connection_key::{Target, LAST_VERIFICATION_TAG};
 use crate::{Clients, ConsumerError};
 
 pub async fn status(clients: &Clients, target: &Target) -> Result<StatusReport, ConsumerError> {

@@ -113,8 +113,12 @@ pub fn from_item(item: &Item) -> Result<Tenant, ItemError> {
     let account_id =
         AccountId::parse(&raw_account).map_err(|e| fail(KEY, format!("is invalid: {e}")))?;
     let status_raw = string(STATUS)?.ok_or_else(|| fail(STATUS, "is missing".into()))?;
-    let status = TenantStatus::parse(&status_raw)
-        .ok_or_else(|| fail(STATUS, format!("is {status_raw:?}; write active or suspended")))?;
+    let status = TenantStatus::parse(&status_raw).ok_or_else(|| {
+        fail(
+            STATUS,
+            format!("is {status_raw:?}; write active or suspended"),
+        )
+    })?;
     Ok(Tenant {
         name: string(NAME)?.unwrap_or_else(|| account_id.as_str().to_string()),
         account_id,

@@ -40,7 +40,9 @@ const UNPROCESSED_ATTEMPTS: u32 = 5;
 pub enum RegistryError {
     /// A conditional write lost: the tenant exists already, or was changed
     /// or removed since it was read.
-    #[error("tenant {account} {detail}: read it again (run the command again) and redo the change")]
+    #[error(
+        "tenant {account} {detail}: read it again (run the command again) and redo the change"
+    )]
     Conflict { account: String, detail: String },
     /// An item that is not a tenant.
     #[error("{0}: fix or remove the item")]
@@ -116,7 +118,10 @@ fn condition(create: bool, tenant: &Tenant) -> (String, Option<AttributeValue>) 
         (format!("attribute_not_exists({})", item::KEY), None)
     } else if tenant.version == 0 {
         (
-            format!("attribute_exists({}) AND attribute_not_exists(#v)", item::KEY),
+            format!(
+                "attribute_exists({}) AND attribute_not_exists(#v)",
+                item::KEY
+            ),
             None,
         )
     } else {
@@ -152,7 +157,10 @@ impl Registry {
     fn aws<E>(
         &self,
         operation: &'static str,
-        error: &aws_sdk_dynamodb::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+        error: &aws_sdk_dynamodb::error::SdkError<
+            E,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
     ) -> RegistryError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -174,7 +182,10 @@ impl Registry {
             .send()
             .await
             .map_err(|e| self.aws("GetItem", &e))?;
-        out.item().map(item::from_item).transpose().map_err(Into::into)
+        out.item()
+            .map(item::from_item)
+            .transpose()
+            .map_err(Into::into)
     }
 
     /// The tenants among `accounts` (each asked once), strongly consistent,
@@ -424,7 +435,9 @@ async fn tokio_sleep(duration: Duration) {
 
 impl TenantSource for Registry {
     async fn tenants(&self, accounts: &[String]) -> Result<(Vec<Tenant>, u32), AwsError> {
-        self.get_many(accounts).await.map_err(RegistryError::into_aws)
+        self.get_many(accounts)
+            .await
+            .map_err(RegistryError::into_aws)
     }
 }
 

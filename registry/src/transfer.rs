@@ -52,7 +52,9 @@ struct Row {
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// Validates a row into a tenant (version 0: a row carries no version).
@@ -61,7 +63,9 @@ fn tenant(row: Row, at: &str, problems: &mut Vec<String>) -> Option<Tenant> {
     let account = non_empty(row.account_id);
     let account_id = match account.as_deref().map(AccountId::parse) {
         None => {
-            problems.push(format!("{at}: account_id is empty: write the 12-digit account id"));
+            problems.push(format!(
+                "{at}: account_id is empty: write the 12-digit account id"
+            ));
             None
         }
         Some(Err(e)) => {
@@ -179,7 +183,10 @@ pub fn parse_csv(text: &str) -> Result<Vec<Tenant>, Vec<String>> {
         ]);
     };
     let columns: Vec<String> = match split_csv(header) {
-        Ok(c) => c.into_iter().map(|c| c.trim().to_ascii_lowercase()).collect(),
+        Ok(c) => c
+            .into_iter()
+            .map(|c| c.trim().to_ascii_lowercase())
+            .collect(),
         Err(e) => return Err(vec![format!("line {header_line}: {e}")]),
     };
     for c in &columns {
@@ -245,7 +252,10 @@ pub fn parse_json(text: &str) -> Result<Vec<Tenant>, Vec<String>> {
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| vec![format!("not JSON: {e}: write an array of tenant objects")])?;
     let Some(array) = value.as_array() else {
-        return Err(vec!["not a JSON array: write [{\"account_id\": \"123456789012\", \"name\": \"...\"}, ...]".into()]);
+        return Err(vec![
+            "not a JSON array: write [{\"account_id\": \"123456789012\", \"name\": \"...\"}, ...]"
+                .into(),
+        ]);
     };
     let mut problems = Vec::new();
     let mut tenants = Vec::new();
@@ -262,7 +272,9 @@ pub fn parse_json(text: &str) -> Result<Vec<Tenant>, Vec<String>> {
                 serde_json::Value::String(s) => Some(s.clone()),
                 serde_json::Value::Number(n) => Some(n.to_string()),
                 other => {
-                    problems.push(format!("{at}: {key} is {other}: write a string or a number"));
+                    problems.push(format!(
+                        "{at}: {key} is {other}: write a string or a number"
+                    ));
                     continue;
                 }
             };
@@ -387,7 +399,10 @@ mod tests {
             "line 5: 2 field(s) but the header has 5",
             "line 7: account 555555555555 is listed twice",
         ] {
-            assert!(joined.contains(expected), "missing {expected:?} in\n{joined}");
+            assert!(
+                joined.contains(expected),
+                "missing {expected:?} in\n{joined}"
+            );
         }
         assert_eq!(problems.len(), 6, "{joined}");
     }

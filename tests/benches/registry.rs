@@ -72,7 +72,12 @@ fn describe(by_action: &BTreeMap<String, usize>) -> String {
 }
 
 /// Creates `count` endpoints, spread over the consumers, `PARALLEL` at once.
-async fn endpoints(consumers: &[Consumer], service_name: &str, count: usize, offset: usize) -> Result<()> {
+async fn endpoints(
+    consumers: &[Consumer],
+    service_name: &str,
+    count: usize,
+    offset: usize,
+) -> Result<()> {
     let mut set = JoinSet::new();
     for i in 0..count {
         let c = &consumers[(offset + i) % consumers.len()];
@@ -127,11 +132,7 @@ fn config(provider: &Provider, revoke: bool) -> ApproverConfig {
 }
 
 /// One Connect event's reconcile, as the Lambda runs it.
-async fn event(
-    provider: &Provider,
-    registry: &impl TenantSource,
-    scope: Scope,
-) -> Result<Report> {
+async fn event(provider: &Provider, registry: &impl TenantSource, scope: Scope) -> Result<Report> {
     reconcile(
         &provider.account.ec2(),
         registry,
@@ -162,7 +163,8 @@ async fn run(connections: usize) -> Result<()> {
     let zone = provider.zones[0].id.clone();
     for i in 0..CONSUMERS {
         let account = Account::fresh(&emulator).await?;
-        let (vpc_id, subnet_ids) = vpc_with_subnets(&account, &format!("c{i}"), &[zone.as_str()]).await?;
+        let (vpc_id, subnet_ids) =
+            vpc_with_subnets(&account, &format!("c{i}"), &[zone.as_str()]).await?;
         consumers.push(Consumer {
             account,
             vpc_id,
@@ -187,7 +189,12 @@ async fn run(connections: usize) -> Result<()> {
     // 10,000 tenants: the consumers plus made-up accounts.
     let mut tenants: Vec<Tenant> = consumers
         .iter()
-        .map(|c| Tenant::active(AccountId::parse(&c.account.id).expect("12 digits"), "consumer"))
+        .map(|c| {
+            Tenant::active(
+                AccountId::parse(&c.account.id).expect("12 digits"),
+                "consumer",
+            )
+        })
         .collect();
     tenants.extend((tenants.len()..TENANTS).map(|n| {
         Tenant::active(
@@ -214,16 +221,28 @@ async fn run(connections: usize) -> Result<()> {
     emulator.clear_calls().await?;
     let at_tenth = event(&provider, &registry, Scope::Pending).await?;
     let calls_tenth = calls(&emulator).await?;
-    anyhow::ensure!(at_tenth.accepted().len() == 1, "the request at 10 % was not accepted");
+    anyhow::ensure!(
+        at_tenth.accepted().len() == 1,
+        "the request at 10 % was not accepted"
+    );
 
     eprintln!("registry bench: {connections} connections (100 %)");
-    endpoints(&consumers, &provider.service_name, connections - tenth - 1, tenth + 1).await?;
+    endpoints(
+        &consumers,
+        &provider.service_name,
+        connections - tenth - 1,
+        tenth + 1,
+    )
+    .await?;
     accept_all(&provider).await?;
     endpoints(&consumers, &provider.service_name, 1, connections).await?;
     emulator.clear_calls().await?;
     let at_full = event(&provider, &registry, Scope::Pending).await?;
     let calls_full = calls(&emulator).await?;
-    anyhow::ensure!(at_full.accepted().len() == 1, "the request at 100 % was not accepted");
+    anyhow::ensure!(
+        at_full.accepted().len() == 1,
+        "the request at 100 % was not accepted"
+    );
 
     emulator.clear_calls().await?;
     event(&provider, &registry, Scope::Pending).await?;
@@ -247,7 +266,13 @@ async fn run(connections: usize) -> Result<()> {
     let mut env_times = Vec::new();
     for i in 0..EVENTS {
         for (side, times) in [(0, &mut registry_times), (1, &mut env_times)] {
-            endpoints(&consumers, &provider.service_name, 1, connections + 1 + 2 * i + side).await?;
+            endpoints(
+                &consumers,
+                &provider.service_name,
+                1,
+                connections + 1 + 2 * i + side,
+            )
+            .await?;
             let t = Instant::now();
             let report = if side == 0 {
                 event(&provider, &registry, Scope::Pending).await?
@@ -257,7 +282,10 @@ async fn run(connections: usize) -> Result<()> {
                 event(&provider, &env_tenants, Scope::All).await?
             };
             times.push(t.elapsed());
-            anyhow::ensure!(report.accepted().len() == 1, "event {i} side {side}: not accepted");
+            anyhow::ensure!(
+                report.accepted().len() == 1,
+                "event {i} side {side}: not accepted"
+            );
         }
     }
     let registry_event = median(registry_times);
@@ -306,9 +334,16 @@ async fn run(connections: usize) -> Result<()> {
     let same = calls_tenth == calls_full;
     out += &format!(
         "\ncalls per Connect event at 10 % and 100 %: {}\n",
-        if same { "equal (does not grow)" } else { "DIFFERENT" }
+        if same {
+            "equal (does not grow)"
+        } else {
+            "DIFFERENT"
+        }
     );
     print!("{out}");
-    anyhow::ensure!(same, "the calls per Connect event grew with the connections");
+    anyhow::ensure!(
+        same,
+        "the calls per Connect event grew with the connections"
+    );
     Ok(())
 }

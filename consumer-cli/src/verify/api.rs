@@ -7,11 +7,11 @@
 use privatelink_core::state::EndpointState;
 
 use super::Step;
+use crate::connection_key::Target;
 use crate::dns::{self, Alias, ZoneInfo};
 use crate::endpoint::EndpointInfo;
 use crate::error::SdkResultExt;
 use crate::security_group::GroupInfo;
-use crate::connection_key::Target;
 use crate::ConsumerError;
 
 /// How the name is served, as found.

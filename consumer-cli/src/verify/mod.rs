@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::endpoint::{self, EndpointInfo};
 use crate::connection_key::{Target, LAST_VERIFICATION_TAG};
+use crate::endpoint::{self, EndpointInfo};
 use crate::{Clients, ConsumerError};
 use api::DnsSetup;
 

@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 /// A 12-digit AWS account id, validated.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct AccountId(String);
 

@@ -7,7 +7,6 @@
 
 use std::fmt;
 
-
 /// The endpoint service whose connections are decided (`vpce-svc-...`).
 pub const ENV_SERVICE_ID: &str = "APPROVER_SERVICE_ID";
 /// The tenant registry: the DynamoDB table the approver reads tenants from.
@@ -108,7 +107,9 @@ pub enum ConfigProblem {
         "{name}={value:?} is not an endpoint service id: write it like vpce-svc-0123456789abcdef0"
     )]
     ServiceId { name: &'static str, value: String },
-    #[error("{name}={value:?} is not a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'")]
+    #[error(
+        "{name}={value:?} is not a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'"
+    )]
     Table { name: &'static str, value: String },
     #[error("{name}={value:?} is not a policy: write reject or leave-pending")]
     Policy { name: &'static str, value: String },

@@ -106,7 +106,10 @@ impl Reason {
     pub fn is_refusal(&self) -> bool {
         matches!(
             self,
-            Reason::NotATenant | Reason::TenantSuspended | Reason::TenantExpired | Reason::OverQuota
+            Reason::NotATenant
+                | Reason::TenantSuspended
+                | Reason::TenantExpired
+                | Reason::OverQuota
         )
     }
 }
@@ -152,9 +155,12 @@ pub fn decide(
     match state {
         EndpointState::PendingAcceptance => match (refusal(standing), standing) {
             (Some(reason), _) => by_policy(reason),
-            (None, Standing::Entitled { max_endpoints: Some(max) }) if live >= max as usize => {
-                by_policy(Reason::OverQuota)
-            }
+            (
+                None,
+                Standing::Entitled {
+                    max_endpoints: Some(max),
+                },
+            ) if live >= max as usize => by_policy(Reason::OverQuota),
             (None, _) => (Decision::Accept, Reason::EntitledTenant),
         },
         EndpointState::Pending | EndpointState::Available => match refusal(standing) {
@@ -339,7 +345,12 @@ mod tests {
         ];
         let tenants = tenants();
         for (owner, state, live, policy, revoke, decision, reason) in table {
-            let got = decide(&config(*policy, *revoke), &tenants, &conn(*owner, *state), *live);
+            let got = decide(
+                &config(*policy, *revoke),
+                &tenants,
+                &conn(*owner, *state),
+                *live,
+            );
             assert_eq!(
                 got,
                 (*decision, *reason),
@@ -411,7 +422,10 @@ mod tests {
         let planned = decide_all(
             &config,
             &tenants(),
-            &[at("vpce-1", "pendingAcceptance"), at("vpce-2", "pendingAcceptance")],
+            &[
+                at("vpce-1", "pendingAcceptance"),
+                at("vpce-2", "pendingAcceptance"),
+            ],
             &HashMap::new(),
         );
         let got: Vec<_> = planned.iter().map(|p| (p.decision, p.reason)).collect();

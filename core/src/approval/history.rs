@@ -286,12 +286,7 @@ mod tests {
                 Outcome::SkippedDryRun,
                 false,
             ),
-            (
-                Leave,
-                Reason::NotATenant,
-                Outcome::NothingToDo,
-                true,
-            ),
+            (Leave, Reason::NotATenant, Outcome::NothingToDo, true),
             (Leave, Reason::AlreadyAccepted, Outcome::NothingToDo, false),
             (Leave, Reason::FinalState, Outcome::NothingToDo, false),
         ];
@@ -340,22 +335,10 @@ mod tests {
         let mut records = Vec::new();
         let mut known = Vec::new();
         for (i, (decision, reason, outcome)) in [
-            (
-                Decision::Accept,
-                Reason::EntitledTenant,
-                Outcome::Applied,
-            ),
+            (Decision::Accept, Reason::EntitledTenant, Outcome::Applied),
             (Decision::Reject, Reason::TenantSuspended, Outcome::Applied),
-            (
-                Decision::Accept,
-                Reason::EntitledTenant,
-                Outcome::Applied,
-            ),
-            (
-                Decision::Leave,
-                Reason::NotATenant,
-                Outcome::NothingToDo,
-            ),
+            (Decision::Accept, Reason::EntitledTenant, Outcome::Applied),
+            (Decision::Leave, Reason::NotATenant, Outcome::NothingToDo),
             (
                 Decision::Leave,
                 Reason::AlreadyAccepted,

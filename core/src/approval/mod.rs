@@ -20,11 +20,11 @@ pub mod tenant;
 
 pub use allowlist::{AccountId, Allowlist, AllowlistError};
 pub use config::{ApproverConfig, ConfigError, ConfigProblem, NonAllowlistedPolicy};
-pub use tenant::{StaticTenants, Standing, Tenant, TenantSource, TenantStatus, Tenants};
 pub use decide::{decide, decide_all, Connection, Decision, Planned, Reason};
 pub use history::LastDecision;
 pub use reconcile::{
-    list_connections, list_connections_detailed, list_filtered, reconcile, Listed,
-    ReconcileError, Scope,
+    list_connections, list_connections_detailed, list_filtered, reconcile, Listed, ReconcileError,
+    Scope,
 };
 pub use record::{DecisionRecord, Hint, Outcome, Report, Trigger};
+pub use tenant::{Standing, StaticTenants, Tenant, TenantSource, TenantStatus, Tenants};

@@ -12,9 +12,9 @@ use crate::errors::{AwsError, ErrorKind};
 
 use super::config::ApproverConfig;
 use super::decide::{decide_all, Connection, Decision};
-use super::tenant::{now_epoch, TenantSource, Tenants};
 use super::history::{self, LastDecision, Recorded};
 use super::record::{DecisionRecord, Hint, Outcome, Report, Trigger};
+use super::tenant::{now_epoch, TenantSource, Tenants};
 
 /// The most connections one Describe page returns (AWS caps `MaxResults`
 /// here), and the most endpoint ids sent in one Accept/Reject call (AWS
@@ -38,7 +38,10 @@ pub enum ReconcileError {
     #[error("{error} (service {service_id}; permanent, retrying will not help)")]
     Permanent { service_id: String, error: AwsError },
     /// The tenant registry could not be read: nothing was decided.
-    #[error("could not read the tenant registry {table}: {error}{}", registry_hint(error))]
+    #[error(
+        "could not read the tenant registry {table}: {error}{}",
+        registry_hint(error)
+    )]
     Registry { table: String, error: AwsError },
 }
 
@@ -273,13 +276,14 @@ pub async fn reconcile(
         .collect();
     owners.sort();
     owners.dedup();
-    let (found, registry_calls) = registry
-        .tenants(&owners)
-        .await
-        .map_err(|error| ReconcileError::Registry {
-            table: config.table.clone(),
-            error,
-        })?;
+    let (found, registry_calls) =
+        registry
+            .tenants(&owners)
+            .await
+            .map_err(|error| ReconcileError::Registry {
+                table: config.table.clone(),
+                error,
+            })?;
     let tenants = Tenants::new(found, now_epoch());
     // A quota needs the owner's live endpoints, which a pending-only listing
     // does not hold: one narrow Describe per such owner with a request.
@@ -585,9 +589,9 @@ mod tests {
 
     use super::*;
     use crate::approval::allowlist::Allowlist;
-    use crate::approval::tenant::StaticTenants;
     use crate::approval::config::NonAllowlistedPolicy;
     use crate::approval::decide::Reason;
+    use crate::approval::tenant::StaticTenants;
 
     const SVC: &str = "vpce-svc-0123456789abcdef0";
     const ALLOWED: &str = "111111111111";
@@ -889,10 +893,7 @@ mod tests {
         .expect("reconciles");
         assert_eq!(leave.accepted(), ["vpce-a1"]);
         assert_eq!(leave.reject_calls, 0);
-        assert_eq!(
-            leave.records[1].reason,
-            Reason::NotATenant
-        );
+        assert_eq!(leave.records[1].reason, Reason::NotATenant);
     }
 
     #[tokio::test]

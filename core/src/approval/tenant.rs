@@ -118,7 +118,9 @@ pub enum Standing {
     Suspended,
     Expired,
     /// Active and unexpired; at most `max_endpoints` live endpoints.
-    Entitled { max_endpoints: Option<u32> },
+    Entitled {
+        max_endpoints: Option<u32>,
+    },
 }
 
 /// The tenants read for one decision run, and the moment they were read.

@@ -13,12 +13,18 @@ use privatelink_tests::{Account, Emulator};
 async fn registry() -> Result<(Account, Registry)> {
     let account = Account::fresh(Emulator::shared()).await?;
     create_tenants_table(&account, "t-tenants").await?;
-    Ok((account.clone(), Registry::new(account.dynamodb(), "t-tenants")))
+    Ok((
+        account.clone(),
+        Registry::new(account.dynamodb(), "t-tenants"),
+    ))
 }
 
 fn tenant(n: usize) -> Tenant {
     let id = format!("{:012}", 100_000_000_000 + n);
-    Tenant::active(AccountId::parse(&id).expect("12 digits"), format!("tenant {n}"))
+    Tenant::active(
+        AccountId::parse(&id).expect("12 digits"),
+        format!("tenant {n}"),
+    )
 }
 
 #[tokio::test]
@@ -37,7 +43,10 @@ async fn two_operators_never_lose_each_others_edit() -> Result<()> {
 
     // A and B read version 1; A suspends; B's rename from the stale read is
     // refused, and A's suspension is still there.
-    let a_read = registry.get(stored.account_id.as_str()).await?.expect("stored");
+    let a_read = registry
+        .get(stored.account_id.as_str())
+        .await?
+        .expect("stored");
     let b_read = a_read.clone();
     registry
         .replace(
@@ -60,8 +69,14 @@ async fn two_operators_never_lose_each_others_edit() -> Result<()> {
         .unwrap_err();
     assert!(matches!(lost, RegistryError::Conflict { .. }), "{lost}");
     assert!(lost.to_string().contains("run the command again"), "{lost}");
-    let now = registry.get(stored.account_id.as_str()).await?.expect("kept");
-    assert_eq!((now.status, now.name.as_str(), now.version), (TenantStatus::Suspended, "tenant 1", 2));
+    let now = registry
+        .get(stored.account_id.as_str())
+        .await?
+        .expect("kept");
+    assert_eq!(
+        (now.status, now.name.as_str(), now.version),
+        (TenantStatus::Suspended, "tenant 1", 2)
+    );
 
     // Removing from the stale read is refused too; from a fresh one it works.
     assert!(matches!(
