@@ -80,7 +80,6 @@ fn main() -> Result<()> {
 /// the SNS event of its Connect notification.
 struct Setup {
     provider: Provider,
-    consumer: Account,
     event: Value,
 }
 
@@ -115,11 +114,7 @@ impl Setup {
             &envelope.to_string(),
             &queue_subscription_arn(&provider).await?,
         )?;
-        Ok(Setup {
-            provider,
-            consumer,
-            event,
-        })
+        Ok(Setup { provider, event })
     }
 
     /// The environment both sides run with: the provider's credentials

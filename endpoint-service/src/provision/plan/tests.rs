@@ -746,7 +746,8 @@ fn the_approver_learns_a_new_account_before_the_service_allows_it() {
 fn the_registry_table_is_created_backed_up_and_tagged() {
     let spec = spec("[tags]\nteam = \"platform\"");
     type Drift = fn(&mut Observed);
-    let cases: Vec<(&str, Drift, Vec<(Action, &str)>)> = vec![
+    type Case = (&'static str, Drift, Vec<(Action, &'static str)>);
+    let cases: Vec<Case> = vec![
         (
             "the table deleted (its tenants with it)",
             |o| {
