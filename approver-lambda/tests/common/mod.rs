@@ -1,6 +1,8 @@
-//! The fake EC2 of the approver tests (the only one): the real SDK client,
-//! answered by aws-smithy-mocks rules whose answers are computed from each
-//! request against one shared [`World`].
+//! The fake EC2 of the approver tests (the only one: the handler's tests
+//! and `reconcile.rs`, which drives `privatelink_core::approval::reconcile`
+//! directly, share it): the real SDK client, answered by aws-smithy-mocks
+//! rules whose answers are computed from each request against one shared
+//! [`World`].
 //!
 //! What it models, as the EC2 API reference and `privatelink-facts` §2–3
 //! describe it (and as the Python emulator does):
@@ -23,7 +25,9 @@
 //! Adversities, each off by default: a listing that ignores the
 //! `service-id` filter, connections that change state once a listing is
 //! complete (a consumer deleting its endpoint between Describe and Accept),
-//! and throttled calls. Every call is logged in [`World::calls`].
+//! throttled calls, a Describe failing with any error code or with a bare
+//! HTTP status (a 5xx without a code), and an Accept whose `Unsuccessful`
+//! item names no endpoint. Every call is logged in [`World::calls`].
 //!
 //! The tenant registry is [`FakeRegistry`]: tenants in memory, read the way
 //! `privatelink_registry::Registry` reads them (only the accounts asked
@@ -36,6 +40,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::accept_vpc_endpoint_connections::{
@@ -309,6 +314,15 @@ pub struct Refusal {
     pub code: &'static str,
 }
 
+/// How an injected failure comes back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// An EC2 error with this code.
+    Code(String),
+    /// This HTTP status with an empty body: no error code at all.
+    Status(u16),
+}
+
 /// The account EC2 answers from.
 #[derive(Debug, Clone)]
 pub struct World {
@@ -327,6 +341,11 @@ pub struct World {
     pub throttle_describe: Option<usize>,
     /// Every Accept call fails with `RequestLimitExceeded`.
     pub throttle_accept: bool,
+    /// The n-th Describe call (0-based) fails so.
+    pub fail_describe: Option<(usize, Failure)>,
+    /// Every Accept call answers with one `Unsuccessful` item that names no
+    /// endpoint, with this code, and changes nothing.
+    pub unattributed_accept: Option<String>,
     pub calls: Vec<Call>,
     pub refusals: Vec<Refusal>,
     /// Issued NextTokens: the filters each was issued for, and its offset.
@@ -347,6 +366,8 @@ impl World {
             drift: Vec::new(),
             throttle_describe: None,
             throttle_accept: false,
+            fail_describe: None,
+            unattributed_accept: None,
             calls: Vec::new(),
             refusals: Vec::new(),
             tokens: BTreeMap::new(),
@@ -398,6 +419,16 @@ fn describe_page(
     };
     if world.throttle_describe == Some(n) {
         return fail("RequestLimitExceeded", "Request limit exceeded.");
+    }
+    match &world.fail_describe {
+        Some((at, Failure::Code(code))) if *at == n => {
+            return fail(code, &format!("{code} from the fake EC2"))
+        }
+        Some((at, Failure::Status(status))) if *at == n => {
+            let status = (*status).try_into().expect("an HTTP status code");
+            return MockResponse::Http(HttpResponse::new(status, "".into()));
+        }
+        _ => {}
     }
     for (name, values) in filters {
         let known = [
@@ -499,6 +530,11 @@ fn accept_or_reject(
     world.calls.push(call);
     if accept && world.throttle_accept {
         return Err(aws_error("RequestLimitExceeded", "Request limit exceeded."));
+    }
+    if let Some(code) = world.unattributed_accept.as_ref().filter(|_| accept) {
+        return Ok(vec![UnsuccessfulItem::builder()
+            .error(UnsuccessfulItemError::builder().code(code).build())
+            .build()]);
     }
     if ids.is_empty() {
         return Err(aws_error(

@@ -1,5 +1,7 @@
-//! Runs a [`Plan`] step by step through the resource adapters, keeping the
-//! observation current so later steps use the ids earlier steps created.
+//! Runs a [`Plan`] step by step through the resource adapters. Each step's
+//! [`Change`] carries what to do, and every change has its arm here, so a
+//! planned step is always one `apply` can run. The observation is kept
+//! current so later steps use the ids earlier steps created.
 //! A failure stops at that step and says what was done before it; running
 //! `up` again observes (by tag and name) and continues from there.
 
@@ -7,14 +9,13 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use super::observe::{
-    BoundaryObs, ListenerObs, LoadBalancerObs, Observed, RoleObs, TargetGroupObs, TargetObs,
-    TopicObs,
+    BoundaryObs, HealthCheckObs, ListenerObs, LoadBalancerObs, Observed, RoleObs, RuleObs,
+    TargetGroupObs, TargetObs, TopicObs, Zone,
 };
-use super::plan::{desired_environment, desired_principals, scope, Action, Plan, Resource, Step};
+use super::plan::{scope, with_service_id, Change, Plan, Step};
 use super::policy::{self, SNS_PERMISSION_SID, SWEEP_PERMISSION_SID};
 use super::progress::Progress;
 use super::resources::approver::{self, FunctionSpec};
-use super::resources::nlb::desired_targets;
 use super::resources::{dns, network, nlb, schedule, service, tenants_table, topic, StackTags};
 use super::spec::{NetworkSpec, StackSpec};
 use super::{registry_err, Clients, ProvisionError};
@@ -39,8 +40,8 @@ impl fmt::Display for ApplyError {
             "step {}/{} ({} {}) failed: {}. ",
             self.done + 1,
             self.total,
-            self.step.action,
-            self.step.resource,
+            self.step.action(),
+            self.step.change,
             self.error
         )?;
         if self.done == 0 {
@@ -157,19 +158,13 @@ async fn apply_step(
 ) -> Result<(), ProvisionError> {
     let tags = StackTags::new(&spec.name, &spec.tags);
     let stack = &spec.name;
-    let vpc_id = || {
-        observed
-            .vpc
-            .as_ref()
-            .map(|v| v.id.clone())
-            .ok_or_else(|| unknown("the VPC"))
-    };
-    match (&step.action, &step.resource) {
-        (Action::Create, Resource::TenantsTable) => {
+    let vpc_id = |o: &Observed| known(o.vpc.as_ref().map(|v| v.id.clone()), "the VPC");
+    match &step.change {
+        Change::CreateTenantsTable => {
             observed.tenants_table =
                 Some(tenants_table::create_table(&clients.dynamodb, &tags, progress).await?);
         }
-        (Action::Update, Resource::TenantsTableBackups) => {
+        Change::EnablePitr => {
             let table = observed
                 .tenants_table
                 .as_mut()
@@ -177,7 +172,7 @@ async fn apply_step(
             tenants_table::enable_pitr(&clients.dynamodb, &table.name, progress).await?;
             table.pitr = true;
         }
-        (Action::Update, Resource::TenantsTableTags) => {
+        Change::SetTenantsTableTags => {
             let table = observed
                 .tenants_table
                 .as_mut()
@@ -185,100 +180,83 @@ async fn apply_step(
             tenants_table::set_tags(&clients.dynamodb, &table.arn, &tags).await?;
             table.tags.extend(tags.pairs());
         }
-        (Action::Create, Resource::Tenants { accounts }) => {
-            let table = observed
-                .tenants_table
-                .as_ref()
-                .map(|t| t.name.clone())
-                .ok_or_else(|| unknown("the tenant registry's table"))?;
+        Change::CreateTenants { accounts } => {
+            let table = known(
+                observed.tenants_table.as_ref().map(|t| t.name.clone()),
+                "the tenant registry's table",
+            )?;
             let registry = Registry::new(clients.dynamodb.clone(), table);
             let created = seed(&registry, accounts, progress).await?;
             observed.tenants.extend(created);
         }
-        (Action::Create, Resource::Vpc) => {
-            let NetworkSpec::Create { cidr } = &spec.network else {
-                return Err(unknown("the VPC CIDR"));
-            };
+        Change::CreateVpc { cidr } => {
             observed.vpc = Some(network::create_vpc(&clients.ec2, &tags, cidr).await?);
         }
-        (
-            Action::Create,
-            Resource::Subnet {
-                zone_name,
-                zone_id,
-                cidr,
-            },
-        ) => {
-            let vpc = vpc_id()?;
-            let block = super::spec::Ipv4Cidr::parse(cidr).map_err(ProvisionError::Input)?;
-            let zone = super::observe::Zone {
+        Change::CreateSubnet {
+            zone_name,
+            zone_id,
+            cidr,
+        } => {
+            let zone = Zone {
                 name: zone_name.clone(),
                 id: zone_id.clone(),
             };
-            let subnet = network::create_subnet(&clients.ec2, &tags, &vpc, &zone, &block).await?;
+            let subnet =
+                network::create_subnet(&clients.ec2, &tags, &vpc_id(observed)?, &zone, cidr)
+                    .await?;
             observed.subnets.push(subnet);
         }
-        (Action::Create, Resource::TargetGroup { port }) => {
-            let vpc = vpc_id()?;
+        Change::CreateTargetGroup {
+            port,
+            target_type,
+            health_check,
+        } => {
             let arn = nlb::create_target_group(
                 &clients.elbv2,
                 &tags,
                 *port,
-                &vpc,
-                spec.targets.kind,
-                &spec.health_check,
+                &vpc_id(observed)?,
+                *target_type,
+                health_check,
             )
             .await?;
             observed.target_groups.push(TargetGroupObs {
                 arn,
                 name: stack.target_group(*port),
                 port: *port,
-                target_type: spec.targets.kind.as_str().to_string(),
-                health_check: super::observe::HealthCheckObs {
-                    protocol: spec.health_check.protocol.as_str().to_string(),
-                    port: spec
-                        .health_check
+                target_type: target_type.as_str().to_string(),
+                health_check: HealthCheckObs {
+                    protocol: health_check.protocol.as_str().to_string(),
+                    port: health_check
                         .port
                         .map(|p| p.to_string())
                         .unwrap_or_else(|| "traffic-port".into()),
-                    path: spec.health_check.path.clone(),
-                    interval_seconds: i32::from(spec.health_check.interval_seconds),
-                    healthy_threshold: i32::from(spec.health_check.healthy_threshold),
-                    unhealthy_threshold: i32::from(spec.health_check.unhealthy_threshold),
+                    path: health_check.path.clone(),
+                    interval_seconds: i32::from(health_check.interval_seconds),
+                    healthy_threshold: i32::from(health_check.healthy_threshold),
+                    unhealthy_threshold: i32::from(health_check.unhealthy_threshold),
                 },
                 targets: Vec::new(),
             });
         }
-        (Action::Update, Resource::HealthCheck { port }) => {
-            let arn = observed
-                .target_group(*port)
-                .map(|t| t.arn.clone())
-                .ok_or_else(|| unknown("the target group"))?;
-            nlb::set_health_check(&clients.elbv2, &arn, &spec.health_check).await?;
+        Change::SetHealthCheck { port, health_check } => {
+            let arn = known(
+                observed.target_group(*port).map(|t| t.arn.clone()),
+                "the target group",
+            )?;
+            nlb::set_health_check(&clients.elbv2, &arn, health_check).await?;
         }
-        (Action::Create | Action::Update, Resource::Targets { port }) => {
-            let desired = desired_targets(&spec.targets.ids, *port, spec.target_port);
-            let tg = observed
-                .target_groups
-                .iter_mut()
-                .find(|t| t.port == *port)
-                .ok_or_else(|| unknown("the target group"))?;
-            let current: BTreeSet<(String, u16)> =
-                tg.targets.iter().map(|t| (t.id.clone(), t.port)).collect();
-            let register: Vec<(String, u16)> = desired.difference(&current).cloned().collect();
-            let deregister: Vec<(String, u16)> = current.difference(&desired).cloned().collect();
-            nlb::set_targets(&clients.elbv2, &tg.arn, &register, &deregister).await?;
-            tg.targets = desired
-                .into_iter()
-                .map(|(id, port)| TargetObs {
-                    id,
-                    port,
-                    health: "initial".into(),
-                    reason: None,
-                })
-                .collect();
+        Change::RegisterTargets { port, targets } => {
+            set_targets(clients, observed, *port, targets, &[]).await?;
         }
-        (Action::Create, Resource::LoadBalancer) => {
+        Change::UpdateTargets {
+            port,
+            register,
+            deregister,
+        } => {
+            set_targets(clients, observed, *port, register, deregister).await?;
+        }
+        Change::CreateLoadBalancer => {
             let subnets = load_balancer_subnets(spec, observed);
             let arn = nlb::create_load_balancer(&clients.elbv2, &tags, &subnets, progress).await?;
             observed.load_balancer = Some(LoadBalancerObs {
@@ -291,7 +269,7 @@ async fn apply_step(
                 cross_zone: false,
             });
         }
-        (Action::Update, Resource::LoadBalancerSubnets) => {
+        Change::SetLoadBalancerSubnets => {
             let subnets = load_balancer_subnets(spec, observed);
             let lb = observed
                 .load_balancer
@@ -300,7 +278,7 @@ async fn apply_step(
             nlb::set_subnets(&clients.elbv2, &lb.arn, &subnets).await?;
             lb.subnet_ids = subnets.into_iter().collect();
         }
-        (Action::Update, Resource::CrossZone) => {
+        Change::EnableCrossZone => {
             let lb = observed
                 .load_balancer
                 .as_mut()
@@ -308,12 +286,12 @@ async fn apply_step(
             nlb::set_cross_zone(&clients.elbv2, &lb.arn).await?;
             lb.cross_zone = true;
         }
-        (Action::Create, Resource::Listener { port }) => {
+        Change::CreateListener { port } => {
             let lb = load_balancer_arn(observed)?;
-            let tg = observed
-                .target_group(*port)
-                .map(|t| t.arn.clone())
-                .ok_or_else(|| unknown("the target group"))?;
+            let tg = known(
+                observed.target_group(*port).map(|t| t.arn.clone()),
+                "the target group",
+            )?;
             let arn = nlb::create_listener(&clients.elbv2, &tags, &lb, *port, &tg).await?;
             observed.listeners.push(ListenerObs {
                 arn,
@@ -321,11 +299,11 @@ async fn apply_step(
                 target_group_arn: Some(tg),
             });
         }
-        (Action::Update, Resource::Listener { port }) => {
-            let tg = observed
-                .target_group(*port)
-                .map(|t| t.arn.clone())
-                .ok_or_else(|| unknown("the target group"))?;
+        Change::UpdateListener { port } => {
+            let tg = known(
+                observed.target_group(*port).map(|t| t.arn.clone()),
+                "the target group",
+            )?;
             let listener = observed
                 .listeners
                 .iter_mut()
@@ -334,56 +312,67 @@ async fn apply_step(
             nlb::set_listener_target(&clients.elbv2, &listener.arn, &tg).await?;
             listener.target_group_arn = Some(tg);
         }
-        (Action::Delete, Resource::Listener { port }) => {
-            if let Some(listener) = observed.listener(*port) {
-                nlb::delete_listener(&clients.elbv2, &listener.arn).await?;
-            }
+        Change::DeleteListener { port, arn } => {
+            nlb::delete_listener(&clients.elbv2, arn).await?;
             observed.listeners.retain(|l| l.port != *port);
         }
-        (Action::Delete, Resource::TargetGroup { port }) => {
-            if let Some(tg) = observed.target_group(*port) {
-                nlb::delete_target_group(&clients.elbv2, &tg.arn).await?;
-            }
+        Change::DeleteTargetGroup { port, arn } => {
+            nlb::delete_target_group(&clients.elbv2, arn).await?;
             observed.target_groups.retain(|t| t.port != *port);
         }
-        (Action::Create, Resource::Service) => {
+        Change::CreateService => {
             let lb = load_balancer_arn(observed)?;
             observed.service = Some(service::create_service(&clients.ec2, &tags, &lb).await?);
         }
-        (Action::Update, Resource::Service) => {
-            let lb = load_balancer_arn(observed)?;
+        Change::UpdateService {
+            attach_load_balancer,
+        } => {
+            let attach = match attach_load_balancer {
+                true => Some(load_balancer_arn(observed)?),
+                false => None,
+            };
             let svc = observed
                 .service
                 .as_mut()
                 .ok_or_else(|| unknown("the endpoint service"))?;
-            let add = (!svc.load_balancer_arns.contains(&lb)).then_some(lb.as_str());
-            service::set_service(&clients.ec2, &svc.id, add).await?;
-            svc.load_balancer_arns.insert(lb.clone());
+            service::set_service(&clients.ec2, &svc.id, attach.as_deref()).await?;
+            svc.load_balancer_arns.extend(attach);
             svc.acceptance_required = true;
         }
-        (Action::Update, Resource::Principals) => {
-            let desired = desired_principals(spec, observed);
+        Change::SetPrincipals { add, remove } => {
+            // A seeded account that an operator added meanwhile, suspended or
+            // expiring, is left as the registry holds it (see `seed`): the
+            // service does not allow what the registry does not entitle.
+            let withheld: BTreeSet<String> = observed
+                .tenants
+                .iter()
+                .filter(|t| !t.is_entitled(observed.now))
+                .map(|t| crate::arn::account_principal(&observed.region, t.account_id.as_str()))
+                .collect();
+            let add: Vec<String> = add
+                .iter()
+                .filter(|p| !withheld.contains(*p))
+                .cloned()
+                .collect();
             let svc = observed
                 .service
                 .as_mut()
                 .ok_or_else(|| unknown("the endpoint service"))?;
-            let add: Vec<String> = desired.difference(&svc.principals).cloned().collect();
-            let remove: Vec<String> = svc.principals.difference(&desired).cloned().collect();
-            service::set_principals(&clients.ec2, &svc.id, &add, &remove).await?;
-            svc.principals = desired;
+            service::set_principals(&clients.ec2, &svc.id, &add, remove).await?;
+            svc.principals.extend(add);
+            svc.principals.retain(|p| !remove.contains(p));
         }
-        (Action::Update, Resource::PrivateDnsName) => {
+        Change::SetPrivateDnsName { name } => {
             let svc = observed
                 .service
                 .as_mut()
                 .ok_or_else(|| unknown("the endpoint service"))?;
-            service::set_private_dns(&clients.ec2, &svc.id, spec.private_dns_name.as_deref())
-                .await?;
-            svc.private_dns_name = spec.private_dns_name.clone();
+            service::set_private_dns(&clients.ec2, &svc.id, name.as_deref()).await?;
+            svc.private_dns_name = name.clone();
             // The old name's verification no longer applies: later steps read it anew.
             svc.private_dns = None;
         }
-        (Action::Create, Resource::VerificationRecord) => {
+        Change::CreateVerificationRecord { name } => {
             // The verification values exist only once the name is set: read
             // them back (one service, by id) and keep them for the next step.
             let svc = observed
@@ -392,8 +381,7 @@ async fn apply_step(
                 .ok_or_else(|| unknown("the endpoint service"))?;
             let dns = service::private_dns_state(&clients.ec2, &svc.id).await?;
             svc.private_dns = dns.clone();
-            let (Some(name), Some(record), Some(value)) = (
-                spec.private_dns_name.as_deref(),
+            let (Some(record), Some(value)) = (
                 dns.as_ref().and_then(|d| d.name.clone()),
                 dns.as_ref().and_then(|d| d.value.clone()),
             ) else {
@@ -415,7 +403,7 @@ async fn apply_step(
                 )),
             }
         }
-        (Action::Update, Resource::PrivateDnsVerification) => {
+        Change::StartPrivateDnsVerification => {
             let svc = observed
                 .service
                 .as_mut()
@@ -451,11 +439,11 @@ async fn apply_step(
             }
             svc.private_dns = before;
         }
-        (Action::Create, Resource::Topic) => {
+        Change::CreateTopic => {
             let arn = topic::create_topic(&clients.sns, &tags).await?;
             observed.topic = Some(TopicObs { arn, policy: None });
         }
-        (Action::Update, Resource::TopicPolicy) => {
+        Change::SetTopicPolicy => {
             let service_id = service_id(observed)?;
             let (region, account) = (observed.region.clone(), observed.account.clone());
             let t = observed
@@ -466,14 +454,14 @@ async fn apply_step(
             topic::set_policy(&clients.sns, &t.arn, &document).await?;
             t.policy = Some(document);
         }
-        (Action::Create, Resource::Notification) => {
+        Change::CreateNotification => {
             let service_id = service_id(observed)?;
             let topic_arn = topic_arn(observed)?;
             observed.notification = Some(
                 service::create_notification(&clients.ec2, stack, &service_id, &topic_arn).await?,
             );
         }
-        (Action::Update, Resource::Notification) => {
+        Change::UpdateNotification => {
             let topic_arn = topic_arn(observed)?;
             let n = observed
                 .notification
@@ -482,15 +470,14 @@ async fn apply_step(
             service::set_notification(&clients.ec2, &n.id, &topic_arn).await?;
             n.topic_arn = topic_arn;
         }
-        (Action::Create, Resource::Boundary) => {
-            let document = policy::approver_boundary_policy(&scope(spec, observed));
-            let arn = approver::create_boundary(&clients.iam, &tags, &document).await?;
+        Change::CreateBoundary { document } => {
+            let arn = approver::create_boundary(&clients.iam, &tags, document).await?;
             observed.boundary = Some(BoundaryObs {
                 arn,
-                document: Some(document),
+                document: Some(document.clone()),
             });
         }
-        (Action::Create, Resource::Role) => {
+        Change::CreateRole => {
             let boundary = boundary_arn(observed)?;
             let arn = approver::create_role(&clients.iam, &tags, &boundary, progress).await?;
             observed.role = Some(RoleObs {
@@ -500,17 +487,18 @@ async fn apply_step(
                 boundary: Some(boundary),
             });
         }
-        (Action::Update, Resource::RoleBoundary) => {
+        Change::SetRoleBoundary => {
             let boundary = boundary_arn(observed)?;
             approver::set_role_boundary(&clients.iam, stack, &boundary).await?;
             if let Some(role) = observed.role.as_mut() {
                 role.boundary = Some(boundary);
             }
         }
-        (Action::Update, Resource::RoleTrust) => {
+        Change::SetRoleTrust => {
             approver::set_trust(&clients.iam, stack).await?;
         }
-        (Action::Update, Resource::RolePolicy) => {
+        Change::PutRolePolicy => {
+            // The policy names the service, which this run may have created.
             if observed.service.is_none() {
                 return Err(unknown("the endpoint service"));
             }
@@ -520,41 +508,36 @@ async fn apply_step(
                 role.policy = Some(document);
             }
         }
-        (Action::Create, Resource::Function) => {
+        Change::CreateFunction {
+            architecture,
+            environment,
+        } => {
             let role_arn = role_arn(observed)?;
-            let service_id = service_id(observed)?;
-            let env = desired_environment(spec, &service_id);
+            let environment = with_service_id(environment, &service_id(observed)?);
             let function = FunctionSpec {
                 role_arn: &role_arn,
                 zip,
-                architecture: spec.approver.architecture.as_str(),
-                environment: &env,
+                architecture: architecture.as_str(),
+                environment: &environment,
             };
             approver::create_function(&clients.lambda, &tags, &function, progress).await?;
             observed.function = approver::find_function(&clients.lambda, stack).await?;
         }
-        (Action::Update, Resource::FunctionCode) => {
-            approver::update_code(
-                &clients.lambda,
-                stack,
-                zip,
-                spec.approver.architecture.as_str(),
-            )
-            .await?;
+        Change::UpdateFunctionCode { architecture } => {
+            approver::update_code(&clients.lambda, stack, zip, architecture.as_str()).await?;
         }
-        (Action::Update, Resource::FunctionConfiguration) => {
+        Change::UpdateFunctionConfiguration { environment } => {
             let role_arn = role_arn(observed)?;
-            let service_id = service_id(observed)?;
-            let env = desired_environment(spec, &service_id);
+            let environment = with_service_id(environment, &service_id(observed)?);
             let function = FunctionSpec {
                 role_arn: &role_arn,
                 zip,
                 architecture: spec.approver.architecture.as_str(),
-                environment: &env,
+                environment: &environment,
             };
             approver::update_configuration(&clients.lambda, stack, &function).await?;
         }
-        (Action::Create, Resource::SnsPermission) => {
+        Change::AddSnsPermission => {
             let topic_arn = topic_arn(observed)?;
             replace_permission(
                 clients,
@@ -566,28 +549,27 @@ async fn apply_step(
             )
             .await?;
         }
-        (Action::Create, Resource::Subscription) => {
+        Change::CreateSubscription => {
             let topic_arn = topic_arn(observed)?;
             let function_arn = function_arn(observed)?;
             let subscription = topic::subscribe(&clients.sns, &topic_arn, &function_arn).await?;
             observed.subscriptions.push(subscription);
         }
-        (Action::Create | Action::Update, Resource::SweepRule) => {
-            let arn =
-                schedule::put_rule(&clients.events, &tags, &spec.approver.sweep_schedule).await?;
+        Change::CreateSweepRule { schedule } | Change::UpdateSweepRule { schedule } => {
+            let arn = schedule::put_rule(&clients.events, &tags, schedule).await?;
             let targets = observed
                 .rule
                 .take()
                 .map(|r| r.target_arns)
                 .unwrap_or_default();
-            observed.rule = Some(super::observe::RuleObs {
+            observed.rule = Some(RuleObs {
                 arn,
-                schedule: Some(spec.approver.sweep_schedule.clone()),
+                schedule: Some(schedule.clone()),
                 state: Some("ENABLED".into()),
                 target_arns: targets,
             });
         }
-        (Action::Create, Resource::SweepPermission) => {
+        Change::AddSweepPermission => {
             let rule_arn = rule_arn(observed)?;
             replace_permission(
                 clients,
@@ -599,19 +581,41 @@ async fn apply_step(
             )
             .await?;
         }
-        (Action::Create, Resource::SweepTarget) => {
+        Change::AddSweepTarget => {
             let function_arn = function_arn(observed)?;
             schedule::put_target(&clients.events, stack, &function_arn).await?;
             if let Some(rule) = observed.rule.as_mut() {
                 rule.target_arns = vec![function_arn];
             }
         }
-        (action, resource) => {
-            return Err(ProvisionError::Refused(format!(
-                "no way to {action} {resource}"
-            )));
-        }
     }
+    Ok(())
+}
+
+/// Registers and deregisters the targets of `port`'s target group (which
+/// this run may have created).
+async fn set_targets(
+    clients: &Clients,
+    observed: &mut Observed,
+    port: u16,
+    register: &[(String, u16)],
+    deregister: &[(String, u16)],
+) -> Result<(), ProvisionError> {
+    let tg = observed
+        .target_groups
+        .iter_mut()
+        .find(|t| t.port == port)
+        .ok_or_else(|| unknown("the target group"))?;
+    nlb::set_targets(&clients.elbv2, &tg.arn, register, deregister).await?;
+    tg.targets
+        .retain(|t| !deregister.contains(&(t.id.clone(), t.port)));
+    tg.targets
+        .extend(register.iter().map(|(id, port)| TargetObs {
+            id: id.clone(),
+            port: *port,
+            health: "initial".into(),
+            reason: None,
+        }));
     Ok(())
 }
 

@@ -1,9 +1,17 @@
 //! The plan: what `up` must create, change or delete to turn what was
 //! observed into what the spec asks for, in an order that works. Pure:
 //! no AWS call, tested on its own; a converged stack plans nothing.
+//!
+//! Each step is a [`Change`] that carries what `apply` executes (the
+//! targets to register, the principals to add, the environment, ...), so
+//! `apply` runs it as planned and there is no step it cannot run. The plan
+//! is built one resource family at a time, in the order the families must
+//! run (see [`plan`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+
+use serde::ser::SerializeStruct;
 
 use super::observe::Observed;
 use super::policy::{self, Scope, SNS_PERMISSION_SID, SWEEP_PERMISSION_SID};
@@ -11,7 +19,9 @@ use super::resources::approver::{permission_matches, HANDLER, RUNTIME};
 use super::resources::nlb::{desired_targets, health_check_matches};
 use super::resources::tenants_table::tags_match;
 use super::resources::StackTags;
-use super::spec::{subnet_cidr, NetworkSpec, StackSpec};
+use super::spec::{
+    subnet_cidr, Architecture, HealthCheckSpec, Ipv4Cidr, NetworkSpec, StackSpec, TargetKind,
+};
 use super::ProvisionError;
 use crate::approval::config::{
     ENV_DRY_RUN, ENV_NON_ALLOWLISTED_POLICY, ENV_REVOKE, ENV_SERVICE_ID, ENV_TABLE,
@@ -19,6 +29,7 @@ use crate::approval::config::{
 };
 use crate::approval::{AccountId, Tenant};
 
+/// The word people read first: what a step does to what it acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -37,126 +48,285 @@ impl fmt::Display for Action {
     }
 }
 
-/// What a step acts on.
+/// One change `apply` can make, with the data it executes. Ids that only
+/// exist once an earlier step of the same run has created their resource
+/// (the VPC, the target groups, the load balancer, the service, the topic,
+/// the role, the function, the rule) are not in it: `apply` reads them from
+/// the observation it keeps current.
+///
+/// Serialized (`plan --output json`) as the step's `resource`: `kind` names
+/// what it acts on (the same kind for the create, update and delete of one
+/// resource), beside the variant's data.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Resource {
+#[serde(tag = "kind")]
+pub enum Change {
     /// The tenant registry's DynamoDB table.
-    TenantsTable,
-    TenantsTableBackups,
-    TenantsTableTags,
+    #[serde(rename = "tenants_table")]
+    CreateTenantsTable,
+    #[serde(rename = "tenants_table_backups")]
+    EnablePitr,
+    #[serde(rename = "tenants_table_tags")]
+    SetTenantsTableTags,
     /// New tenants of the registry, created active: the config's allowlist
     /// (seeds) and, once, a legacy `APPROVER_ALLOWLIST`.
-    Tenants {
-        accounts: Vec<AccountId>,
-    },
-    Vpc,
-    Subnet {
+    #[serde(rename = "tenants")]
+    CreateTenants { accounts: Vec<AccountId> },
+    #[serde(rename = "vpc")]
+    CreateVpc { cidr: Ipv4Cidr },
+    #[serde(rename = "subnet")]
+    CreateSubnet {
         zone_name: String,
         zone_id: String,
-        cidr: String,
+        cidr: Ipv4Cidr,
     },
-    TargetGroup {
+    #[serde(rename = "target_group")]
+    CreateTargetGroup {
         port: u16,
+        target_type: TargetKind,
+        health_check: HealthCheckSpec,
     },
-    HealthCheck {
+    #[serde(rename = "health_check")]
+    SetHealthCheck {
         port: u16,
+        health_check: HealthCheckSpec,
     },
-    Targets {
+    /// The targets of a target group created by this run.
+    #[serde(rename = "targets")]
+    RegisterTargets {
         port: u16,
+        targets: Vec<(String, u16)>,
     },
-    LoadBalancer,
-    LoadBalancerSubnets,
-    CrossZone,
-    Listener {
+    #[serde(rename = "targets")]
+    UpdateTargets {
         port: u16,
+        register: Vec<(String, u16)>,
+        deregister: Vec<(String, u16)>,
     },
-    Service,
-    Principals,
-    PrivateDnsName,
-    VerificationRecord,
-    PrivateDnsVerification,
-    Topic,
-    TopicPolicy,
-    Notification,
-    Boundary,
-    Role,
-    RoleBoundary,
-    RoleTrust,
-    RolePolicy,
-    Function,
-    FunctionCode,
-    FunctionConfiguration,
-    SnsPermission,
-    Subscription,
-    SweepRule,
-    SweepPermission,
-    SweepTarget,
+    /// In the stack's subnets, those this run creates included.
+    #[serde(rename = "load_balancer")]
+    CreateLoadBalancer,
+    #[serde(rename = "load_balancer_subnets")]
+    SetLoadBalancerSubnets,
+    #[serde(rename = "cross_zone")]
+    EnableCrossZone,
+    #[serde(rename = "listener")]
+    CreateListener { port: u16 },
+    /// Forward to the port's target group (which this run may create).
+    #[serde(rename = "listener")]
+    UpdateListener { port: u16 },
+    #[serde(rename = "listener")]
+    DeleteListener { port: u16, arn: String },
+    #[serde(rename = "target_group")]
+    DeleteTargetGroup { port: u16, arn: String },
+    #[serde(rename = "service")]
+    CreateService,
+    /// Require acceptance (and, with `attach_load_balancer`, add the stack's
+    /// load balancer); also how the service offers the load balancer's new
+    /// Availability Zones.
+    #[serde(rename = "service")]
+    UpdateService { attach_load_balancer: bool },
+    #[serde(rename = "principals")]
+    SetPrincipals {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
+    /// `None` removes the name.
+    #[serde(rename = "private_dns_name")]
+    SetPrivateDnsName { name: Option<String> },
+    /// The TXT record proving `name`'s domain, in this account's public
+    /// Route 53 zone of it if there is one.
+    #[serde(rename = "verification_record")]
+    CreateVerificationRecord { name: String },
+    #[serde(rename = "private_dns_verification")]
+    StartPrivateDnsVerification,
+    #[serde(rename = "topic")]
+    CreateTopic,
+    /// For the service (which this run may create).
+    #[serde(rename = "topic_policy")]
+    SetTopicPolicy,
+    #[serde(rename = "notification")]
+    CreateNotification,
+    #[serde(rename = "notification")]
+    UpdateNotification,
+    #[serde(rename = "boundary")]
+    CreateBoundary { document: serde_json::Value },
+    #[serde(rename = "role")]
+    CreateRole,
+    #[serde(rename = "role_boundary")]
+    SetRoleBoundary,
+    #[serde(rename = "role_trust")]
+    SetRoleTrust,
+    /// For the service (which this run may create).
+    #[serde(rename = "role_policy")]
+    PutRolePolicy,
+    /// `environment` is all of it but the service id, which `apply` adds:
+    /// a run that creates the service learns it only then.
+    #[serde(rename = "function")]
+    CreateFunction {
+        architecture: Architecture,
+        environment: BTreeMap<String, String>,
+    },
+    #[serde(rename = "function_code")]
+    UpdateFunctionCode { architecture: Architecture },
+    /// Runtime, handler, the stack's role and `environment` (all of it but
+    /// the service id, as for [`Change::CreateFunction`]).
+    #[serde(rename = "function_configuration")]
+    UpdateFunctionConfiguration {
+        environment: BTreeMap<String, String>,
+    },
+    /// Replaces a statement with the same id.
+    #[serde(rename = "sns_permission")]
+    AddSnsPermission,
+    #[serde(rename = "subscription")]
+    CreateSubscription,
+    #[serde(rename = "sweep_rule")]
+    CreateSweepRule { schedule: String },
+    #[serde(rename = "sweep_rule")]
+    UpdateSweepRule { schedule: String },
+    /// Replaces a statement with the same id.
+    #[serde(rename = "sweep_permission")]
+    AddSweepPermission,
+    #[serde(rename = "sweep_target")]
+    AddSweepTarget,
 }
 
-impl fmt::Display for Resource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Change {
+    pub fn action(&self) -> Action {
+        use Change::*;
         match self {
-            Resource::TenantsTable => write!(f, "tenant registry table"),
-            Resource::TenantsTableBackups => {
-                write!(f, "point-in-time recovery of the tenant registry")
-            }
-            Resource::TenantsTableTags => write!(f, "tags of the tenant registry table"),
-            Resource::Tenants { accounts } => {
-                write!(f, "{} tenant(s) in the registry", accounts.len())
-            }
-            Resource::Vpc => write!(f, "VPC"),
-            Resource::Subnet {
-                zone_name,
-                zone_id,
-                cidr,
-            } => write!(f, "subnet {cidr} in {zone_name} ({zone_id})"),
-            Resource::TargetGroup { port } => write!(f, "target group for port {port}"),
-            Resource::HealthCheck { port } => write!(f, "health check of port {port}"),
-            Resource::Targets { port } => write!(f, "targets of port {port}"),
-            Resource::LoadBalancer => write!(f, "network load balancer"),
-            Resource::LoadBalancerSubnets => write!(f, "load balancer subnets"),
-            Resource::CrossZone => write!(f, "cross-zone load balancing"),
-            Resource::Listener { port } => write!(f, "TCP listener on port {port}"),
-            Resource::Service => write!(f, "endpoint service"),
-            Resource::Principals => write!(f, "allowed principals"),
-            Resource::PrivateDnsName => write!(f, "private DNS name"),
-            Resource::VerificationRecord => write!(f, "private DNS verification TXT record"),
-            Resource::PrivateDnsVerification => write!(f, "private DNS name verification"),
-            Resource::Topic => write!(f, "SNS topic"),
-            Resource::TopicPolicy => write!(f, "SNS topic policy"),
-            Resource::Notification => write!(f, "connection notification"),
-            Resource::Boundary => write!(f, "approver permissions boundary policy"),
-            Resource::Role => write!(f, "approver IAM role"),
-            Resource::RoleBoundary => write!(f, "approver role's permissions boundary"),
-            Resource::RoleTrust => write!(f, "approver role trust policy"),
-            Resource::RolePolicy => write!(f, "approver role policy"),
-            Resource::Function => write!(f, "approver Lambda function"),
-            Resource::FunctionCode => write!(f, "approver code"),
-            Resource::FunctionConfiguration => write!(f, "approver configuration"),
-            Resource::SnsPermission => write!(f, "permission for SNS to invoke the approver"),
-            Resource::Subscription => write!(f, "approver subscription to the topic"),
-            Resource::SweepRule => write!(f, "sweep schedule"),
-            Resource::SweepPermission => {
-                write!(f, "permission for the schedule to invoke the approver")
-            }
-            Resource::SweepTarget => write!(f, "sweep schedule target"),
+            CreateTenantsTable
+            | CreateTenants { .. }
+            | CreateVpc { .. }
+            | CreateSubnet { .. }
+            | CreateTargetGroup { .. }
+            | RegisterTargets { .. }
+            | CreateLoadBalancer
+            | CreateListener { .. }
+            | CreateService
+            | CreateVerificationRecord { .. }
+            | CreateTopic
+            | CreateNotification
+            | CreateBoundary { .. }
+            | CreateRole
+            | CreateFunction { .. }
+            | AddSnsPermission
+            | CreateSubscription
+            | CreateSweepRule { .. }
+            | AddSweepPermission
+            | AddSweepTarget => Action::Create,
+            EnablePitr
+            | SetTenantsTableTags
+            | SetHealthCheck { .. }
+            | UpdateTargets { .. }
+            | SetLoadBalancerSubnets
+            | EnableCrossZone
+            | UpdateListener { .. }
+            | UpdateService { .. }
+            | SetPrincipals { .. }
+            | SetPrivateDnsName { .. }
+            | StartPrivateDnsVerification
+            | SetTopicPolicy
+            | UpdateNotification
+            | SetRoleBoundary
+            | SetRoleTrust
+            | PutRolePolicy
+            | UpdateFunctionCode { .. }
+            | UpdateFunctionConfiguration { .. }
+            | UpdateSweepRule { .. } => Action::Update,
+            DeleteListener { .. } | DeleteTargetGroup { .. } => Action::Delete,
         }
     }
 }
 
-/// One change.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// What the change acts on, in words.
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Change::*;
+        match self {
+            CreateTenantsTable => write!(f, "tenant registry table"),
+            EnablePitr => write!(f, "point-in-time recovery of the tenant registry"),
+            SetTenantsTableTags => write!(f, "tags of the tenant registry table"),
+            CreateTenants { accounts } => write!(f, "{} tenant(s) in the registry", accounts.len()),
+            CreateVpc { .. } => write!(f, "VPC"),
+            CreateSubnet {
+                zone_name,
+                zone_id,
+                cidr,
+            } => write!(f, "subnet {cidr} in {zone_name} ({zone_id})"),
+            CreateTargetGroup { port, .. } | DeleteTargetGroup { port, .. } => {
+                write!(f, "target group for port {port}")
+            }
+            SetHealthCheck { port, .. } => write!(f, "health check of port {port}"),
+            RegisterTargets { port, .. } | UpdateTargets { port, .. } => {
+                write!(f, "targets of port {port}")
+            }
+            CreateLoadBalancer => write!(f, "network load balancer"),
+            SetLoadBalancerSubnets => write!(f, "load balancer subnets"),
+            EnableCrossZone => write!(f, "cross-zone load balancing"),
+            CreateListener { port } | UpdateListener { port } | DeleteListener { port, .. } => {
+                write!(f, "TCP listener on port {port}")
+            }
+            CreateService | UpdateService { .. } => write!(f, "endpoint service"),
+            SetPrincipals { .. } => write!(f, "allowed principals"),
+            SetPrivateDnsName { .. } => write!(f, "private DNS name"),
+            CreateVerificationRecord { .. } => write!(f, "private DNS verification TXT record"),
+            StartPrivateDnsVerification => write!(f, "private DNS name verification"),
+            CreateTopic => write!(f, "SNS topic"),
+            SetTopicPolicy => write!(f, "SNS topic policy"),
+            CreateNotification | UpdateNotification => write!(f, "connection notification"),
+            CreateBoundary { .. } => write!(f, "approver permissions boundary policy"),
+            CreateRole => write!(f, "approver IAM role"),
+            SetRoleBoundary => write!(f, "approver role's permissions boundary"),
+            SetRoleTrust => write!(f, "approver role trust policy"),
+            PutRolePolicy => write!(f, "approver role policy"),
+            CreateFunction { .. } => write!(f, "approver Lambda function"),
+            UpdateFunctionCode { .. } => write!(f, "approver code"),
+            UpdateFunctionConfiguration { .. } => write!(f, "approver configuration"),
+            AddSnsPermission => write!(f, "permission for SNS to invoke the approver"),
+            CreateSubscription => write!(f, "approver subscription to the topic"),
+            CreateSweepRule { .. } | UpdateSweepRule { .. } => write!(f, "sweep schedule"),
+            AddSweepPermission => write!(f, "permission for the schedule to invoke the approver"),
+            AddSweepTarget => write!(f, "sweep schedule target"),
+        }
+    }
+}
+
+/// One change and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
-    pub action: Action,
-    pub resource: Resource,
+    pub change: Change,
     /// Why, in words.
     pub reason: String,
 }
 
+impl Step {
+    fn new(change: Change, reason: impl Into<String>) -> Step {
+        Step {
+            change,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn action(&self) -> Action {
+        self.change.action()
+    }
+}
+
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} ({})", self.action, self.resource, self.reason)
+        write!(f, "{} {} ({})", self.action(), self.change, self.reason)
+    }
+}
+
+/// `{"action", "resource", "reason"}`: the action word stays a field of its
+/// own for `--output json` readers, as it was before steps were typed.
+impl serde::Serialize for Step {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut step = s.serialize_struct("Step", 3)?;
+        step.serialize_field("action", &self.action())?;
+        step.serialize_field("resource", &self.change)?;
+        step.serialize_field("reason", &self.reason)?;
+        step.end()
     }
 }
 
@@ -184,8 +354,8 @@ impl fmt::Display for Plan {
                 f,
                 "\n{:>3}. {:<7} {}\n       {}",
                 i + 1,
-                step.action,
-                step.resource,
+                step.action(),
+                step.change,
                 step.reason
             )?;
         }
@@ -334,8 +504,25 @@ pub fn desired_principals(spec: &StackSpec, observed: &Observed) -> BTreeSet<Str
 /// service and the registry's table, never the tenants themselves, so its
 /// size does not grow with them (Lambda allows 4 KB of variables in all).
 pub fn desired_environment(spec: &StackSpec, service_id: &str) -> BTreeMap<String, String> {
+    with_service_id(&approver_environment(spec), service_id)
+}
+
+/// The `environment` of a [`Change::CreateFunction`] or
+/// [`Change::UpdateFunctionConfiguration`] completed with the service's id:
+/// what the approver gets.
+pub fn with_service_id(
+    environment: &BTreeMap<String, String>,
+    service_id: &str,
+) -> BTreeMap<String, String> {
+    let mut environment = environment.clone();
+    environment.insert(ENV_SERVICE_ID.to_string(), service_id.to_string());
+    environment
+}
+
+/// [`desired_environment`] but the service id: what a plan knows before a
+/// run that creates the service.
+fn approver_environment(spec: &StackSpec) -> BTreeMap<String, String> {
     BTreeMap::from([
-        (ENV_SERVICE_ID.to_string(), service_id.to_string()),
         (ENV_TABLE.to_string(), spec.name.tenants_table()),
         (
             ENV_NON_ALLOWLISTED_POLICY.to_string(),
@@ -355,23 +542,115 @@ pub fn scope(spec: &StackSpec, observed: &Observed) -> Scope {
         service_id: observed.service.as_ref().map(|s| s.id.clone()),
     }
 }
+/// Computes the plan. `package_sha256` is the base64 SHA-256 of the
+/// approver zip (what Lambda reports as `CodeSha256`).
+///
+/// One resource family after the other, each after what it needs: the
+/// tenant registry; the network, target groups, load balancer and
+/// listeners; the endpoint service on that load balancer and its private
+/// DNS name; the topic and notification of the service; the approver's
+/// boundary, role and function, its subscription to the topic and its
+/// sweep; the allowed principals last (see [`principals`]).
+pub fn plan(
+    spec: &StackSpec,
+    observed: &Observed,
+    package_sha256: &str,
+) -> Result<Plan, ProvisionError> {
+    let scope = scope(spec, observed);
+    let mut steps = Vec::new();
+    registry(spec, observed, &mut steps)?;
+    let subnets = network(spec, observed, &mut steps)?;
+    target_groups(spec, observed, &mut steps)?;
+    let new_zones = load_balancer(observed, &subnets, &mut steps);
+    listeners(spec, observed, &mut steps);
+    service(observed, new_zones, &mut steps);
+    private_dns(spec, observed, &mut steps);
+    topic(observed, &scope, &mut steps);
+    approver_iam(observed, &scope, &mut steps)?;
+    function(spec, observed, package_sha256, &mut steps);
+    subscription(observed, &scope, &mut steps);
+    sweep(spec, observed, &scope, &mut steps);
+    principals(spec, observed, &mut steps);
+    Ok(Plan {
+        stack: spec.name.to_string(),
+        steps,
+    })
+}
 
-/// The subnets the load balancer should use: the configured ones, or the
-/// stack's own (existing plus to-create, by AZ ID).
-fn network_plan(
+/// The tenant registry first: the approver's environment names its table
+/// and the allowed principals follow its tenants, so both come after it;
+/// and an operator without DynamoDB rights learns it before anything else
+/// is built.
+fn registry(
     spec: &StackSpec,
     observed: &Observed,
     steps: &mut Vec<Step>,
-) -> Result<BTreeSet<String>, ProvisionError> {
+) -> Result<(), ProvisionError> {
+    match &observed.tenants_table {
+        None => {
+            steps.push(Step::new(
+                Change::CreateTenantsTable,
+                "on demand, key account_id, tagged with the stack",
+            ));
+            steps.push(Step::new(Change::EnablePitr, "point-in-time recovery on"));
+        }
+        Some(table) if matches!(table.status.as_str(), "CREATING" | "DELETING") => {
+            return Err(ProvisionError::Refused(format!(
+                "the tenant registry's table {} is {}: wait until it is done (a minute or so), \
+                 then run `up` again",
+                table.name, table.status
+            )))
+        }
+        Some(table) => {
+            if !table.pitr {
+                steps.push(Step::new(
+                    Change::EnablePitr,
+                    "point-in-time recovery is off; turn it on",
+                ));
+            }
+            if !tags_match(&table.tags, &StackTags::new(&spec.name, &spec.tags)) {
+                steps.push(Step::new(
+                    Change::SetTenantsTableTags,
+                    "the stack's tags are missing or changed",
+                ));
+            }
+        }
+    }
+    let seeds = seeds(spec, observed);
+    if !seeds.is_empty() {
+        steps.push(Step::new(
+            Change::CreateTenants {
+                accounts: seeds.accounts(),
+            },
+            seeds.reason(),
+        ));
+    }
+    Ok(())
+}
+
+/// The subnets the load balancer should be in.
+struct LoadBalancerSubnets {
+    /// By id: the configured ones, or the stack's own that exist.
+    known: BTreeSet<String>,
+    /// The stack's own that this run creates (ids known only then).
+    creating: bool,
+}
+
+/// The VPC and one subnet per Availability Zone of the region when the
+/// stack creates its network; a check of the configured ones otherwise.
+fn network(
+    spec: &StackSpec,
+    observed: &Observed,
+    steps: &mut Vec<Step>,
+) -> Result<LoadBalancerSubnets, ProvisionError> {
     let region_zone_ids: BTreeSet<&str> = observed.zones.iter().map(|z| z.id.as_str()).collect();
     match &spec.network {
         NetworkSpec::Create { cidr } => {
             match &observed.vpc {
-                None => steps.push(Step {
-                    action: Action::Create,
-                    resource: Resource::Vpc,
-                    reason: format!("no VPC tagged with the stack; {cidr}"),
-                }),
+                None => steps.push(Step::new(
+                    Change::CreateVpc { cidr: *cidr },
+                    format!("no VPC tagged with the stack; {cidr}"),
+                )),
                 Some(vpc) if vpc.cidr != cidr.to_string() => {
                     return Err(ProvisionError::Refused(format!(
                         "network.vpc_cidr is {cidr} but the stack's VPC {} has {}: a VPC's CIDR cannot be changed; \
@@ -381,7 +660,10 @@ fn network_plan(
                 }
                 Some(_) => {}
             }
-            let mut desired = BTreeSet::new();
+            let mut subnets = LoadBalancerSubnets {
+                known: BTreeSet::new(),
+                creating: false,
+            };
             for (index, zone) in observed.zones.iter().enumerate() {
                 match observed
                     .subnets
@@ -389,7 +671,7 @@ fn network_plan(
                     .find(|s| s.owned && s.zone_id == zone.id)
                 {
                     Some(subnet) => {
-                        desired.insert(subnet.id.clone());
+                        subnets.known.insert(subnet.id.clone());
                     }
                     None => {
                         let block = subnet_cidr(cidr, index).ok_or_else(|| {
@@ -398,19 +680,19 @@ fn network_plan(
                                 observed.zones.len()
                             ))
                         })?;
-                        steps.push(Step {
-                            action: Action::Create,
-                            resource: Resource::Subnet {
+                        steps.push(Step::new(
+                            Change::CreateSubnet {
                                 zone_name: zone.name.clone(),
                                 zone_id: zone.id.clone(),
-                                cidr: block.to_string(),
+                                cidr: block,
                             },
-                            reason: "one subnet in every Availability Zone of the region".into(),
-                        });
+                            "one subnet in every Availability Zone of the region",
+                        ));
+                        subnets.creating = true;
                     }
                 }
             }
-            Ok(desired)
+            Ok(subnets)
         }
         NetworkSpec::Existing { vpc_id, subnet_ids } => {
             if observed.vpc.as_ref().map(|v| &v.id) != Some(vpc_id) {
@@ -457,91 +739,20 @@ fn network_plan(
                     missing.join(", ")
                 )));
             }
-            Ok(subnet_ids.iter().cloned().collect())
+            Ok(LoadBalancerSubnets {
+                known: subnet_ids.iter().cloned().collect(),
+                creating: false,
+            })
         }
     }
 }
 
-/// Computes the plan. `package_sha256` is the base64 SHA-256 of the
-/// approver zip (what Lambda reports as `CodeSha256`).
-pub fn plan(
+/// One target group per port: its health check and targets.
+fn target_groups(
     spec: &StackSpec,
     observed: &Observed,
-    package_sha256: &str,
-) -> Result<Plan, ProvisionError> {
-    let mut steps = Vec::new();
-    let push = |steps: &mut Vec<Step>, action, resource, reason: &str| {
-        steps.push(Step {
-            action,
-            resource,
-            reason: reason.to_string(),
-        })
-    };
-    // The tenant registry first: the approver's environment names its
-    // table and the allowed principals follow its tenants, so both come
-    // after it; and an operator without DynamoDB rights learns it before
-    // anything else is built.
-    match &observed.tenants_table {
-        None => {
-            push(
-                &mut steps,
-                Action::Create,
-                Resource::TenantsTable,
-                "on demand, key account_id, tagged with the stack",
-            );
-            push(
-                &mut steps,
-                Action::Update,
-                Resource::TenantsTableBackups,
-                "point-in-time recovery on",
-            );
-        }
-        Some(table) if matches!(table.status.as_str(), "CREATING" | "DELETING") => {
-            return Err(ProvisionError::Refused(format!(
-                "the tenant registry's table {} is {}: wait until it is done (a minute or so), \
-                 then run `up` again",
-                table.name, table.status
-            )))
-        }
-        Some(table) => {
-            if !table.pitr {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::TenantsTableBackups,
-                    "point-in-time recovery is off; turn it on",
-                );
-            }
-            if !tags_match(&table.tags, &StackTags::new(&spec.name, &spec.tags)) {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::TenantsTableTags,
-                    "the stack's tags are missing or changed",
-                );
-            }
-        }
-    }
-    let seeds = seeds(spec, observed);
-    if !seeds.is_empty() {
-        push(
-            &mut steps,
-            Action::Create,
-            Resource::Tenants {
-                accounts: seeds.accounts(),
-            },
-            &seeds.reason(),
-        );
-    }
-
-    let network_before = steps.len();
-    let mut lb_subnets = network_plan(spec, observed, &mut steps)?;
-    let subnets_to_create = steps[network_before..]
-        .iter()
-        .filter(|s| matches!(s.resource, Resource::Subnet { .. }))
-        .count();
-
-    // Target groups, health checks, targets.
+    steps: &mut Vec<Step>,
+) -> Result<(), ProvisionError> {
     let vpc_new = observed.vpc.is_none();
     for &port in &spec.ports {
         let desired = desired_targets(&spec.targets.ids, port, spec.target_port);
@@ -555,21 +766,43 @@ pub fn plan(
                     )));
                 }
                 if !health_check_matches(&tg.health_check, &spec.health_check) {
-                    push(&mut steps, Action::Update, Resource::HealthCheck { port }, "the health check differs from health_check");
+                    steps.push(Step::new(
+                        Change::SetHealthCheck {
+                            port,
+                            health_check: spec.health_check.clone(),
+                        },
+                        "the health check differs from health_check",
+                    ));
                 }
                 let observed_targets: BTreeSet<(String, u16)> =
                     tg.targets.iter().map(|t| (t.id.clone(), t.port)).collect();
-                let register: Vec<String> = desired.difference(&observed_targets).map(|(i, p)| format!("{i}:{p}")).collect();
-                let deregister: Vec<String> = observed_targets.difference(&desired).map(|(i, p)| format!("{i}:{p}")).collect();
+                let register: Vec<(String, u16)> =
+                    desired.difference(&observed_targets).cloned().collect();
+                let deregister: Vec<(String, u16)> =
+                    observed_targets.difference(&desired).cloned().collect();
                 if !register.is_empty() || !deregister.is_empty() {
+                    let listed = |targets: &[(String, u16)]| {
+                        targets
+                            .iter()
+                            .map(|(id, port)| format!("{id}:{port}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
                     let mut reason = Vec::new();
                     if !register.is_empty() {
-                        reason.push(format!("register {}", register.join(", ")));
+                        reason.push(format!("register {}", listed(&register)));
                     }
                     if !deregister.is_empty() {
-                        reason.push(format!("deregister {}", deregister.join(", ")));
+                        reason.push(format!("deregister {}", listed(&deregister)));
                     }
-                    push(&mut steps, Action::Update, Resource::Targets { port }, &reason.join("; "));
+                    steps.push(Step::new(
+                        Change::UpdateTargets {
+                            port,
+                            register,
+                            deregister,
+                        },
+                        reason.join("; "),
+                    ));
                 }
             }
             Some(tg) => {
@@ -579,227 +812,199 @@ pub fn plan(
                 )))
             }
             None => {
-                push(&mut steps, Action::Create, Resource::TargetGroup { port }, "TCP, with the configured health check");
-                push(&mut steps, Action::Create, Resource::Targets { port }, &format!("register {} target(s)", desired.len()));
+                steps.push(Step::new(
+                    Change::CreateTargetGroup {
+                        port,
+                        target_type: spec.targets.kind,
+                        health_check: spec.health_check.clone(),
+                    },
+                    "TCP, with the configured health check",
+                ));
+                steps.push(Step::new(
+                    Change::RegisterTargets {
+                        port,
+                        targets: desired.iter().cloned().collect(),
+                    },
+                    format!("register {} target(s)", desired.len()),
+                ));
             }
         }
     }
+    Ok(())
+}
 
-    // Load balancer.
-    let lb_new = observed.load_balancer.is_none();
-    match &observed.load_balancer {
-        None => {
-            push(
-                &mut steps,
-                Action::Create,
-                Resource::LoadBalancer,
-                "internal NLB with a subnet in every covered AZ",
-            );
-            push(
-                &mut steps,
-                Action::Update,
-                Resource::CrossZone,
-                "turn cross-zone load balancing on",
-            );
-        }
-        Some(lb) => {
-            let missing: Vec<&String> = lb_subnets.difference(&lb.subnet_ids).collect();
-            if subnets_to_create > 0 || !missing.is_empty() {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::LoadBalancerSubnets,
-                    "add the load balancer to the new subnets",
-                );
-            }
-            if !lb.cross_zone {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::CrossZone,
-                    "cross-zone load balancing is off",
-                );
-            }
-        }
+/// The internal NLB in every subnet of `subnets`, cross-zone. Returns
+/// whether it is being added to subnets (the service then offers their
+/// Availability Zones).
+fn load_balancer(
+    observed: &Observed,
+    subnets: &LoadBalancerSubnets,
+    steps: &mut Vec<Step>,
+) -> bool {
+    let Some(lb) = &observed.load_balancer else {
+        steps.push(Step::new(
+            Change::CreateLoadBalancer,
+            "internal NLB with a subnet in every covered AZ",
+        ));
+        steps.push(Step::new(
+            Change::EnableCrossZone,
+            "turn cross-zone load balancing on",
+        ));
+        return false;
+    };
+    let grows = subnets.creating || !subnets.known.is_subset(&lb.subnet_ids);
+    if grows {
+        steps.push(Step::new(
+            Change::SetLoadBalancerSubnets,
+            "add the load balancer to the new subnets",
+        ));
     }
-    lb_subnets.clear();
+    if !lb.cross_zone {
+        steps.push(Step::new(
+            Change::EnableCrossZone,
+            "cross-zone load balancing is off",
+        ));
+    }
+    grows
+}
 
-    // Listeners (new, repointed) and leftovers of removed ports.
+/// A listener per port forwarding to the port's target group; the listener
+/// and target group of a port no longer served deleted (the listener
+/// first: it uses the target group).
+fn listeners(spec: &StackSpec, observed: &Observed, steps: &mut Vec<Step>) {
     for &port in &spec.ports {
         let tg_arn = observed.target_group(port).map(|t| t.arn.as_str());
         match observed.listener(port) {
-            None => push(
-                &mut steps,
-                Action::Create,
-                Resource::Listener { port },
+            None => steps.push(Step::new(
+                Change::CreateListener { port },
                 "forward to the port's target group",
-            ),
-            Some(l) if tg_arn.is_none() || l.target_group_arn.as_deref() != tg_arn => push(
-                &mut steps,
-                Action::Update,
-                Resource::Listener { port },
-                "forward to the port's target group",
-            ),
+            )),
+            Some(l) if tg_arn.is_none() || l.target_group_arn.as_deref() != tg_arn => {
+                steps.push(Step::new(
+                    Change::UpdateListener { port },
+                    "forward to the port's target group",
+                ))
+            }
             Some(_) => {}
         }
     }
     for l in &observed.listeners {
         if !spec.ports.contains(&l.port) {
-            push(
-                &mut steps,
-                Action::Delete,
-                Resource::Listener { port: l.port },
+            steps.push(Step::new(
+                Change::DeleteListener {
+                    port: l.port,
+                    arn: l.arn.clone(),
+                },
                 "port no longer in service.ports",
-            );
+            ));
         }
     }
     for tg in &observed.target_groups {
         if !spec.ports.contains(&tg.port) {
-            push(
-                &mut steps,
-                Action::Delete,
-                Resource::TargetGroup { port: tg.port },
+            steps.push(Step::new(
+                Change::DeleteTargetGroup {
+                    port: tg.port,
+                    arn: tg.arn.clone(),
+                },
                 "port no longer in service.ports",
-            );
+            ));
         }
     }
+}
 
-    // Endpoint service.
-    let principals = desired_principals(spec, observed);
-    let service_new = observed.service.is_none();
-    match &observed.service {
-        None => {
-            push(
-                &mut steps,
-                Action::Create,
-                Resource::Service,
-                "acceptance required, on the load balancer",
-            );
-            if !principals.is_empty() {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::Principals,
-                    &format!("allow [{}]", sample(principals.iter().map(String::as_str))),
-                );
-            }
-            if let Some(name) = &spec.private_dns_name {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::PrivateDnsName,
-                    &format!("set {name}"),
-                );
-            }
-        }
-        Some(service) => {
-            let lb_attached = observed
-                .load_balancer
-                .as_ref()
-                .is_some_and(|lb| service.load_balancer_arns.contains(&lb.arn));
-            if lb_new || !lb_attached {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::Service,
-                    "attach the stack's load balancer",
-                );
-            } else if !service.acceptance_required {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::Service,
-                    "acceptance is not required; require it",
-                );
-            } else if steps
-                .iter()
-                .any(|s| s.resource == Resource::LoadBalancerSubnets)
-            {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::Service,
-                    "offer the load balancer's new Availability Zones",
-                );
-            }
-            let add: Vec<&String> = principals.difference(&service.principals).collect();
-            let remove: Vec<&String> = service.principals.difference(&principals).collect();
-            if !add.is_empty() || !remove.is_empty() {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::Principals,
-                    &format!(
-                        "follow the registry: add [{}], remove [{}]",
-                        sample(add.iter().map(|s| s.as_str())),
-                        sample(remove.iter().map(|s| s.as_str()))
-                    ),
-                );
-            }
-            if service.private_dns_name != spec.private_dns_name {
-                let reason = match &spec.private_dns_name {
-                    Some(name) => format!("set {name}"),
-                    None => "remove the private DNS name".to_string(),
-                };
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::PrivateDnsName,
-                    &reason,
-                );
-            }
-        }
+/// The endpoint service on the stack's load balancer, acceptance required,
+/// offering the load balancer's zones (`new_zones`: it is being added to
+/// subnets).
+fn service(observed: &Observed, new_zones: bool, steps: &mut Vec<Step>) {
+    let Some(service) = &observed.service else {
+        steps.push(Step::new(
+            Change::CreateService,
+            "acceptance required, on the load balancer",
+        ));
+        return;
+    };
+    // A load balancer this run creates is not attached yet either.
+    let lb_attached = observed
+        .load_balancer
+        .as_ref()
+        .is_some_and(|lb| service.load_balancer_arns.contains(&lb.arn));
+    let reason = if !lb_attached {
+        "attach the stack's load balancer"
+    } else if !service.acceptance_required {
+        "acceptance is not required; require it"
+    } else if new_zones {
+        "offer the load balancer's new Availability Zones"
+    } else {
+        return;
+    };
+    steps.push(Step::new(
+        Change::UpdateService {
+            attach_load_balancer: !lb_attached,
+        },
+        reason,
+    ));
+}
+
+/// The service's private DNS name, and the proof of its domain.
+fn private_dns(spec: &StackSpec, observed: &Observed, steps: &mut Vec<Step>) {
+    let name_changes = match &observed.service {
+        None => spec.private_dns_name.is_some(),
+        Some(service) => service.private_dns_name != spec.private_dns_name,
+    };
+    if name_changes {
+        let reason = match &spec.private_dns_name {
+            Some(name) => format!("set {name}"),
+            None => "remove the private DNS name".to_string(),
+        };
+        steps.push(Step::new(
+            Change::SetPrivateDnsName {
+                name: spec.private_dns_name.clone(),
+            },
+            reason,
+        ));
     }
-
-    // The TXT record proving the private DNS name's domain: with a new
-    // name, written after it is set (when a public Route 53 zone holds the
-    // domain); otherwise only when it went missing.
-    if spec.private_dns_name.is_some() {
-        let name_changes = steps.iter().any(|s| s.resource == Resource::PrivateDnsName);
-        let missing = observed.verification.as_ref().is_some_and(|v| !v.present);
-        if name_changes || missing {
-            push(
-                &mut steps,
-                Action::Create,
-                Resource::VerificationRecord,
-                "TXT record in the domain's public Route 53 zone, if this account has one",
-            );
-        }
-        // Consumers can use the name only once AWS has verified the domain,
-        // and AWS checks the record only when asked: ask until it is verified.
-        let verified = observed
-            .service
-            .as_ref()
-            .and_then(|s| s.private_dns.as_ref())
-            .and_then(|d| d.state.as_deref())
-            == Some("verified");
-        if name_changes || !verified {
-            push(
-                &mut steps,
-                Action::Update,
-                Resource::PrivateDnsVerification,
-                "ask AWS to check the TXT record (consumers can use the name once verified)",
-            );
-        }
+    let Some(name) = &spec.private_dns_name else {
+        return;
+    };
+    // The TXT record proving the name's domain: with a new name, written
+    // after it is set (when a public Route 53 zone holds the domain);
+    // otherwise only when it went missing.
+    let missing = observed.verification.as_ref().is_some_and(|v| !v.present);
+    if name_changes || missing {
+        steps.push(Step::new(
+            Change::CreateVerificationRecord { name: name.clone() },
+            "TXT record in the domain's public Route 53 zone, if this account has one",
+        ));
     }
+    // Consumers can use the name only once AWS has verified the domain,
+    // and AWS checks the record only when asked: ask until it is verified.
+    let verified = observed
+        .service
+        .as_ref()
+        .and_then(|s| s.private_dns.as_ref())
+        .and_then(|d| d.state.as_deref())
+        == Some("verified");
+    if name_changes || !verified {
+        steps.push(Step::new(
+            Change::StartPrivateDnsVerification,
+            "ask AWS to check the TXT record (consumers can use the name once verified)",
+        ));
+    }
+}
 
-    // Topic and notification.
-    let scope = scope(spec, observed);
+/// The topic the service notifies (only the service may publish) and the
+/// service's notification to it.
+fn topic(observed: &Observed, scope: &Scope, steps: &mut Vec<Step>) {
     let topic_arn = scope.topic_arn();
+    let service_new = observed.service.is_none();
+    let policy_reason = "only vpce.amazonaws.com may publish, for this service";
     match &observed.topic {
         None => {
-            push(
-                &mut steps,
-                Action::Create,
-                Resource::Topic,
+            steps.push(Step::new(
+                Change::CreateTopic,
                 "receives the connection notifications",
-            );
-            push(
-                &mut steps,
-                Action::Update,
-                Resource::TopicPolicy,
-                "only vpce.amazonaws.com may publish, for this service",
-            );
+            ));
+            steps.push(Step::new(Change::SetTopicPolicy, policy_reason));
         }
         Some(topic) => {
             let desired = observed
@@ -807,12 +1012,7 @@ pub fn plan(
                 .as_ref()
                 .map(|s| policy::topic_policy(&topic_arn, &scope.region, &scope.account, &s.id));
             if service_new || topic.policy != desired {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::TopicPolicy,
-                    "only vpce.amazonaws.com may publish, for this service",
-                );
+                steps.push(Step::new(Change::SetTopicPolicy, policy_reason));
             }
         }
     }
@@ -823,35 +1023,35 @@ pub fn plan(
                 .map(|e| e.to_string())
                 .collect();
             if n.topic_arn != topic_arn || n.events != events {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::Notification,
+                steps.push(Step::new(
+                    Change::UpdateNotification,
                     "Connect, Accept, Reject and Delete to the stack's topic",
-                );
+                ));
             }
         }
-        _ => push(
-            &mut steps,
-            Action::Create,
-            Resource::Notification,
+        _ => steps.push(Step::new(
+            Change::CreateNotification,
             "Connect, Accept, Reject and Delete to the topic",
-        ),
+        )),
     }
+}
 
-    // The approver role's permissions boundary, before the role: the most
-    // the role may ever do, whatever its own policy says. Its document
-    // depends only on the stack, region and account, so a converged stack
-    // never changes it; the operator policy denies changing it in place
-    // (see policy::approver_boundary_policy), so a different one is refused.
-    let boundary = policy::approver_boundary_policy(&scope);
+/// The approver role and, before it, its permissions boundary: the most
+/// the role may ever do, whatever its own policy says. The boundary's
+/// document depends only on the stack, region and account, so a converged
+/// stack never changes it; the operator policy denies changing it in place
+/// (see policy::approver_boundary_policy), so a different one is refused.
+fn approver_iam(
+    observed: &Observed,
+    scope: &Scope,
+    steps: &mut Vec<Step>,
+) -> Result<(), ProvisionError> {
+    let boundary = policy::approver_boundary_policy(scope);
     match &observed.boundary {
-        None => push(
-            &mut steps,
-            Action::Create,
-            Resource::Boundary,
+        None => steps.push(Step::new(
+            Change::CreateBoundary { document: boundary },
             "the most the approver role may do; created before the role",
-        ),
+        )),
         Some(b) if b.document.as_ref() != Some(&boundary) => {
             return Err(ProvisionError::Refused(format!(
                 "the approver's permissions boundary policy {} differs from what this version of \
@@ -864,161 +1064,149 @@ pub fn plan(
         }
         Some(_) => {}
     }
-
-    // Approver role.
-    let role_new = observed.role.is_none();
-    match &observed.role {
-        None => {
-            push(
-                &mut steps,
-                Action::Create,
-                Resource::Role,
-                "assumable by Lambda only, inside the permissions boundary",
-            );
-            push(
-                &mut steps,
-                Action::Update,
-                Resource::RolePolicy,
-                "list, accept and reject connections of this service only; read its tenants; own logs",
-            );
-        }
-        Some(role) => {
-            if role.boundary.as_deref() != Some(scope.boundary_arn().as_str()) {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::RoleBoundary,
-                    "the role's permissions boundary is not the stack's boundary policy",
-                );
-            }
-            if role.trust.as_ref() != Some(&policy::lambda_trust_policy()) {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::RoleTrust,
-                    "assumable by Lambda only",
-                );
-            }
-            if service_new || role.policy.as_ref() != Some(&policy::approver_role_policy(&scope)) {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::RolePolicy,
-                    "list, accept and reject connections of this service only; read its tenants; own logs",
-                );
-            }
-        }
+    let policy_reason =
+        "list, accept and reject connections of this service only; read its tenants; own logs";
+    let Some(role) = &observed.role else {
+        steps.push(Step::new(
+            Change::CreateRole,
+            "assumable by Lambda only, inside the permissions boundary",
+        ));
+        steps.push(Step::new(Change::PutRolePolicy, policy_reason));
+        return Ok(());
+    };
+    if role.boundary.as_deref() != Some(scope.boundary_arn().as_str()) {
+        steps.push(Step::new(
+            Change::SetRoleBoundary,
+            "the role's permissions boundary is not the stack's boundary policy",
+        ));
     }
+    if role.trust.as_ref() != Some(&policy::lambda_trust_policy()) {
+        steps.push(Step::new(Change::SetRoleTrust, "assumable by Lambda only"));
+    }
+    // A new service is one the policy does not name yet.
+    if observed.service.is_none()
+        || role.policy.as_ref() != Some(&policy::approver_role_policy(scope))
+    {
+        steps.push(Step::new(Change::PutRolePolicy, policy_reason));
+    }
+    Ok(())
+}
 
-    // Approver function.
-    let function_new = observed.function.is_none();
-    match &observed.function {
-        None => push(
-            &mut steps,
-            Action::Create,
-            Resource::Function,
-            &format!(
+/// The approver function: its code, and its configuration (the stack's
+/// role, the runtime, an environment naming the service and the registry).
+fn function(spec: &StackSpec, observed: &Observed, package_sha256: &str, steps: &mut Vec<Step>) {
+    let architecture = spec.approver.architecture;
+    let environment = approver_environment(spec);
+    let Some(f) = &observed.function else {
+        steps.push(Step::new(
+            Change::CreateFunction {
+                architecture,
+                environment,
+            },
+            format!(
                 "{RUNTIME}, {}, from {}",
-                spec.approver.architecture.as_str(),
+                architecture.as_str(),
                 spec.approver.package.display()
             ),
-        ),
-        Some(f) => {
-            if f.code_sha256.as_deref() != Some(package_sha256)
-                || f.architecture.as_deref() != Some(spec.approver.architecture.as_str())
-            {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::FunctionCode,
-                    "the package or architecture changed",
-                );
-            }
-            let role_ok = observed
-                .role
-                .as_ref()
-                .is_some_and(|r| f.role.as_deref() == Some(r.arn.as_str()));
-            let env_ok = observed
-                .service
-                .as_ref()
-                .is_some_and(|s| f.environment == desired_environment(spec, &s.id));
-            let runtime_ok =
-                f.runtime.as_deref() == Some(RUNTIME) && f.handler.as_deref() == Some(HANDLER);
-            if role_new || service_new || !role_ok || !env_ok || !runtime_ok {
-                let reason = if f.environment.contains_key(LEGACY_ENV_ALLOWLIST) {
-                    format!(
-                        "name the tenant registry and drop {LEGACY_ENV_ALLOWLIST} (its accounts are \
-                         tenants now)"
-                    )
-                } else {
-                    "service id, registry table, policy, role or runtime changed".to_string()
-                };
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::FunctionConfiguration,
-                    &reason,
-                );
-            }
-        }
+        ));
+        return;
+    };
+    if f.code_sha256.as_deref() != Some(package_sha256)
+        || f.architecture.as_deref() != Some(architecture.as_str())
+    {
+        steps.push(Step::new(
+            Change::UpdateFunctionCode { architecture },
+            "the package or architecture changed",
+        ));
     }
-    let function = observed.function.as_ref().filter(|_| !function_new);
-    let sns_ok = function
-        .and_then(|f| f.permissions.get(SNS_PERMISSION_SID))
-        .is_some_and(|s| permission_matches(s, "sns.amazonaws.com", &topic_arn, &scope.account));
-    if !sns_ok {
-        push(
-            &mut steps,
-            Action::Create,
-            Resource::SnsPermission,
-            "sns.amazonaws.com, from the stack's topic only",
-        );
+    // A role or service this run creates is not the one configured either.
+    let role_ok = observed
+        .role
+        .as_ref()
+        .is_some_and(|r| f.role.as_deref() == Some(r.arn.as_str()));
+    let env_ok = observed
+        .service
+        .as_ref()
+        .is_some_and(|s| f.environment == with_service_id(&environment, &s.id));
+    let runtime_ok = f.runtime.as_deref() == Some(RUNTIME) && f.handler.as_deref() == Some(HANDLER);
+    if !role_ok || !env_ok || !runtime_ok {
+        let reason = if f.environment.contains_key(LEGACY_ENV_ALLOWLIST) {
+            format!(
+                "name the tenant registry and drop {LEGACY_ENV_ALLOWLIST} (its accounts are \
+                 tenants now)"
+            )
+        } else {
+            "service id, registry table, policy, role or runtime changed".to_string()
+        };
+        steps.push(Step::new(
+            Change::UpdateFunctionConfiguration { environment },
+            reason,
+        ));
     }
-    if function_new || observed.approver_subscription().is_none() {
-        push(
-            &mut steps,
-            Action::Create,
-            Resource::Subscription,
-            "the approver runs on every notification",
-        );
-    }
+}
 
-    // Sweep schedule.
+/// SNS may invoke the approver, from the stack's topic only, and the
+/// approver subscribes to the topic.
+fn subscription(observed: &Observed, scope: &Scope, steps: &mut Vec<Step>) {
+    let sns_ok = observed
+        .function
+        .as_ref()
+        .and_then(|f| f.permissions.get(SNS_PERMISSION_SID))
+        .is_some_and(|s| {
+            permission_matches(s, "sns.amazonaws.com", &scope.topic_arn(), &scope.account)
+        });
+    if !sns_ok {
+        steps.push(Step::new(
+            Change::AddSnsPermission,
+            "sns.amazonaws.com, from the stack's topic only",
+        ));
+    }
+    if observed.approver_subscription().is_none() {
+        steps.push(Step::new(
+            Change::CreateSubscription,
+            "the approver runs on every notification",
+        ));
+    }
+}
+
+/// The schedule that runs the approver's sweep: the rule, the permission
+/// to invoke the approver (from the rule only) and the rule's target.
+fn sweep(spec: &StackSpec, observed: &Observed, scope: &Scope, steps: &mut Vec<Step>) {
+    let schedule = &spec.approver.sweep_schedule;
     match &observed.rule {
-        None => push(
-            &mut steps,
-            Action::Create,
-            Resource::SweepRule,
-            &spec.approver.sweep_schedule,
-        ),
+        None => steps.push(Step::new(
+            Change::CreateSweepRule {
+                schedule: schedule.clone(),
+            },
+            schedule.clone(),
+        )),
         Some(rule) => {
-            if rule.schedule.as_deref() != Some(spec.approver.sweep_schedule.as_str())
+            if rule.schedule.as_ref() != Some(schedule)
                 || !rule
                     .state
                     .as_deref()
                     .is_some_and(|s| s.eq_ignore_ascii_case("ENABLED"))
             {
-                push(
-                    &mut steps,
-                    Action::Update,
-                    Resource::SweepRule,
-                    &format!("{}, enabled", spec.approver.sweep_schedule),
-                );
+                steps.push(Step::new(
+                    Change::UpdateSweepRule {
+                        schedule: schedule.clone(),
+                    },
+                    format!("{schedule}, enabled"),
+                ));
             }
         }
     }
-    let sweep_ok = function
+    let function = observed.function.as_ref();
+    let permission_ok = function
         .and_then(|f| f.permissions.get(SWEEP_PERMISSION_SID))
         .is_some_and(|s| {
             permission_matches(s, "events.amazonaws.com", &scope.rule_arn(), &scope.account)
         });
-    if !sweep_ok {
-        push(
-            &mut steps,
-            Action::Create,
-            Resource::SweepPermission,
+    if !permission_ok {
+        steps.push(Step::new(
+            Change::AddSweepPermission,
             "events.amazonaws.com, from the sweep rule only",
-        );
+        ));
     }
     let target_ok = function.is_some_and(|f| {
         observed
@@ -1027,44 +1215,44 @@ pub fn plan(
             .is_some_and(|r| r.target_arns.contains(&f.arn))
     });
     if !target_ok {
-        push(
-            &mut steps,
-            Action::Create,
-            Resource::SweepTarget,
+        steps.push(Step::new(
+            Change::AddSweepTarget,
             "the rule invokes the approver",
-        );
+        ));
     }
-    approver_before_principals(&mut steps);
-    Ok(Plan {
-        stack: spec.name.to_string(),
-        steps,
-    })
 }
 
-/// When both the allowed principals and the approver's configuration change,
-/// the approver goes first: an account the principals newly allow can
-/// request at once, and the approver must then already be the one that
-/// reads the registry (an approver still configured from a legacy
-/// `APPROVER_ALLOWLIST` would refuse a tenant that is not on that list under
-/// the `reject` policy). An account being removed may, for that moment,
-/// still request and is rejected or left pending, which is what its removal
-/// asks for anyway. The registry's own steps (table, seeded tenants) come
-/// first of all, so the approver never reads a registry that lacks a tenant
-/// the principals allow.
-fn approver_before_principals(steps: &mut Vec<Step>) {
-    let principals = steps
-        .iter()
-        .position(|s| s.resource == Resource::Principals && s.action == Action::Update);
-    let function = steps
-        .iter()
-        .position(|s| s.resource == Resource::FunctionConfiguration && s.action == Action::Update);
-    if let (Some(p), Some(f)) = (principals, function) {
-        if p < f {
-            let step = steps.remove(p);
-            // `f` moved one place left by the removal.
-            steps.insert(f, step);
-        }
+/// The principals allowed to see and request the service, last of all: an
+/// account they newly allow can request at once, so whatever answers its
+/// request must be in place first. Above all the approver must then already
+/// be the one that reads the registry (the registry's own steps, table and
+/// seeded tenants, come first of all): an approver still configured from a
+/// legacy `APPROVER_ALLOWLIST` would refuse a tenant that is not on that
+/// list under the `reject` policy. An account being removed may, for that
+/// moment, still request and is rejected or left pending, which is what its
+/// removal asks for anyway.
+fn principals(spec: &StackSpec, observed: &Observed, steps: &mut Vec<Step>) {
+    let desired = desired_principals(spec, observed);
+    let (add, remove): (Vec<String>, Vec<String>) = match &observed.service {
+        None => (desired.into_iter().collect(), Vec::new()),
+        Some(service) => (
+            desired.difference(&service.principals).cloned().collect(),
+            service.principals.difference(&desired).cloned().collect(),
+        ),
+    };
+    if add.is_empty() && remove.is_empty() {
+        return;
     }
+    let listed = |principals: &[String]| sample(principals.iter().map(String::as_str));
+    let reason = match &observed.service {
+        None => format!("allow [{}]", listed(&add)),
+        Some(_) => format!(
+            "follow the registry: add [{}], remove [{}]",
+            listed(&add),
+            listed(&remove)
+        ),
+    };
+    steps.push(Step::new(Change::SetPrincipals { add, remove }, reason));
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The plan, table-driven: a converged observation plans nothing; each
-//! drift plans exactly the step that fixes it; unsafe changes are refused.
+//! drift plans exactly the step that fixes it, carrying what `apply` runs;
+//! unsafe changes are refused.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -7,6 +8,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::*;
+use crate::approval::config::ENV_SERVICE_ID;
 use crate::approval::{AccountId, Tenant};
 use crate::provision::observe::*;
 use crate::provision::spec::{Overrides, StackSpec};
@@ -227,13 +229,14 @@ fn converged(spec: &StackSpec) -> Observed {
     o
 }
 
+/// The steps as `plan --output json` names them: (action, resource kind).
 fn kinds(plan: &Plan) -> Vec<(Action, String)> {
     plan.steps
         .iter()
         .map(|s| {
             (
-                s.action,
-                serde_json::to_value(&s.resource).unwrap()["kind"]
+                s.action(),
+                serde_json::to_value(&s.change).unwrap()["kind"]
                     .as_str()
                     .unwrap()
                     .to_string(),
@@ -279,7 +282,6 @@ fn from_empty_everything_is_created_in_dependency_order() {
         "cross_zone",
         "listener",
         "service",
-        "principals",
         "topic",
         "topic_policy",
         "notification",
@@ -292,14 +294,16 @@ fn from_empty_everything_is_created_in_dependency_order() {
         "sweep_rule",
         "sweep_permission",
         "sweep_target",
+        // Last: consumers are allowed once the approver answers them.
+        "principals",
     ];
     assert_eq!(kinds, order);
     // The subnets are carved from the VPC, one per AZ.
     let cidrs: Vec<String> = plan
         .steps
         .iter()
-        .filter_map(|s| match &s.resource {
-            Resource::Subnet { cidr, zone_id, .. } => Some(format!("{zone_id}={cidr}")),
+        .filter_map(|s| match &s.change {
+            Change::CreateSubnet { cidr, zone_id, .. } => Some(format!("{zone_id}={cidr}")),
             _ => None,
         })
         .collect();
@@ -310,6 +314,85 @@ fn from_empty_everything_is_created_in_dependency_order() {
             "use1-az2=10.40.16.0/20",
             "use1-az3=10.40.32.0/20"
         ]
+    );
+    // The steps carry what `apply` runs: nothing of it is left to derive.
+    let change = |kind: &str| {
+        plan.steps
+            .iter()
+            .map(|s| &s.change)
+            .find(|c| serde_json::to_value(c).unwrap()["kind"] == kind)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        change("vpc"),
+        Change::CreateVpc {
+            cidr: crate::provision::spec::Ipv4Cidr::parse("10.40.0.0/16").unwrap()
+        }
+    );
+    assert_eq!(
+        change("target_group"),
+        Change::CreateTargetGroup {
+            port: 443,
+            target_type: TargetKind::Ip,
+            health_check: HealthCheckSpec::default(),
+        }
+    );
+    assert_eq!(
+        change("targets"),
+        Change::RegisterTargets {
+            port: 443,
+            targets: vec![("10.40.0.10".to_string(), 8443)]
+        }
+    );
+    assert_eq!(
+        change("boundary"),
+        Change::CreateBoundary {
+            document: policy::approver_boundary_policy(&scope(&spec, &empty()))
+        }
+    );
+    // The service id is the one value unknown before the run creates the
+    // service: `apply` adds it.
+    let mut environment = desired_environment(&spec, "vpce-svc-1");
+    environment.remove(ENV_SERVICE_ID);
+    assert_eq!(
+        change("function"),
+        Change::CreateFunction {
+            architecture: Architecture::X86_64,
+            environment,
+        }
+    );
+    assert_eq!(
+        change("sweep_rule"),
+        Change::CreateSweepRule {
+            schedule: spec.approver.sweep_schedule.clone()
+        }
+    );
+    assert_eq!(
+        change("principals"),
+        Change::SetPrincipals {
+            add: vec!["arn:aws:iam::111111111111:root".into()],
+            remove: vec![]
+        }
+    );
+    // What people read: the action word, what it acts on, why.
+    let text = plan.to_string();
+    assert!(
+        text.contains("create subnet 10.40.0.0/20 in us-east-1a (use1-az1)")
+            && text.contains(
+                "update allowed principals\n       allow [arn:aws:iam::111111111111:root]"
+            ),
+        "{text}"
+    );
+    // And what `--output json` readers read.
+    let json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(
+        json["steps"][2],
+        json!({
+            "action": "create",
+            "resource": {"kind": "tenants", "accounts": ["111111111111"]},
+            "reason": "active, name = account id; 1 from access.allowlist (111111111111)"
+        })
     );
 }
 
@@ -489,9 +572,16 @@ fn spec_changes_plan_updates() {
         ]
     );
     assert_eq!(
-        p.steps[0].resource,
-        Resource::Tenants {
+        p.steps[0].change,
+        Change::CreateTenants {
             accounts: vec![account("222222222222")]
+        }
+    );
+    assert_eq!(
+        p.steps[1].change,
+        Change::SetPrincipals {
+            add: vec!["arn:aws:iam::222222222222:root".into()],
+            remove: vec![]
         }
     );
     let mut ports = more.clone();
@@ -508,11 +598,27 @@ fn spec_changes_plan_updates() {
     );
     let mut fewer = more.clone();
     fewer.ports = vec![8443];
-    let k = kinds(&plan(&fewer, &observed, SHA).unwrap());
-    assert!(
-        k.contains(&(Action::Delete, "listener".into()))
-            && k.contains(&(Action::Delete, "target_group".into())),
-        "{k:?}"
+    let p = plan(&fewer, &observed, SHA).unwrap();
+    let deletes: Vec<&Change> = p
+        .steps
+        .iter()
+        .map(|s| &s.change)
+        .filter(|c| c.action() == Action::Delete)
+        .collect();
+    // The listener first: it uses the target group.
+    assert_eq!(
+        deletes,
+        [
+            &Change::DeleteListener {
+                port: 443,
+                arn: "arn:l-443".into()
+            },
+            &Change::DeleteTargetGroup {
+                port: 443,
+                arn: "arn:tg-443".into()
+            }
+        ],
+        "{p}"
     );
     let mut any = more;
     any.allow_any_principal = true;
@@ -523,6 +629,24 @@ fn spec_changes_plan_updates() {
             .reason
             .contains("add [*], remove [arn:aws:iam::111111111111:root]"),
         "{p}"
+    );
+    assert_eq!(
+        p.steps[0].change,
+        Change::SetPrincipals {
+            add: vec!["*".into()],
+            remove: vec!["arn:aws:iam::111111111111:root".into()]
+        }
+    );
+    let mut schedule = before.clone();
+    schedule.approver.sweep_schedule = "rate(1 hour)".into();
+    assert_eq!(
+        plan(&schedule, &observed, SHA).unwrap().steps,
+        [Step {
+            change: Change::UpdateSweepRule {
+                schedule: "rate(1 hour)".into()
+            },
+            reason: "rate(1 hour), enabled".into()
+        }]
     );
 }
 
@@ -713,33 +837,139 @@ fn a_broadened_invoke_permission_is_replaced() {
 
 #[test]
 fn the_approver_learns_a_new_account_before_the_service_allows_it() {
-    let mut steps = vec![
-        Step {
-            action: Action::Update,
-            resource: Resource::Principals,
-            reason: "add".into(),
-        },
-        Step {
-            action: Action::Update,
-            resource: Resource::Topic,
-            reason: "x".into(),
-        },
-        Step {
-            action: Action::Update,
-            resource: Resource::FunctionConfiguration,
-            reason: "allowlist".into(),
-        },
-    ];
-    approver_before_principals(&mut steps);
-    let order: Vec<Resource> = steps.iter().map(|s| s.resource.clone()).collect();
-    assert_eq!(
-        order,
-        [
-            Resource::Topic,
-            Resource::FunctionConfiguration,
-            Resource::Principals
-        ]
+    let spec = spec("");
+    // A tenant added with `tenants add` to a stack whose approver still
+    // reads a legacy allowlist: the approver is rewritten to read the
+    // registry before the service allows the tenant's account, with the
+    // families between them (here the topic policy) where they belong.
+    let mut observed = converged(&spec);
+    observed.tenants.push(tenant("444444444444"));
+    let env = &mut observed.function.as_mut().unwrap().environment;
+    env.remove(crate::approval::config::ENV_TABLE);
+    env.insert(
+        crate::approval::config::LEGACY_ENV_ALLOWLIST.into(),
+        "111111111111".into(),
     );
+    observed.topic.as_mut().unwrap().policy = None;
+    let p = plan(&spec, &observed, SHA).unwrap();
+    assert_eq!(
+        kinds(&p),
+        [
+            (Action::Update, "topic_policy".to_string()),
+            (Action::Update, "function_configuration".to_string()),
+            (Action::Update, "principals".to_string()),
+        ],
+        "{p}"
+    );
+    let mut environment = desired_environment(&spec, "vpce-svc-1");
+    environment.remove(ENV_SERVICE_ID);
+    assert_eq!(
+        p.steps[1].change,
+        Change::UpdateFunctionConfiguration { environment }
+    );
+    // A new approver too: created before the account is allowed.
+    observed.function = None;
+    let k = kinds(&plan(&spec, &observed, SHA).unwrap());
+    let at = |kind: &str| k.iter().position(|(_, k)| k == kind).unwrap();
+    assert!(at("function") < at("principals"), "{k:?}");
+    assert_eq!(at("principals"), k.len() - 1, "{k:?}");
+}
+
+/// (what drifted, how, the step that fixes it with what `apply` runs)
+#[test]
+fn each_fix_carries_what_apply_runs() {
+    type Drift = fn(&mut Observed);
+    let cases: Vec<(&str, Drift, Change)> = vec![
+        (
+            "a target missing",
+            |o| o.target_groups[0].targets.clear(),
+            Change::UpdateTargets {
+                port: 443,
+                register: vec![("10.40.0.10".into(), 8443)],
+                deregister: vec![],
+            },
+        ),
+        (
+            "a stray target",
+            |o| {
+                o.target_groups[0].targets.push(TargetObs {
+                    id: "10.40.0.99".into(),
+                    port: 8443,
+                    health: "healthy".into(),
+                    reason: None,
+                })
+            },
+            Change::UpdateTargets {
+                port: 443,
+                register: vec![],
+                deregister: vec![("10.40.0.99".into(), 8443)],
+            },
+        ),
+        (
+            "health check changed",
+            |o| o.target_groups[0].health_check.interval_seconds = 30,
+            Change::SetHealthCheck {
+                port: 443,
+                health_check: HealthCheckSpec::default(),
+            },
+        ),
+        (
+            "a principal added by hand",
+            |o| {
+                o.service.as_mut().unwrap().principals.insert("*".into());
+            },
+            Change::SetPrincipals {
+                add: vec![],
+                remove: vec!["*".into()],
+            },
+        ),
+        (
+            "the load balancer detached",
+            |o| o.service.as_mut().unwrap().load_balancer_arns.clear(),
+            Change::UpdateService {
+                attach_load_balancer: true,
+            },
+        ),
+        (
+            "acceptance turned off",
+            |o| o.service.as_mut().unwrap().acceptance_required = false,
+            Change::UpdateService {
+                attach_load_balancer: false,
+            },
+        ),
+        (
+            "a listener pointing elsewhere",
+            |o| o.listeners[0].target_group_arn = Some("arn:other".into()),
+            Change::UpdateListener { port: 443 },
+        ),
+        (
+            "the private DNS name set by hand",
+            |o| o.service.as_mut().unwrap().private_dns_name = Some("x.example".into()),
+            Change::SetPrivateDnsName { name: None },
+        ),
+        (
+            "code changed",
+            |o| o.function.as_mut().unwrap().code_sha256 = Some("other".into()),
+            Change::UpdateFunctionCode {
+                architecture: Architecture::X86_64,
+            },
+        ),
+        (
+            "rule disabled",
+            |o| o.rule.as_mut().unwrap().state = Some("DISABLED".into()),
+            Change::UpdateSweepRule {
+                schedule: spec("").approver.sweep_schedule,
+            },
+        ),
+    ];
+    let spec = spec("");
+    for (name, drift, expected) in cases {
+        let mut observed = converged(&spec);
+        drift(&mut observed);
+        let plan = plan(&spec, &observed, SHA).unwrap();
+        let changes: Vec<Change> = plan.steps.into_iter().map(|s| s.change).collect();
+        assert_eq!(changes, [expected], "{name}");
+    }
 }
 
 #[test]
@@ -932,8 +1162,8 @@ fn a_legacy_allowlist_moves_into_the_registry_once_before_the_environment_loses_
     // 111111111111 is already a tenant (seeded from the config): only
     // 333333333333 moves; the entry that is no account id is named.
     assert_eq!(
-        p.steps[0].resource,
-        Resource::Tenants {
+        p.steps[0].change,
+        Change::CreateTenants {
             accounts: vec![account("333333333333")]
         }
     );
@@ -976,8 +1206,8 @@ fn a_legacy_allowlist_moves_into_the_registry_once_before_the_environment_loses_
         "{p}"
     );
     assert_eq!(
-        p.steps[2].resource,
-        Resource::Tenants {
+        p.steps[2].change,
+        Change::CreateTenants {
             accounts: vec![account("111111111111"), account("333333333333")]
         }
     );
