@@ -11,7 +11,7 @@ use super::*;
 use crate::approval::config::ENV_SERVICE_ID;
 use crate::approval::{AccountId, Tenant};
 use crate::provision::observe::*;
-use crate::provision::spec::{Overrides, StackSpec};
+use crate::provision::spec::{Architecture, HealthCheckSpec, Overrides, StackSpec, TargetKind};
 
 const SHA: &str = "c2hhMjU2";
 
