@@ -15,6 +15,7 @@ use super::GlobalArgs;
 use crate::approval::tenant::now_epoch;
 use crate::approval::{AccountId, ApproverConfig, Tenants};
 use crate::aws::AwsOptions;
+use crate::provision::Clients;
 use crate::naming::StackName;
 use crate::operator::import::{self, Format, ImportReport};
 use crate::operator::overrides::{self, Action, OverrideReport, Rule};
@@ -205,29 +206,17 @@ impl TargetArgs {
     }
 }
 
-/// The SDK clients of one command, and the region they act in.
-struct Clients {
-    ec2: aws_sdk_ec2::Client,
-    lambda: aws_sdk_lambda::Client,
-    sts: aws_sdk_sts::Client,
-    dynamodb: aws_sdk_dynamodb::Client,
-    region: Option<String>,
-}
-
-impl Clients {
-    async fn load(global: &GlobalArgs) -> Result<Clients, CliError> {
-        let config = AwsOptions::from(&global.aws)
-            .for_app(crate::aws::app::ENDPOINT_SERVICE)
-            .load()
-            .await?;
-        Ok(Clients {
-            ec2: aws_sdk_ec2::Client::new(&config),
-            lambda: aws_sdk_lambda::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
-            dynamodb: aws_sdk_dynamodb::Client::new(&config),
-            region: config.region().map(|r| r.to_string()),
-        })
-    }
+/// The SDK clients of one command (the provider's one set, the same `up`
+/// uses), in the region from the flags or the environment.
+async fn load_clients(global: &GlobalArgs) -> Result<Clients, CliError> {
+    let config = AwsOptions::from(&global.aws)
+        .for_app(crate::aws::app::ENDPOINT_SERVICE)
+        .load()
+        .await?;
+    Clients::new(&config).map_err(|e| match e {
+        crate::provision::ProvisionError::Input(m) => CliError::Usage(m),
+        other => CliError::Failed(anyhow!(other)),
+    })
 }
 
 impl From<OperatorError> for CliError {
@@ -257,7 +246,7 @@ pub async fn run(command: OperatorCommand, global: &GlobalArgs) -> Result<(), Cl
 /// Validated inputs first, then clients and the target.
 async fn setup(target: &TargetArgs, global: &GlobalArgs) -> Result<(Clients, Target), CliError> {
     let selector = target.selector()?;
-    let clients = Clients::load(global).await?;
+    let clients = load_clients(global).await?;
     let target = crate::operator::target::resolve(&clients.ec2, &selector).await?;
     Ok((clients, target))
 }
@@ -542,7 +531,7 @@ async fn edit_cmd(
         lambda: &s.clients.lambda,
         registry: &s.registry,
         target: &s.target,
-        region: s.clients.region.as_deref(),
+        region: Some(s.clients.region.as_str()),
         by: &by,
     };
     let report = tenants::edit(&ctx, edit, accounts, fields).await?;
@@ -627,7 +616,7 @@ async fn import_cmd(args: ImportArgs, global: &GlobalArgs) -> Result<(), CliErro
         lambda: &s.clients.lambda,
         registry: &s.registry,
         target: &s.target,
-        region: s.clients.region.as_deref(),
+        region: Some(s.clients.region.as_str()),
         by: &by,
     };
     let report: ImportReport = import::import(&ctx, &shown, &rows, args.update).await?;
