@@ -40,8 +40,8 @@ step "emulator layer tests (pytest)"
 PYTHONPATH=tests/emulator .venv-emulator/bin/python -m pytest -q tests/emulator/tests 2>&1 | tee -a "$log"
 
 step "dependency walls (cargo tree): each binary links only the SDK clients it calls"
-# README "Architecture": the consumer CLI has no ELBv2, SNS, Lambda, IAM or EventBridge SDK; the
-# Lambda has only EC2 (and aws-config's own STS) and no SSO crates.
+# README "Architecture": the consumer CLI has no ELBv2, SNS, Lambda, IAM, EventBridge or DynamoDB
+# SDK; the Lambda has only EC2 and DynamoDB (and aws-config's own STS) and no SSO crates.
 walls_ok=true
 check_wall() {
   local package="$1" forbidden="$2" found
@@ -54,7 +54,7 @@ check_wall() {
     echo "$package: none of $forbidden"
   fi
 }
-check_wall consumer-cli 'aws-sdk-(elasticloadbalancingv2|sns|lambda|iam|eventbridge)'
+check_wall consumer-cli 'aws-sdk-(elasticloadbalancingv2|sns|lambda|iam|eventbridge|dynamodb)'
 check_wall approver-lambda 'aws-sdk-(elasticloadbalancingv2|sns|lambda|iam|eventbridge|route53|sso|ssooidc)'
 $walls_ok
 
