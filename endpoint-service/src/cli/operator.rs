@@ -15,13 +15,13 @@ use super::GlobalArgs;
 use crate::approval::tenant::now_epoch;
 use crate::approval::{AccountId, ApproverConfig, Tenants};
 use crate::aws::AwsOptions;
-use crate::provision::Clients;
 use crate::naming::StackName;
 use crate::operator::import::{self, Format, ImportReport};
 use crate::operator::overrides::{self, Action, OverrideReport, Rule};
 use crate::operator::target::ApproverFunction;
 use crate::operator::tenants::{self, Edit, EditReport, Fields};
 use crate::operator::{self as ops, connections, drift, OperatorError, Selector, Target};
+use crate::provision::Clients;
 use crate::state::EndpointState;
 
 #[derive(Debug, clap::Subcommand)]

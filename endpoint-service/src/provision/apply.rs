@@ -16,7 +16,9 @@ use super::plan::{scope, with_service_id, Change, Plan, Step};
 use super::policy::{self, SNS_PERMISSION_SID, SWEEP_PERMISSION_SID};
 use super::progress::Progress;
 use super::resources::approver::{self, FunctionSpec};
-use super::resources::{dns, network, nlb, schedule, service, tenants_table, topic, StackTags};
+use super::resources::{
+    network, nlb, schedule, service, tenants_table, topic, verification_record, StackTags,
+};
 use super::spec::{NetworkSpec, StackSpec};
 use super::{registry_err, Clients, ProvisionError};
 use crate::approval::{AccountId, Tenant};
@@ -390,16 +392,16 @@ async fn apply_step(
                 );
                 return Ok(());
             };
-            match dns::find_record(&clients.route53, &record, &value, name).await? {
+            match verification_record::find_record(&clients.route53, &record, &value, name).await? {
                 Some(found) if found.present => observed.verification = Some(found),
                 Some(mut missing) => {
-                    dns::upsert_record(&clients.route53, &missing).await?;
+                    verification_record::upsert_record(&clients.route53, &missing).await?;
                     missing.present = true;
                     observed.verification = Some(missing);
                 }
                 None => progress.note(&format!(
                     "  no public Route 53 zone in this account holds {name}: create TXT {} = \"{value}\" at your DNS host",
-                    dns::record_name(&record, name)
+                    verification_record::record_name(&record, name)
                 )),
             }
         }

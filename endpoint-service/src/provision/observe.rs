@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::resources::{approver, dns, network, nlb, schedule, service, tenants_table, topic};
+use super::resources::{
+    approver, network, nlb, schedule, service, tenants_table, topic, verification_record,
+};
 use super::spec::NetworkSpec;
 use super::{aws_err, registry_err, Clients, ProvisionError};
 use crate::approval::tenant::now_epoch;
@@ -323,7 +325,8 @@ pub async fn observe_verification(
     let (Some(record), Some(value)) = (&dns.name, &dns.value) else {
         return Ok(());
     };
-    observed.verification = dns::find_record(&clients.route53, record, value, name).await?;
+    observed.verification =
+        verification_record::find_record(&clients.route53, record, value, name).await?;
     Ok(())
 }
 

@@ -5,13 +5,13 @@
 //! [`super::apply`] and [`super::down`] call these.
 
 pub mod approver;
-pub mod dns;
 pub mod network;
 pub mod nlb;
 pub mod schedule;
 pub mod service;
 pub mod tenants_table;
 pub mod topic;
+pub mod verification_record;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
