@@ -22,9 +22,9 @@ use privatelink_core::cli::GlobalArgs;
 use crate::connect::{self, ConnectOptions};
 use crate::connection_key::{self, Target};
 use crate::iam_policy::{ConsumerPolicyReport, ConsumerScope};
-use crate::progress::Progress;
 use crate::verify::{self, CheckOptions};
 use crate::{disconnect, observe, status, Clients, ConsumerError};
+use privatelink_core::cli::progress::Progress;
 
 /// Connect your VPC to a vendor's service over AWS PrivateLink, prove that
 /// it works, and take it down again. Uses only your own account's

@@ -12,12 +12,12 @@ use crate::dns::{self, Alias};
 use crate::endpoint::{self, NewEndpoint};
 use crate::observe;
 use crate::preflight;
-use crate::progress::Progress;
 use crate::report::{ConnectReport, Timings};
 use crate::security_group;
 use crate::verify::{self, api::DnsSetup, CheckOptions};
 use crate::vpc::{self, ServiceInfo};
 use crate::{Clients, ConsumerError};
+use privatelink_core::cli::progress::Progress;
 
 /// Everything `connect` needs, validated.
 #[derive(Debug, Clone)]

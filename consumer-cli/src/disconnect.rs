@@ -10,10 +10,10 @@ use std::time::Duration;
 use crate::connection_key::Target;
 use crate::dns;
 use crate::endpoint;
-use crate::progress::Progress;
 use crate::report::DisconnectReport;
 use crate::security_group;
 use crate::{Clients, ConsumerError};
+use privatelink_core::cli::progress::Progress;
 
 pub async fn disconnect(
     clients: &Clients,

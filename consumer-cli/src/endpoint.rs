@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use crate::connection_key::{Target, DNS_NAME_TAG, PORT_TAG};
 use crate::error::SdkResultExt;
-use crate::progress::Progress;
 use crate::ConsumerError;
+use privatelink_core::cli::progress::Progress;
 
 /// Poll schedule while waiting for acceptance: the cap keeps the time from
 /// `available` to noticing it under a second (plus one round trip).

@@ -14,7 +14,6 @@
 //! - [`connect`], [`status`], [`disconnect`]: the commands' flows;
 //! - [`iam_policy`]: the least-privilege IAM policy for these commands;
 //! - [`report`]: their result types (human `Display` and `Serialize`);
-//! - [`progress`]: wait progress on a TTY, plain lines elsewhere;
 //! - [`observe`]: finding a connection's resources again from its key;
 //! - [`cli`]: clap arguments, dispatch and the exit-code policy.
 
@@ -28,7 +27,6 @@ pub mod error;
 pub mod iam_policy;
 pub mod observe;
 pub mod preflight;
-pub mod progress;
 pub mod report;
 pub mod security_group;
 pub mod status;

@@ -16,11 +16,11 @@ use crate::aws::AwsOptions;
 use crate::naming::StackName;
 use crate::provision::down::{down, DownError};
 use crate::provision::policy::{self, Scope};
-use crate::provision::progress::Progress;
 use crate::provision::spec::{Overrides, StackSpec};
 use crate::provision::status::status;
 use crate::provision::up::{preview, up, UpError};
 use crate::provision::{Clients, ProvisionError};
+use privatelink_core::cli::progress::Progress;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum StackCommand {

@@ -14,7 +14,6 @@ use super::observe::{
 };
 use super::plan::{scope, with_service_id, Change, Plan, Step};
 use super::policy::{self, SNS_PERMISSION_SID, SWEEP_PERMISSION_SID};
-use super::progress::Progress;
 use super::resources::approver::{self, FunctionSpec};
 use super::resources::{
     network, nlb, schedule, service, tenants_table, topic, verification_record, StackTags,
@@ -22,6 +21,7 @@ use super::resources::{
 use super::spec::{NetworkSpec, StackSpec};
 use super::{registry_err, Clients, ProvisionError};
 use crate::approval::{AccountId, Tenant};
+use privatelink_core::cli::progress::Progress;
 use privatelink_registry::{Registry, RegistryError, Write};
 
 /// Why `apply` stopped.

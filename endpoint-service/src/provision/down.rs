@@ -16,7 +16,6 @@ use std::fmt;
 
 use super::calls::CallSummary;
 use super::observe::observe;
-use super::progress::Progress;
 use super::resources::service::{self, ConnectionObs};
 use super::resources::{
     approver, network, nlb, schedule, tenants_table, topic, wait_error, DEPENDENCY_BACKOFF,
@@ -29,6 +28,7 @@ use crate::errors::ErrorKind;
 use crate::naming::StackName;
 use crate::state::EndpointState;
 use crate::wait::{until, Poll};
+use privatelink_core::cli::progress::Progress;
 
 /// What `down` did.
 #[derive(Debug, Clone, Default, serde::Serialize)]

@@ -21,7 +21,6 @@ pub mod down;
 pub mod observe;
 pub mod plan;
 pub mod policy;
-pub mod progress;
 pub mod resources;
 pub mod spec;
 pub mod status;

@@ -10,9 +10,9 @@ use super::apply::{apply, ApplyError};
 use super::calls::CallSummary;
 use super::observe::{observe, observe_tenants, observe_verification};
 use super::plan::{plan, Plan, Step};
-use super::progress::Progress;
 use super::spec::StackSpec;
 use super::{Clients, ProvisionError};
+use privatelink_core::cli::progress::Progress;
 
 /// The approver package and its hash as Lambda reports it (`CodeSha256`:
 /// base64 of the SHA-256 of the zip).

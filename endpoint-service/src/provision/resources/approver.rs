@@ -23,9 +23,9 @@ use crate::errors::ErrorKind;
 use crate::naming::StackName;
 use crate::provision::observe::{BoundaryObs, FunctionObs, RoleObs};
 use crate::provision::policy::{lambda_trust_policy, parse_document, ROLE_POLICY_NAME};
-use crate::provision::progress::Progress;
 use crate::provision::{aws_err, built, gone_is_ok, missing_as_none, ProvisionError};
 use crate::wait::{until, Backoff, Poll};
+use privatelink_core::cli::progress::Progress;
 
 /// The Lambda runtime for a Rust `bootstrap` binary.
 pub const RUNTIME: &str = "provided.al2023";

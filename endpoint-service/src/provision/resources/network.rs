@@ -8,10 +8,10 @@ use aws_sdk_ec2::Client;
 use super::{owned_by, wait_error, StackTags, DEPENDENCY_BACKOFF};
 use crate::naming::{StackName, STACK_TAG};
 use crate::provision::observe::{SubnetObs, VpcObs, Zone};
-use crate::provision::progress::Progress;
 use crate::provision::spec::{Ipv4Cidr, NetworkSpec};
 use crate::provision::{aws_err, gone_is_ok, ProvisionError};
 use crate::wait::{until, Poll};
+use privatelink_core::cli::progress::Progress;
 
 fn tag_spec(resource: ResourceType, tags: &StackTags) -> TagSpecification {
     let mut spec = TagSpecification::builder().resource_type(resource);

@@ -15,9 +15,9 @@ use crate::naming::StackName;
 use crate::provision::observe::{
     HealthCheckObs, ListenerObs, LoadBalancerObs, TargetGroupObs, TargetObs,
 };
-use crate::provision::progress::Progress;
 use crate::provision::spec::{HealthCheckSpec, TargetKind};
 use crate::provision::{aws_err, gone_is_ok, missing_as_none, ProvisionError};
+use privatelink_core::cli::progress::Progress;
 
 /// The load balancer attribute for cross-zone load balancing (off by
 /// default on NLBs; on here so every AZ's endpoint reaches every target).

@@ -22,9 +22,9 @@ use privatelink_registry::item::KEY;
 use super::{not_ours, owned_by, wait_error, StackTags};
 use crate::naming::StackName;
 use crate::provision::observe::TenantsTableObs;
-use crate::provision::progress::Progress;
 use crate::provision::{aws_err, built, gone_is_ok, missing_as_none, ProvisionError};
 use crate::wait::{until, Backoff, Poll};
+use privatelink_core::cli::progress::Progress;
 
 /// How long a new table may take to become ACTIVE, and a deleted one to go.
 const TABLE_WAIT: Duration = Duration::from_secs(300);
