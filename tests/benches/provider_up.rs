@@ -27,9 +27,9 @@ use endpoint_service::provision::policy::{
     approver_boundary_policy, approver_role_policy, lambda_trust_policy, topic_policy, Scope,
     ROLE_POLICY_NAME, SNS_PERMISSION_SID, SWEEP_PERMISSION_SID,
 };
-use privatelink_core::cli::progress::Progress;
 use endpoint_service::provision::spec::{Overrides, StackSpec};
 use endpoint_service::provision::{up, Clients};
+use privatelink_core::cli::progress::Progress;
 use privatelink_core::naming::{StackName, MANAGED_BY, MANAGED_BY_TAG, STACK_TAG};
 use privatelink_tests::accounts::REGION;
 use privatelink_tests::bins::build_binary;

@@ -360,7 +360,7 @@ async fn run_override(
     owners.dedup();
     let rule = approver_rule(clients, target, owners).await;
     let operator = ops::caller_identity(&clients.sts).await?;
-    let plan = overrides::plan(
+    let plan = overrides::resolve(
         action,
         &target.service_id,
         endpoint_ids,

@@ -74,7 +74,7 @@ pub struct ImportPlan {
 }
 
 /// Plans the import of `rows` against the tenants read (`existing`).
-pub fn plan(rows: &[Tenant], existing: &[Tenant], update: bool) -> ImportPlan {
+pub fn diff(rows: &[Tenant], existing: &[Tenant], update: bool) -> ImportPlan {
     let existing: HashMap<&AccountId, &Tenant> =
         existing.iter().map(|t| (&t.account_id, t)).collect();
     let mut result = ImportPlan::default();
@@ -148,7 +148,7 @@ pub async fn import(
     let approver = Approver::load(ctx.lambda, ctx.target, ctx.registry.table()).await?;
     let accounts: Vec<String> = rows.iter().map(|t| t.account_id.to_string()).collect();
     let (existing, _) = ctx.registry.get_many(&accounts).await?;
-    let planned = plan(rows, &existing, update);
+    let planned = diff(rows, &existing, update);
     let before: HashMap<&AccountId, &Tenant> =
         existing.iter().map(|t| (&t.account_id, t)).collect();
 
@@ -295,7 +295,7 @@ mod tests {
             tenant("222222222222", "Globex", TenantStatus::Suspended, 0),
             tenant("333333333333", "Initech", TenantStatus::Active, 0),
         ];
-        let without = plan(&rows, &existing, false);
+        let without = diff(&rows, &existing, false);
         let created: Vec<&str> = without
             .creates
             .iter()
@@ -306,7 +306,7 @@ mod tests {
         assert_eq!(without.unchanged.len(), 1);
         assert_eq!(without.skipped[0].fields, ["status"]);
 
-        let with = plan(&rows, &existing, true);
+        let with = diff(&rows, &existing, true);
         assert!(with.skipped.is_empty());
         // An update is conditional on the version read.
         assert_eq!(with.updates[0].version, 1);
@@ -318,7 +318,7 @@ mod tests {
             tenant("222222222222", "Globex", TenantStatus::Suspended, 2),
             tenant("333333333333", "Initech", TenantStatus::Active, 1),
         ];
-        let again = plan(&rows, &after, true);
+        let again = diff(&rows, &after, true);
         assert!(again.creates.is_empty() && again.updates.is_empty());
         assert_eq!(again.unchanged.len(), 3);
     }

@@ -166,12 +166,13 @@ pub struct Rule<'a> {
     pub tenants: &'a Tenants,
 }
 
-/// Plans the override (pure). `listed` is the service's connections;
-/// `elsewhere` maps endpoint ids of the account's other services to their
+/// Resolves the override (pure): what each requested id is and what the
+/// override does to it. `listed` is the service's connections; `elsewhere`
+/// maps endpoint ids of the account's other services to their
 /// service; `rule` is the approver's configuration and the owners' tenants
 /// when both could be read (without them every accept counts as an
 /// override of the rule).
-pub fn plan(
+pub fn resolve(
     action: Action,
     service_id: &str,
     requested: &[String],
@@ -430,7 +431,7 @@ mod tests {
             listed("vpce-d4", OTHER, "rejected"),
         ];
         let elsewhere = HashMap::from([("vpce-e5".to_string(), "vpce-svc-2".to_string())]);
-        let p = plan(
+        let p = resolve(
             Action::Accept,
             "vpce-svc-1",
             &ids(&[
@@ -476,7 +477,7 @@ mod tests {
             listed("vpce-c3", OTHER, "rejected"),
             listed("vpce-d4", OTHER, "deleted"),
         ];
-        let p = plan(
+        let p = resolve(
             Action::Reject,
             "vpce-svc-1",
             &ids(&["vpce-a1", "vpce-b2", "vpce-c3", "vpce-d4"]),
@@ -509,7 +510,7 @@ mod tests {
             listed("vpce-b2", ALLOWED, "pendingAcceptance"),
             listed("vpce-c3", ALLOWED, "pendingAcceptance"),
         ];
-        let within = plan(
+        let within = resolve(
             Action::Accept,
             "vpce-svc-1",
             &ids(&["vpce-b2", "vpce-c3"]),
@@ -527,7 +528,7 @@ mod tests {
     #[test]
     fn without_the_approver_every_accept_is_an_override() {
         let all = [listed("vpce-a1", ALLOWED, "pendingAcceptance")];
-        let p = plan(
+        let p = resolve(
             Action::Accept,
             "vpce-svc-1",
             &ids(&["vpce-a1"]),
