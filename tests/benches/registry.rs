@@ -91,6 +91,9 @@ async fn endpoints(
         if set.len() >= PARALLEL {
             set.join_next().await.context("join")???;
         }
+        if i > 0 && i % 250 == 0 {
+            eprintln!("registry bench:   {i} of {count} endpoints created");
+        }
     }
     while let Some(done) = set.join_next().await {
         done??;

@@ -37,6 +37,7 @@ https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/ (`API_GetItem.ht
 - DeleteTable answers `TableStatus: DELETING` (API_DeleteTable.html; moto said ACTIVE).
 """
 
+import copy
 import re
 import threading
 from collections.abc import Callable
@@ -51,6 +52,7 @@ from moto.dynamodb.exceptions import (
     MockValidationException,
     ResourceNotFoundException,
 )
+import moto.dynamodb.models as moto_dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 from moto.dynamodb.models.table import Table
@@ -298,14 +300,39 @@ def backend_update_item(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any
         raise
 
 
+class _OncePerTable:
+    """Stands in for the `copy` module inside moto's DynamoDB models.
+
+    Not a behaviour change, a cost fix: moto's `transact_write_items` takes
+    its rollback backup with `copy.deepcopy(table)` once per *action*, so a
+    transaction of 100 puts to one table copies the whole table 100 times
+    (and a 10,000-tenant import took minutes and gigabytes). Within one
+    transaction (on this thread) the backup of a table is made once and
+    reused; everywhere else this is plain `copy`."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        backups = getattr(_TRANSACTION, "backups", None)
+        if backups is None or not isinstance(value, Table):
+            return copy.deepcopy(value, memo)
+        if id(value) not in backups:
+            backups[id(value)] = copy.deepcopy(value, memo)
+        return backups[id(value)]
+
+
 def backend_transact_write_items(
     self: DynamoDBBackend, transact_items: list[dict[str, Any]]
 ) -> None:
     _TRANSACTION.active = True
+    _TRANSACTION.backups = {}
     try:
         MOTO["backend_transact_write_items"](self, transact_items)
     finally:
         _TRANSACTION.active = False
+        _TRANSACTION.backups = None
 
 
 def _size(value: Any) -> int:
@@ -342,6 +369,7 @@ def apply() -> None:
     for name, action in HANDLER_ACTIONS.items():
         MOTO[name] = getattr(DynamoHandler, name)
         setattr(DynamoHandler, name, action)
+    moto_dynamodb_models.copy = _OncePerTable()  # type: ignore[assignment]
     MOTO["backend_update_item"] = DynamoDBBackend.update_item
     MOTO["backend_transact_write_items"] = DynamoDBBackend.transact_write_items
     for cls, name, patch in (

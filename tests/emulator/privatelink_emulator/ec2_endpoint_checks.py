@@ -1,6 +1,8 @@
 """CreateVpcEndpoint: what AWS checks before it creates anything (API: CreateVpcEndpoint).
 
 - `VpcEndpointType` defaults to `Gateway` ("Default: Gateway").
+- `ServiceRegion` (README §17): the service's Region, default the caller's; a service in
+  another Region must support the caller's Region (else `InvalidServiceName`, ASSUMED).
 - `ServiceName`: a custom service (`com.amazonaws.vpce.REGION.vpce-svc-...`) the caller
   may see, or one of moto's AWS services; anything else (`foo`, a service that does not
   exist or is not shared with the caller) is `InvalidServiceName: The Vpc Endpoint
@@ -23,6 +25,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+from .cross_region import check_regions, supports
 from .ec2_private_dns import check_private_dns, set_private_dns, verified_name
 from .errors import error, invalid_service_name
 from .lookup import can_see, find_service
@@ -36,12 +39,36 @@ class Checked:
     private_dns: bool  # effective PrivateDnsEnabled for a custom service
 
 
+def service_region(self: Any) -> str:
+    """CreateVpcEndpoint `ServiceRegion`: "The default is the current Region" (API)."""
+    return self._get_param("ServiceRegion") or self.region
+
+
+def reachable_service(self: Any, name: str) -> Any | None:
+    """The custom service `name` in `ServiceRegion`, if the caller may connect to it.
+
+    From another Region (README §17) the service must also list the caller's Region in
+    its supported Regions; otherwise it is `InvalidServiceName` like a service the caller
+    may not see (ASSUMED: AWS does not document the error of an unsupported Region).
+    """
+    region = service_region(self)
+    service = find_service(name, region)
+    if service is None or not can_see(service, self.current_account):
+        return None
+    if region != self.region and not supports(service, self.region):
+        return None
+    return service
+
+
 def _offered_types(self: Any, name: str) -> tuple[Any | None, list[str]]:
     if name.startswith("com.amazonaws.vpce."):
-        service = find_service(name, self.region)
-        if service is None or not can_see(service, self.current_account):
+        service = reachable_service(self, name)
+        if service is None:
             return None, []
         return service, [t["ServiceType"] for t in service.service_type]
+    if service_region(self) != self.region:
+        # ASSUMED: AWS services in other Regions are not modelled (README §17).
+        return None, []
     defaults = self.ec2_backend._collect_default_endpoint_services(
         self.current_account, self.region
     )
@@ -57,6 +84,7 @@ def check(self: Any) -> Checked:
     vpc = backend.get_vpc(self._get_param("VpcId"))  # InvalidVpcID.NotFound
     endpoint_type = self._get_param("VpcEndpointType") or "Gateway"
     name = self._get_param("ServiceName") or ""
+    check_regions([service_region(self)])
     service, types = _offered_types(self, name)
     if not types:
         raise invalid_service_name(name)

@@ -47,7 +47,7 @@ from .errors import (
     unsuccessful,
 )
 from .ids import check_endpoint_ids, check_service_id
-from .lookup import can_see, find_service, service_zone_ids
+from .lookup import service_zone_ids
 from .paging import matches, page, parse_filters
 
 # moto's own handlers, captured before ec2_patches.apply() replaces them.
@@ -83,12 +83,14 @@ def _dns_entries(endpoint: Any, service: Any, zone_names: list[str]) -> list[dic
     """Regional entry first, then one zonal entry per subnet AZ, sharing one suffix.
 
     Formats from "DNS hostnames" (privatelink-share-your-services.md):
-    ENDPOINT_ID-RAND.SERVICE_ID.REGION.vpce.amazonaws.com and ...-RAND-AZ.SERVICE_ID....
+    ENDPOINT_ID-RAND.SERVICE_ID.SERVICE_REGION.vpce.amazonaws.com and
+    ...-RAND-AZ.SERVICE_ID.... The hosted zone is the one of the endpoint's own Region
+    (for a cross-Region endpoint ASSUMED, README §17).
     """
     region = service.ec2_backend.region_name
     suffix = f"{service.id}.{region}.vpce.amazonaws.com"
     prefix = f"{endpoint.id}-{mock_random.get_random_string(8, lower_case=True)}"
-    zone = hosted_zone_id(region)
+    zone = hosted_zone_id(endpoint.ec2_backend.region_name)
     names = [f"{prefix}.{suffix}"] + [f"{prefix}-{az}.{suffix}" for az in zone_names]
     return [{"DnsName": name, "HostedZoneId": zone} for name in names]
 
@@ -103,15 +105,18 @@ def _create_connected_endpoint(self: Any) -> Any:
     """Validate against the provider's service, let moto create, then connect."""
     backend = self.ec2_backend
     name = self._get_param("ServiceName")
-    service = find_service(name, self.region)
-    if service is None or not can_see(service, self.current_account):
+    service = ec2_endpoint_checks.reachable_service(self, name)
+    if service is None:
         raise invalid_service_name(name)
+    # Cross-Region (README §17): "provider and consumer AZs do not have to line up"
+    # (AZ IDs of another Region never match anyway); one subnet per AZ still holds.
+    remote = service.ec2_backend.region_name != self.region
     supported = service_zone_ids(service)
     subnet_by_zone: dict[str, str] = {}
     zone_names = []
     for subnet_id in self._get_param("SubnetIds", []):
         subnet = backend.get_subnet(subnet_id)
-        if subnet.availability_zone_id not in supported:
+        if not remote and subnet.availability_zone_id not in supported:
             raise error(
                 "InvalidParameter",
                 f"The VPC endpoint service {name} does not support the availability "
@@ -128,6 +133,7 @@ def _create_connected_endpoint(self: Any) -> Any:
 
     endpoint = MOTO_CREATE_VPC_ENDPOINT(self).result["VpcEndpoint"]
     endpoint.dns_entries = _dns_entries(endpoint, service, zone_names)
+    endpoint.service_region = service.ec2_backend.region_name  # VpcEndpoint.ServiceRegion
     # Without acceptance: `pending`, then `available` after SETTINGS.pending_seconds
     # (the AWS CLI's create-vpc-endpoint example output shows `pending`).
     state = PENDING_ACCEPTANCE if service.acceptance_required else PENDING
@@ -205,14 +211,18 @@ def delete_vpc_endpoints(self: Any) -> ActionResult:
 
 
 def _connection_values(connection: Any, name: str) -> list[str]:
-    # Endpoints are only ever in their service's Region here (no cross-Region PrivateLink),
-    # so `vpc-endpoint-region=cross-region` matches nothing.
+    # `vpc-endpoint-region`: "The Region of the endpoint or `cross-region` to find
+    # endpoints for other Regions" (API: DescribeVpcEndpointConnections; README §17).
+    endpoint_region = connection.endpoint.ec2_backend.region_name
+    regions = [endpoint_region]
+    if endpoint_region != connection.service.ec2_backend.region_name:
+        regions.append("cross-region")
     return {
         "service-id": [connection.service.id],
         "vpc-endpoint-id": [connection.endpoint.id],
         "vpc-endpoint-owner": [connection.consumer_account],
         "vpc-endpoint-state": [connection.state],
-        "vpc-endpoint-region": [connection.endpoint.ec2_backend.region_name],
+        "vpc-endpoint-region": regions,
         "ip-address-type": ["ipv4"],
     }[name]
 

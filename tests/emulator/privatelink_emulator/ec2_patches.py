@@ -9,6 +9,8 @@ or replacing an action is setting a method on `EC2Response`. Besides the actions
   sides), which keeps moto's `vpc-endpoint-state` filter working unchanged;
 - `VPCServiceConfiguration.availability_zone_ids` adds `AvailabilityZoneIds` to the
   ServiceConfiguration output;
+- `VPCServiceConfiguration.supported_regions` / `remote_access_enabled`: the home Region
+  is always supported (`cross_region.py`);
 - `VPCServiceConfiguration.__init__` makes 17-digit service ids (`ids.py`), and
   `private_dns_name` / `private_dns_name_configuration` carry the domain verification
   (`ec2_private_dns.py`).
@@ -20,6 +22,7 @@ from moto.ec2.responses import EC2Response
 
 from . import (
     connection_tags,
+    cross_region,
     ec2_endpoints,
     ec2_notifications,
     ec2_permissions,
@@ -47,3 +50,4 @@ def apply() -> None:
     connection_tags.apply()
     ids.apply()  # 17-digit service ids
     ec2_private_dns.apply()  # private DNS name verification on the service model
+    cross_region.apply()  # SupportedRegions with the home Region, RemoteAccessEnabled

@@ -37,7 +37,9 @@ from moto.ec2.responses import EC2Response
 from moto.moto_api._internal import mock_random
 from moto.route53.models import route53_backends
 
+from . import cross_region
 from .connections import AVAILABLE, LOCK, PENDING, PENDING_ACCEPTANCE, connection_of, purge_gone
+from .cross_region import supported_region_names
 from .errors import error, missing_parameter, service_id_not_found
 from .ids import check_endpoint_id, check_service_id
 
@@ -162,9 +164,27 @@ def start_vpc_endpoint_service_private_dns_verification(self: Any) -> ActionResu
 
 
 def modify_vpc_endpoint_service_configuration(self: Any) -> ActionResult:
-    check_service_id(self._get_param("ServiceId"))
+    service_id = self._get_param("ServiceId")
+    check_service_id(service_id)
     with LOCK:
-        result = MOTO_MODIFY_SERVICE(self)
+        service = self.ec2_backend.configurations.get(service_id)
+        regions = None
+        if service is not None:
+            # Cross-Region (README §17): validated here; moto only sees a list in which
+            # every Region to remove is present, and the result replaces its list.
+            add = self._get_param("AddSupportedRegions", [])
+            remove = self._get_param("RemoveSupportedRegions", [])
+            regions = cross_region.apply_modification(service, add, remove)
+            before = service._supported_region_names
+            service._supported_region_names = supported_region_names(service) + remove
+        try:
+            result = MOTO_MODIFY_SERVICE(self)
+        except Exception:
+            if service is not None:
+                service._supported_region_names = before
+            raise
+        if service is not None:
+            service._supported_region_names = regions
         if self._get_bool_param("RemovePrivateDnsName"):
             service = self.ec2_backend.configurations[self._get_param("ServiceId")]
             service.private_dns_name = None

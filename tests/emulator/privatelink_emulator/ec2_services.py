@@ -12,13 +12,20 @@ Each function is installed as a method of moto's `EC2Response` by `ec2_patches.a
 from typing import Any
 
 from moto.core.responses import ActionResult
+from moto.ec2.responses import EC2Response
 
+from . import cross_region
+from .az_mapping import account_zones
 from .connections import ACTIVE_STATES, LOCK, connections_of, notifications_of, orphans_of
 from .ec2_private_dns import verification_state
 from .errors import error, invalid_service_name, unsuccessful
 from .ids import check_service_ids
 from .lookup import can_see, existing_backends, service_zone_ids, zone_names_for
 from .paging import matches, page, parse_filters, tag_values
+
+
+# moto's handler, captured before ec2_patches.apply() replaces it.
+MOTO_CREATE_SERVICE = EC2Response.create_vpc_endpoint_service_configuration
 
 
 def tags_of(resource: Any) -> dict[str, str]:
@@ -29,8 +36,14 @@ def _service_detail(service: Any, viewer: Any) -> dict[str, Any]:
     """A custom service as the `ServiceDetail` the calling account (`viewer`) sees."""
     detail = service.to_dict()
     zone_ids = service_zone_ids(service)
-    # AZ names are per account: show the viewer's names for the service's zones.
-    detail["AvailabilityZones"] = zone_names_for(viewer, zone_ids)
+    # AZ names are per account: show the viewer's names for the service's zones (for a
+    # service in another Region, the viewer's names in that Region, README §17).
+    region = service.ec2_backend.region_name
+    if viewer.region_name == region:
+        detail["AvailabilityZones"] = zone_names_for(viewer, zone_ids)
+    else:
+        zones = account_zones(viewer.account_id, region)
+        detail["AvailabilityZones"] = sorted(z.name for z in zones if z.zone_id in zone_ids)
     detail["AvailabilityZoneIds"] = zone_ids
     detail["ServiceRegion"] = service.ec2_backend.region_name
     detail["SupportedIpAddressTypes"] = ["ipv4"]
@@ -63,17 +76,26 @@ def describe_vpc_endpoint_services(self: Any) -> ActionResult:
         tags=True,
     )
     backend = self.ec2_backend
-    # moto's list of AWS services (com.amazonaws.REGION.s3, ...), shared between
-    # accounts: copy before adding ServiceRegion.
-    details = [
-        dict(d, ServiceRegion=self.region)
-        for d in backend._collect_default_endpoint_services(self.current_account, self.region)
-    ]
+    # ServiceRegions (README §17): "The service Regions"; ASSUMED default: the caller's.
+    regions = list(dict.fromkeys(self._get_param("ServiceRegions", []) or [self.region]))
+    cross_region.check_regions(regions)
+    details = []
+    if self.region in regions:
+        # moto's list of AWS services (com.amazonaws.REGION.s3, ...), shared between
+        # accounts: copy before adding ServiceRegion. ASSUMED: AWS services of other
+        # Regions are not listed (only endpoint services are modelled cross-Region).
+        details = [
+            dict(d, ServiceRegion=self.region)
+            for d in backend._collect_default_endpoint_services(self.current_account, self.region)
+        ]
+    # A service of another Region is listed only when it supports the caller's Region.
     details += [
         _service_detail(service, backend)
-        for other in existing_backends(self.region)
+        for region in regions
+        for other in existing_backends(region)
         for service in list(other.configurations.values())
         if can_see(service, self.current_account)
+        and (region == self.region or cross_region.supports(service, self.region))
     ]
     details.sort(key=lambda d: d["ServiceName"])
     known = {d["ServiceName"] for d in details}
@@ -108,6 +130,13 @@ def _configuration_values(service: Any, name: str) -> list[str]:
     if name == "supported-ip-address-types":
         return ["ipv4"]
     return tag_values(tags_of(service), name)
+
+
+def create_vpc_endpoint_service_configuration(self: Any) -> ActionResult:
+    # SupportedRegions must be Regions (README §17); moto keeps them as given and
+    # `cross_region` adds the home Region.
+    cross_region.check_create(self._get_param("SupportedRegions", []))
+    return MOTO_CREATE_SERVICE(self)
 
 
 def describe_vpc_endpoint_service_configurations(self: Any) -> ActionResult:
@@ -172,6 +201,7 @@ def delete_vpc_endpoint_service_configurations(self: Any) -> ActionResult:
 ACTIONS = {
     f.__name__: f
     for f in (
+        create_vpc_endpoint_service_configuration,
         describe_vpc_endpoint_services,
         describe_vpc_endpoint_service_configurations,
         delete_vpc_endpoint_service_configurations,

@@ -82,11 +82,11 @@ class Account:
     def __init__(self, url: str, account_id: str, credentials: dict[str, str]) -> None:
         self.url, self.id, self.credentials = url, account_id, credentials
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, region: str = REGION) -> Any:
         return boto3.client(
             service,
             endpoint_url=self.url,
-            region_name=REGION,
+            region_name=region,
             config=NO_RETRY,
             aws_access_key_id=self.credentials["AccessKeyId"],
             aws_secret_access_key=self.credentials["SecretAccessKey"],

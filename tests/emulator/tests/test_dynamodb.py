@@ -595,3 +595,36 @@ def test_dynamodb_calls_are_recorded(world, server_url):
     assert calls[2]["params"] == {
         "RequestItems": {table: {"Keys": [_key(1)], "ConsistentRead": True}}
     }
+
+
+def test_a_failed_transaction_rolls_back_each_time_and_costs_one_copy(ddb):
+    """The backup of a table is taken once per transaction (a cost fix of moto's
+    per-action deep copy); every failed transaction still writes nothing, and a
+    later transaction does not reuse an earlier one's backup."""
+    table = _table(ddb)
+
+    def put(i: int) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": table,
+                "Item": _item(i),
+                "ConditionExpression": "attribute_not_exists(account_id)",
+            }
+        }
+
+    ddb.transact_write_items(TransactItems=[put(i) for i in range(100)])
+    for attempt in range(2):
+        # 99 new items and one that exists: cancelled, nothing of it written.
+        response = _refused(
+            ddb.transact_write_items,
+            "TransactionCanceledException",
+            TransactItems=[put(i) for i in range(100 + attempt * 100, 199 + attempt * 100)]
+            + [put(5)],
+        )
+        reasons = [r["Code"] for r in response["CancellationReasons"]]
+        assert reasons == ["None"] * 99 + ["ConditionalCheckFailed"]
+        assert ddb.scan(TableName=table)["Count"] == 100
+    ddb.transact_write_items(TransactItems=[put(i) for i in range(300, 400)])
+    assert ddb.scan(TableName=table)["Count"] == 200
+    # The rolled-back table is the one later reads and writes see.
+    assert ddb.get_item(TableName=table, Key=_key(5), ConsistentRead=True)["Item"] == _item(5)
