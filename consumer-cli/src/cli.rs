@@ -78,6 +78,11 @@ pub struct IamPolicyArgs {
     /// this name only (default: any name in your hosted zones)
     #[arg(long, value_name = "NAME")]
     pub dns_name: Option<String>,
+    /// The service's Region, for `connect --service-region`: also allow
+    /// cross-Region endpoints (`vpce:AllowMultiRegion`), to services in
+    /// this Region only (default: same-Region endpoints only)
+    #[arg(long, value_name = "REGION")]
+    pub service_region: Option<String>,
 }
 
 impl IamPolicyArgs {
@@ -97,7 +102,13 @@ impl IamPolicyArgs {
             .as_deref()
             .map(connection_key::parse_vpc_id)
             .transpose()?;
+        let service_region = self
+            .service_region
+            .as_deref()
+            .map(|r| connection_key::parse_service_region(service_name.as_deref().unwrap_or(""), r))
+            .transpose()?;
         Ok(ConsumerScope {
+            service_region,
             account: self.account.clone(),
             region: region.map(str::to_string),
             vpc_id,
@@ -120,6 +131,11 @@ pub struct TargetArgs {
     /// Your VPC
     #[arg(long, value_name = "VPC_ID")]
     pub vpc: String,
+    /// The service's Region, when it is not your VPC's: the endpoint is made
+    /// in your Region to the service in REGION (AWS cross-Region PrivateLink;
+    /// the vendor must support your Region); the Region in the service name
+    #[arg(long, value_name = "REGION")]
+    pub service_region: Option<String>,
 }
 
 /// How to check the HTTPS service behind the endpoint.
@@ -212,7 +228,8 @@ pub fn exit_error(error: ConsumerError) -> CliError {
 
 impl TargetArgs {
     fn parse(&self) -> Result<Target, ConsumerError> {
-        Target::parse(&self.service_name, &self.vpc)
+        Target::parse(&self.service_name, &self.vpc)?
+            .with_service_region(self.service_region.as_deref())
     }
 }
 

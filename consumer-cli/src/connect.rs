@@ -55,12 +55,13 @@ pub async fn connect(
     // 1. Preflight: read-only until every check has passed.
     let phase = Instant::now();
     let vpc_info = vpc::describe_vpc(ec2, &target.vpc_id).await?;
-    let service = vpc::describe_service(ec2, &target.service_name, &vpc_info.owner_id).await?;
+    let service = vpc::describe_service(ec2, target, &vpc_info.owner_id, &clients.region).await?;
     let attributes = vpc::dns_attributes(ec2, &target.vpc_id).await?;
     let subnets = vpc::subnets(ec2, &target.vpc_id).await?;
+    let cross_region = target.is_cross_region(&clients.region);
     let chosen = preflight::select_subnets(
         &target.vpc_id,
-        &service.zone_ids,
+        &preflight::endpoint_zone_ids(&service.zone_ids, &subnets, cross_region),
         &subnets,
         &options.subnets,
     )?;
@@ -70,8 +71,12 @@ pub async fn connect(
         attributes.check(&target.vpc_id)?;
     }
     progress.line(&format!(
-        "preflight ok: service {} by {}, subnets {}",
+        "preflight ok: service {}{} by {}, subnets {}",
         service.service_id,
+        match (&target.service_region, cross_region) {
+            (Some(region), true) => format!(" in {region} (cross-Region)"),
+            _ => String::new(),
+        },
         service.owner,
         chosen
             .iter()

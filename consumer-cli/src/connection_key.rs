@@ -54,11 +54,45 @@ pub fn parse_vpc_id(vpc_id: &str) -> Result<String, ConsumerError> {
     Ok(vpc_id.to_string())
 }
 
+/// The Region an endpoint service name was made in
+/// (`com.amazonaws.vpce.REGION.vpce-svc-ID`), if the name has that shape.
+pub fn service_name_region(service_name: &str) -> Option<&str> {
+    let rest = service_name.strip_prefix("com.amazonaws.vpce.")?;
+    let (region, id) = rest.split_once('.')?;
+    (id.starts_with("vpce-svc-") && !region.is_empty()).then_some(region)
+}
+
+/// `--service-region`: the Region of the vendor's service, for a
+/// cross-Region endpoint. It must be the Region in the service name (a
+/// service's name carries its home Region).
+pub fn parse_service_region(service_name: &str, region: &str) -> Result<String, ConsumerError> {
+    let region = region.trim();
+    let shape = !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !shape {
+        return Err(ConsumerError::Input(format!(
+            "--service-region {region:?} is not a Region: write it like us-east-1"
+        )));
+    }
+    match service_name_region(service_name) {
+        Some(named) if named != region => Err(ConsumerError::Input(format!(
+            "--service-region {region} does not match the service name, whose Region is              {named}: write --service-region {named}"
+        ))),
+        _ => Ok(region.to_string()),
+    }
+}
+
 /// One connection: a vendor service reached from one VPC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub service_name: String,
     pub vpc_id: String,
+    /// `--service-region`: the service is in this Region, possibly another
+    /// one than the VPC's (AWS cross-Region PrivateLink). Not part of the
+    /// key: the service name already names its Region.
+    pub service_region: Option<String>,
 }
 
 impl Target {
@@ -67,7 +101,24 @@ impl Target {
         Ok(Target {
             service_name: parse_service_name(service_name)?,
             vpc_id: parse_vpc_id(vpc_id)?,
+            service_region: None,
         })
+    }
+
+    /// With `--service-region`, checked against the service name.
+    pub fn with_service_region(mut self, region: Option<&str>) -> Result<Target, ConsumerError> {
+        self.service_region = region
+            .map(|r| parse_service_region(&self.service_name, r))
+            .transpose()?;
+        Ok(self)
+    }
+
+    /// True when the service is in another Region than `consumer_region`
+    /// (the endpoint is made with `ServiceRegion`).
+    pub fn is_cross_region(&self, consumer_region: &str) -> bool {
+        self.service_region
+            .as_deref()
+            .is_some_and(|r| r != consumer_region)
     }
 
     /// A short stable hash of the key, for names and tokens.
@@ -151,8 +202,13 @@ impl Target {
 
     /// The command that removes everything `connect` made for this target.
     pub fn cleanup_command(&self) -> String {
+        let region = self
+            .service_region
+            .as_deref()
+            .map(|r| format!(" --service-region {r}"))
+            .unwrap_or_default();
         format!(
-            "consumer-cli disconnect --service-name {} --vpc {}",
+            "consumer-cli disconnect --service-name {} --vpc {}{region}",
             self.service_name, self.vpc_id
         )
     }
@@ -291,6 +347,32 @@ mod tests {
             "vpc-0abc",
         )
         .unwrap()
+    }
+
+    #[test]
+    fn service_region_must_be_the_service_names_region() {
+        let name = &target().service_name;
+        assert_eq!(service_name_region(name), Some("us-east-1"));
+        assert_eq!(service_name_region("com.amazonaws.vpce.svc"), None);
+        let cross = target().with_service_region(Some(" us-east-1 ")).unwrap();
+        assert_eq!(cross.service_region.as_deref(), Some("us-east-1"));
+        assert!(cross.is_cross_region("us-west-2"));
+        assert!(!cross.is_cross_region("us-east-1"));
+        assert!(!target().is_cross_region("us-west-2"));
+        // Same key, tags and tokens: the name already names the Region.
+        assert_eq!(cross.key(), target().key());
+        assert!(cross
+            .cleanup_command()
+            .ends_with("--vpc vpc-0abc --service-region us-east-1"));
+        let err = target().with_service_region(Some("eu-west-1")).unwrap_err();
+        assert!(
+            err.to_string().contains("write --service-region us-east-1"),
+            "{err}"
+        );
+        for bad in ["", "US-EAST-1", "us east 1"] {
+            let err = target().with_service_region(Some(bad)).unwrap_err();
+            assert!(err.to_string().contains("is not a Region"), "{bad}: {err}");
+        }
     }
 
     #[test]

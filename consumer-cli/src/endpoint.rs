@@ -222,6 +222,9 @@ pub async fn create(
         .vpc_endpoint_type(VpcEndpointType::Interface)
         .vpc_id(&target.vpc_id)
         .service_name(&target.service_name)
+        // Cross-Region PrivateLink: the service's Region (AWS: the default
+        // is the current Region).
+        .set_service_region(target.service_region.clone())
         .set_subnet_ids(Some(spec.subnet_ids.to_vec()))
         .security_group_ids(spec.security_group_id)
         .private_dns_enabled(false)

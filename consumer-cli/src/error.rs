@@ -23,6 +23,35 @@ pub enum ConsumerError {
         account: String,
     },
 
+    #[error(
+        "the endpoint service {service_name} in {service_region} cannot be reached from \
+         {consumer_region} by account {account}. Ask the vendor to add {consumer_region} to the \
+         service's supported Regions (aws ec2 modify-vpc-endpoint-service-configuration \
+         --region {service_region} --service-id {service_id} --add-supported-regions \
+         {consumer_region}) \
+         and to allow the principal arn:aws:iam::{account}:root; or connect from a VPC in \
+         {service_region}"
+    )]
+    ServiceNotInYourRegion {
+        service_name: String,
+        service_id: String,
+        service_region: String,
+        consumer_region: String,
+        account: String,
+    },
+
+    #[error(
+        "the endpoint service {service_name} is in {service_region}, not in {consumer_region}: \
+         to connect your VPC in {consumer_region} across Regions, add --service-region \
+         {service_region} (the vendor must support {consumer_region}); or use a VPC in \
+         {service_region} with --region {service_region}"
+    )]
+    ServiceInAnotherRegion {
+        service_name: String,
+        service_region: String,
+        consumer_region: String,
+    },
+
     #[error("VPC {0} does not exist in this account and region: check --vpc and --region")]
     VpcNotFound(String),
 

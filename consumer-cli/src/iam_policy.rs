@@ -35,6 +35,9 @@ pub struct ConsumerScope {
     /// The name `connect --dns-name` sets up: when given, record changes are
     /// for this name only (`route53:ChangeResourceRecordSetsNormalizedRecordNames`).
     pub dns_name: Option<String>,
+    /// `--service-region`: the vendor's service is in this Region (maybe not
+    /// the consumer's): cross-Region endpoints are allowed too.
+    pub service_region: Option<String>,
 }
 
 /// Read-only calls with no resource type in the SAR (they need `*`).
@@ -48,6 +51,15 @@ pub const READ_ACTIONS: &[&str] = &[
     "route53:ListHostedZones",
     "route53:ListHostedZonesByName",
 ];
+
+/// What a cross-Region endpoint needs on top (`iam-policy --service-region`):
+/// the permission-only action `vpce:AllowMultiRegion`, which AWS requires of
+/// both the provider and the consumer for cross-Region PrivateLink (PrivateLink
+/// guide, "Cross-Region access"; privatelink-facts.md §5.5). It has no
+/// resource type, so `*`. The endpoint itself is made in the consumer's own
+/// Region, so every ARN above stays in `region`; the service (in another
+/// Region) is only named by `ec2:VpceServiceName`, which carries its Region.
+pub const CROSS_REGION_ACTIONS: &[&str] = &["vpce:AllowMultiRegion"];
 
 /// Every action the consumer policy allows: what `connect`, `verify`,
 /// `status` and `disconnect` call, plus what AWS checks implicitly
@@ -177,7 +189,7 @@ pub fn consumer_policy(scope: &ConsumerScope) -> Value {
         json!(["CreateSecurityGroup", "CreateVpcEndpoint"]),
     );
     let vpcs = json!({"route53:VPCs": [scope.route53_vpcs()]});
-    json!({
+    let mut policy = json!({
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "Read", "Effect": "Allow", "Action": READ_ACTIONS, "Resource": "*"},
@@ -298,7 +310,19 @@ pub fn consumer_policy(scope: &ConsumerScope) -> Value {
             },
             {"Sid": "DeleteEmptyZones", "Effect": "Allow", "Action": "route53:DeleteHostedZone", "Resource": zones}
         ]
-    })
+    });
+    if scope.service_region.is_some() {
+        policy["Statement"]
+            .as_array_mut()
+            .expect("an array")
+            .push(json!({
+                "Sid": "ConnectAcrossRegions",
+                "Effect": "Allow",
+                "Action": CROSS_REGION_ACTIONS,
+                "Resource": "*"
+            }));
+    }
+    policy
 }
 
 /// What `consumer-cli iam-policy` prints.
@@ -309,6 +333,7 @@ pub struct ConsumerPolicyReport {
     pub vpc: Option<String>,
     pub service_name: Option<String>,
     pub dns_name: Option<String>,
+    pub service_region: Option<String>,
     pub consumer_policy: Value,
 }
 
@@ -320,6 +345,7 @@ impl ConsumerPolicyReport {
             vpc: scope.vpc_id.clone(),
             service_name: scope.service_name.clone(),
             dns_name: scope.dns_name.clone(),
+            service_region: scope.service_region.clone(),
             consumer_policy: consumer_policy(scope),
         }
     }
@@ -329,12 +355,13 @@ impl fmt::Display for ConsumerPolicyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "# Consumer policy for connect/verify/status/disconnect (account {}, region {}, VPC {}, service {}, DNS name {})",
+            "# Consumer policy for connect/verify/status/disconnect (account {}, region {}, VPC {}, service {}, DNS name {}, service region {})",
             self.account,
             self.region,
             self.vpc.as_deref().unwrap_or("any"),
             self.service_name.as_deref().unwrap_or("any"),
             self.dns_name.as_deref().unwrap_or("any"),
+            self.service_region.as_deref().unwrap_or("same as region"),
         )?;
         write!(
             f,
@@ -355,7 +382,34 @@ mod tests {
             vpc_id: Some("vpc-0abc".into()),
             service_name: Some("com.amazonaws.vpce.us-east-1.vpce-svc-0123".into()),
             dns_name: Some("API.Vendor.Internal.".into()),
+            service_region: None,
         }
+    }
+
+    #[test]
+    fn cross_region_adds_only_allow_multi_region() {
+        let same = consumer_policy(&scoped());
+        let cross = consumer_policy(&ConsumerScope {
+            region: Some("us-west-2".into()),
+            service_region: Some("us-east-1".into()),
+            ..scoped()
+        });
+        assert!(!same.to_string().contains("vpce:"), "{same}");
+        let added = by_sid(&cross, "ConnectAcrossRegions");
+        assert_eq!(list(&added["Action"]), ["vpce:AllowMultiRegion"]);
+        assert_eq!(added["Resource"], "*");
+        assert_eq!(statements(&cross).len(), statements(&same).len() + 1);
+        // The endpoint is the consumer's, in the consumer's Region; the
+        // service is named (with its Region) by ec2:VpceServiceName.
+        let create = by_sid(&cross, "CreateTaggedEndpoints");
+        assert_eq!(
+            create["Resource"],
+            "arn:aws:ec2:us-west-2:222222222222:vpc-endpoint/*"
+        );
+        assert_eq!(
+            create["Condition"]["StringEquals"]["ec2:VpceServiceName"],
+            "com.amazonaws.vpce.us-east-1.vpce-svc-0123"
+        );
     }
 
     #[test]

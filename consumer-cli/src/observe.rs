@@ -83,7 +83,7 @@ pub async fn observe(
                 .await?
                 .owner_id;
             let service =
-                vpc::describe_service(&clients.ec2, &target.service_name, &account).await?;
+                vpc::describe_service(&clients.ec2, target, &account, &clients.region).await?;
             match service.private_dns_name {
                 Some(name) => DnsSetup::PrivateDns(name),
                 None => DnsSetup::None,

@@ -18,6 +18,23 @@ pub struct SubnetInfo {
     pub available_ips: i32,
 }
 
+/// The AZ IDs the endpoint may use: the service's, or for a cross-Region
+/// endpoint every AZ of the VPC (AWS: "provider and consumer AZs do not have
+/// to line up" across Regions; the service's AZ IDs are another Region's).
+pub fn endpoint_zone_ids(
+    service_zone_ids: &[String],
+    vpc_subnets: &[SubnetInfo],
+    cross_region: bool,
+) -> Vec<String> {
+    if !cross_region {
+        return service_zone_ids.to_vec();
+    }
+    let mut zones: Vec<String> = vpc_subnets.iter().map(|s| s.zone_id.clone()).collect();
+    zones.sort();
+    zones.dedup();
+    zones
+}
+
 /// Picks the endpoint's subnets.
 ///
 /// With `requested` subnets: each must be in the VPC and in an AZ the
@@ -191,6 +208,23 @@ mod tests {
         assert!(text.contains("[use1-az1, use1-az2]"), "{text}");
         let err = select_subnets("vpc-1", &service, &[], &[]).unwrap_err();
         assert!(err.to_string().contains("[no subnets]"), "{err}");
+    }
+
+    #[test]
+    fn cross_region_endpoints_use_every_zone_of_the_vpc() {
+        let service = ["use1-az1".to_string(), "use1-az2".to_string()];
+        let vpc = [
+            subnet("subnet-a", "usw2-az1", 10),
+            subnet("subnet-b", "usw2-az1", 20),
+            subnet("subnet-c", "usw2-az3", 10),
+        ];
+        assert_eq!(endpoint_zone_ids(&service, &vpc, false), service);
+        let zones = endpoint_zone_ids(&service, &vpc, true);
+        assert_eq!(zones, ["usw2-az1", "usw2-az3"]);
+        let chosen = select_subnets("vpc-1", &zones, &vpc, &[]).unwrap();
+        assert_eq!(ids(&chosen), ["subnet-b", "subnet-c"]);
+        // Same Region: none of the VPC's AZs is the service's.
+        assert!(select_subnets("vpc-1", &service, &vpc, &[]).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use aws_sdk_ec2::Client;
 use privatelink_core::errors::AwsError;
 use serde::Serialize;
 
+use crate::connection_key::{self, Target};
 use crate::error::SdkResultExt;
 use crate::preflight::{DnsAttributes, SubnetInfo};
 use crate::ConsumerError;
@@ -57,20 +58,23 @@ pub async fn describe_vpc(ec2: &Client, vpc_id: &str) -> Result<VpcInfo, Consume
     })
 }
 
-/// `DescribeVpcEndpointServices(ServiceNames=[name])`; a service that does
-/// not exist or is not shared with this account is `InvalidServiceName`.
+/// `DescribeVpcEndpointServices(ServiceNames=[name])`, with
+/// `ServiceRegions=[R]` for `--service-region R`; a service that does not
+/// exist, is not shared with this account or (from another Region) does not
+/// support `consumer_region` is `InvalidServiceName`, explained by
+/// [`not_visible`].
 pub async fn describe_service(
     ec2: &Client,
-    service_name: &str,
+    target: &Target,
     account: &str,
+    consumer_region: &str,
 ) -> Result<ServiceInfo, ConsumerError> {
-    let not_visible = || ConsumerError::ServiceNotVisible {
-        service_name: service_name.to_string(),
-        account: account.to_string(),
-    };
+    let service_name = target.service_name.as_str();
+    let not_visible = || not_visible(target, account, consumer_region);
     let out = ec2
         .describe_vpc_endpoint_services()
         .service_names(service_name)
+        .set_service_regions(target.service_region.clone().map(|r| vec![r]))
         .send()
         .await;
     let out = match out {
@@ -94,6 +98,40 @@ pub async fn describe_service(
         private_dns_name: detail.private_dns_name().map(str::to_string),
         private_dns_verified: verified,
     })
+}
+
+/// Why a service is not visible, with what to do: from another Region, the
+/// vendor must support this Region (or `--service-region` is missing);
+/// otherwise the name or the vendor's allow list is wrong.
+pub fn not_visible(target: &Target, account: &str, consumer_region: &str) -> ConsumerError {
+    let service_name = target.service_name.clone();
+    let named = connection_key::service_name_region(&service_name).map(str::to_string);
+    match (&target.service_region, named) {
+        (Some(service_region), _) if service_region != consumer_region => {
+            ConsumerError::ServiceNotInYourRegion {
+                service_id: service_name
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                service_name,
+                service_region: service_region.clone(),
+                consumer_region: consumer_region.to_string(),
+                account: account.to_string(),
+            }
+        }
+        (None, Some(service_region)) if service_region != consumer_region => {
+            ConsumerError::ServiceInAnotherRegion {
+                service_name,
+                service_region,
+                consumer_region: consumer_region.to_string(),
+            }
+        }
+        _ => ConsumerError::ServiceNotVisible {
+            service_name,
+            account: account.to_string(),
+        },
+    }
 }
 
 pub async fn dns_attributes(ec2: &Client, vpc_id: &str) -> Result<DnsAttributes, ConsumerError> {

@@ -180,6 +180,20 @@ impl Account {
         }
     }
 
+    /// The same account and credentials acting in another `region` (its SDK
+    /// clients, and the binaries it runs through [`Account::apply_env`]).
+    pub fn in_region(&self, region: &str) -> Account {
+        Account {
+            config: self
+                .config
+                .to_builder()
+                .region(Region::new(region.to_string()))
+                .build(),
+            region: region.to_string(),
+            ..self.clone()
+        }
+    }
+
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
         aws_sdk_ec2::Client::new(&self.config)
     }

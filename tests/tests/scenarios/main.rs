@@ -16,6 +16,7 @@
 mod approver;
 mod cli_help;
 mod consumer;
+mod cross_region;
 mod e2e;
 mod lambda_runtime;
 mod lifecycle;
