@@ -13,13 +13,15 @@ kept, removing an absent Region a crash). Here:
 - `ServiceConfiguration.SupportedRegions` (API: SupportedRegionDetail, `ServiceState`
   `Available`) and `RemoteAccessEnabled` (API: ServiceConfiguration, "consumers can access
   the service from a Region other than the Region where the service is hosted") follow it;
-- `apply_modification` validates Add/RemoveSupportedRegions before moto sees them.
+- `apply_modification` validates Add/RemoveSupportedRegions before moto sees them;
+- DescribeVpcEndpoints gets the documented `service-region` filter (moto had none).
 """
 
 from typing import Any
 
 import botocore.session
 from moto.ec2.models.vpc_service_configuration import VPCServiceConfiguration
+from moto.ec2.models.vpcs import VPCEndPoint
 
 from .errors import error, invalid_value
 
@@ -88,7 +90,19 @@ def _supported_regions(self: Any) -> list[dict[str, str]]:
     return [{"Region": r, "ServiceState": "Available"} for r in supported_region_names(self)]
 
 
+MOTO_ENDPOINT_FILTER_VALUE = VPCEndPoint.get_filter_value
+
+
+def _endpoint_filter_value(self: Any, name: str, method_name: str | None = None) -> Any:
+    # DescribeVpcEndpoints `service-region`: "The Region of the service" (API).
+    if name == "service-region":
+        return self.__dict__.get("service_region") or self.ec2_backend.region_name
+    return MOTO_ENDPOINT_FILTER_VALUE(self, name, method_name)
+
+
 def apply() -> None:
-    """Replace moto's SupportedRegions output; add RemoteAccessEnabled."""
+    """Replace moto's SupportedRegions output; add RemoteAccessEnabled and the
+    DescribeVpcEndpoints `service-region` filter."""
     VPCServiceConfiguration.supported_regions = property(_supported_regions)
     VPCServiceConfiguration.remote_access_enabled = property(is_cross_region)
+    VPCEndPoint.get_filter_value = _endpoint_filter_value

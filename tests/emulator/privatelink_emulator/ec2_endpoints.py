@@ -5,7 +5,8 @@ DescribeVpcEndpointConnections, AcceptVpcEndpointConnections and
 RejectVpcEndpointConnections. Every CreateVpcEndpoint is first checked as AWS checks it
 (`ec2_endpoint_checks.py`). An Interface endpoint to a custom service
 (`com.amazonaws.vpce.REGION.vpce-svc-...`) is validated against the provider's service
-in whatever account owns it and creates a `Connection`; endpoints to AWS services and
+in whatever account owns it (in `ServiceRegion`, possibly another Region than the
+endpoint's: README §17) and creates a `Connection`; endpoints to AWS services and
 Gateway endpoints keep moto's behaviour (plus ClientToken idempotency). Deleted endpoints
 are `deleting`, then `deleted`, then gone (`connections.Lifecycle`).
 

@@ -130,6 +130,11 @@ def test_cross_region_endpoint_connects_and_the_provider_sees_its_region(world):
     assert described["ServiceRegion"] == HOME
     # The endpoint lives in the consumer's Region only.
     assert consumer.client("ec2").describe_vpc_endpoints()["VpcEndpoints"] == []
+    for region, found in ((HOME, [vpce]), (REMOTE, [])):
+        answer = consumer_ec2.describe_vpc_endpoints(
+            Filters=[{"Name": "service-region", "Values": [region]}]
+        )
+        assert [e["VpcEndpointId"] for e in answer["VpcEndpoints"]] == found
 
 
 def test_same_region_connections_are_not_cross_region(world):
@@ -161,6 +166,11 @@ def test_a_region_the_service_does_not_support_is_refused(world):
             "Code": "InvalidServiceName",
             "Message": f"The Vpc Endpoint Service '{name}' does not exist",
         }
+    # A service that is not cross-Region enabled at all: the same answer.
+    plain = world.service(provider, (f"arn:aws:iam::{consumer.id}:root",))
+    with pytest.raises(ClientError) as excinfo:
+        cross_region_endpoint(consumer, plain, ServiceRegion=HOME)
+    assert excinfo.value.response["Error"]["Code"] == "InvalidServiceName"
     # Supported, but not allowed: the same answer.
     stranger = world.account()
     with pytest.raises(ClientError) as excinfo:
