@@ -48,6 +48,10 @@ trap 'rm -rf "$out"' EXIT
   --dns-name api.acme.example \
   --service-name com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0 --output json >"$out/consumer-scoped.out"
 "$bin_dir/consumer-cli" iam-policy --output json >"$out/consumer-unscoped.out"
+# The consumer's, for a cross-Region endpoint (adds vpce:AllowMultiRegion).
+"$bin_dir/consumer-cli" iam-policy --account 222222222222 --region us-west-2 --vpc vpc-0abc1234def567890 \
+  --service-name com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0 --service-region us-east-1 \
+  --output json >"$out/consumer-crossregion.out"
 
 # One file per document: <variant>-<document>.json.
 "$python" - "$out" <<'PY'
