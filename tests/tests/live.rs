@@ -277,7 +277,7 @@ fn now_secs() -> u64 {
 fn print_plan(live: &Live, settings: &Settings, azs: usize) {
     let per_hour = NLB_HOUR + NLCU_HOUR + 2.0 * azs as f64 * ENDPOINT_AZ_HOUR;
     println!(
-        "\nAccounts: vendor {} (profile {}), allowlisted customer {} (profile {}), other customer {} (profile {}).",
+        "\nAccounts: vendor {} (profile {}), tenant customer {} (profile {}), other customer {} (profile {}).",
         live.vendor.id,
         settings.vendor,
         live.customer.id,
@@ -441,7 +441,7 @@ async fn flow(live: &Live) -> Result<()> {
         vpcs.push(vpc);
     }
 
-    live.say("4. Allowlisted customer: `consumer-cli connect` (the approver accepts via SNS)");
+    live.say("4. Tenant customer: `consumer-cli connect` (the approver accepts via SNS)");
     let connected = connect(live, &live.customer, &service_name, &vpcs[0]).await?;
     let auto_endpoint = string_at(&connected, &["endpoint_id"])?;
     let decision = recorded_decision(&live.vendor, &live.run, &live.customer.id).await?;
@@ -457,7 +457,7 @@ async fn flow(live: &Live) -> Result<()> {
         "expected the approver's SNS-triggered accept, got {decision}"
     );
 
-    live.say("5. Other customer (not allowlisted): left pending, then the operator accepts it");
+    live.say("5. Other customer (not a tenant): left pending, then the operator accepts it");
     live.created()
         .connected
         .push((live.other.id.clone(), vpcs[1].clone()));
@@ -806,6 +806,8 @@ async fn teardown(live: &Live) -> Teardown {
                     "--config",
                     demo::path_str(config).unwrap_or(""),
                     "--force",
+                    // The run's tenant registry goes too: nothing is left.
+                    "--delete-tenants",
                 ],
             )
             .await;
