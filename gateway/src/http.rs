@@ -1,0 +1,478 @@
+//! HTTP mode: the PROXY header first (as in TCP mode), then TLS terminated
+//! with rustls, then HTTP/1.1 with hyper 1, forwarded to a plain-HTTP
+//! upstream with the identity in three headers:
+//!
+//! - `X-PrivateLink-Endpoint-Id`: the VPC endpoint id;
+//! - `X-PrivateLink-Account-Id`: the 12-digit account that owns it;
+//! - `X-PrivateLink-Tenant`: the tenant's name in the registry.
+//!
+//! Any of these the client sent (in any case) are removed first, so the
+//! upstream sees exactly the gateway's. A connection whose PROXY header is
+//! missing or malformed is closed before TLS; one whose identity is refused
+//! completes TLS and gets `403` with a one-line reason for every request,
+//! and the upstream never sees it.
+//!
+//! Logs: one line per request (`access`: tenant, endpoint, account,
+//! method, path, status, declared response bytes, duration) and one per
+//! connection (`connection`: served, refused or closed before HTTP).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::identity::{Identify, Identity, Refusal};
+use crate::proxy::{self, ProxyError, ProxyLimits};
+
+pub const ENDPOINT_ID_HEADER: HeaderName = HeaderName::from_static("x-privatelink-endpoint-id");
+pub const ACCOUNT_ID_HEADER: HeaderName = HeaderName::from_static("x-privatelink-account-id");
+pub const TENANT_HEADER: HeaderName = HeaderName::from_static("x-privatelink-tenant");
+
+/// The body type of every response the gateway sends.
+pub type Body = BoxBody<Bytes, hyper::Error>;
+
+/// HTTP mode's settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub limits: ProxyLimits,
+    /// The upstream app, plain HTTP (`http://host:port`).
+    pub upstream: hyper::Uri,
+    /// How long the TLS handshake may take.
+    pub handshake_timeout: Duration,
+    /// The most connections handled at once.
+    pub max_connections: usize,
+}
+
+/// Why the TLS configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("reading certificates from {path}: {error}")]
+    Certs { path: String, error: String },
+    #[error("{path} holds no certificate")]
+    NoCerts { path: String },
+    #[error("reading the private key from {path}: {error}")]
+    Key { path: String, error: String },
+    #[error("certificate and key do not make a TLS configuration: {0}")]
+    Config(String),
+}
+
+/// A rustls server configuration from a PEM certificate chain and a PEM
+/// private key (PKCS#8, PKCS#1 or SEC1), offering HTTP/1.1 by ALPN.
+pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| TlsError::Certs {
+            path: cert.display().to_string(),
+            error: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCerts {
+            path: cert.display().to_string(),
+        });
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
+        path: key.display().to_string(),
+        error: e.to_string(),
+    })?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| TlsError::Config(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| TlsError::Config(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A stream that yields `prefix` before reading from `inner` (the bytes
+/// read past the PROXY header: the start of the TLS handshake).
+pub struct Prefixed<S> {
+    prefix: Vec<u8>,
+    pos: usize,
+    inner: S,
+}
+
+impl<S> Prefixed<S> {
+    pub fn new(prefix: Vec<u8>, inner: S) -> Self {
+        Prefixed {
+            prefix,
+            pos: 0,
+            inner,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.pos < self.prefix.len() {
+            let n = (self.prefix.len() - self.pos).min(buf.remaining());
+            let start = self.pos;
+            buf.put_slice(&self.prefix[start..start + n]);
+            self.pos += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Removes every identity header a client sent (header names are matched
+/// case-insensitively: `HeaderMap` keys are normalized) and sets the
+/// gateway's.
+pub fn set_identity_headers(headers: &mut hyper::HeaderMap, identity: &Identity) {
+    for name in [&ENDPOINT_ID_HEADER, &ACCOUNT_ID_HEADER, &TENANT_HEADER] {
+        headers.remove(name);
+    }
+    // Endpoint and account ids are checked ASCII. A tenant name with
+    // non-ASCII letters goes as its UTF-8 bytes (HTTP's obs-text); one with
+    // control characters cannot be a header value and goes as `invalid`.
+    let value = |s: &str| {
+        HeaderValue::from_str(s).unwrap_or_else(|_| {
+            HeaderValue::from_bytes(s.as_bytes())
+                .unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+        })
+    };
+    headers.insert(ENDPOINT_ID_HEADER, value(&identity.endpoint_id));
+    headers.insert(ACCOUNT_ID_HEADER, value(&identity.account_id));
+    headers.insert(TENANT_HEADER, value(&identity.tenant));
+}
+
+fn text(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never: Infallible| match never {})
+            .boxed(),
+    );
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// The 403 a refused connection gets for every request.
+pub fn refusal_response(refusal: &Refusal) -> Response<Body> {
+    text(StatusCode::FORBIDDEN, format!("refused: {refusal}\n"))
+}
+
+/// Forwards one request for an accepted identity.
+pub async fn forward(
+    client: &Client<HttpConnector, Incoming>,
+    upstream: &hyper::Uri,
+    identity: &Identity,
+    mut request: Request<Incoming>,
+) -> Response<Body> {
+    let path = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let uri = match hyper::Uri::builder()
+        .scheme(upstream.scheme_str().unwrap_or("http"))
+        .authority(
+            upstream
+                .authority()
+                .map(|a| a.as_str())
+                .unwrap_or("127.0.0.1"),
+        )
+        .path_and_query(path)
+        .build()
+    {
+        Ok(uri) => uri,
+        Err(e) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("bad request target: {e}\n"),
+            )
+        }
+    };
+    *request.uri_mut() = uri;
+    set_identity_headers(request.headers_mut(), identity);
+    match client.request(request).await {
+        Ok(response) => response.map(|body| body.boxed()),
+        Err(e) => {
+            tracing::warn!(error = %e, "upstream request failed");
+            text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into())
+        }
+    }
+}
+
+/// Why a connection ended before HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpConnError {
+    #[error(transparent)]
+    Header(#[from] ProxyError),
+    #[error("TLS handshake failed: {0}")]
+    Tls(String),
+}
+
+/// Handles one TCP connection in HTTP mode.
+pub async fn handle<R: Identify>(
+    mut stream: TcpStream,
+    config: &HttpConfig,
+    tls: TlsAcceptor,
+    resolver: &R,
+    client: &Client<HttpConnector, Incoming>,
+) -> Result<Result<Identity, Refusal>, HttpConnError> {
+    let read = proxy::read_header(&mut stream, &config.limits).await?;
+    let Some(endpoint_id) = read.header.endpoint_id.clone() else {
+        return Err(ProxyError::MissingEndpointTlv.into());
+    };
+    let verdict = resolver.identify(&endpoint_id).await;
+    let tls_stream = tokio::time::timeout(
+        config.handshake_timeout,
+        tls.accept(Prefixed::new(read.rest, stream)),
+    )
+    .await
+    .map_err(|_| HttpConnError::Tls("timed out".into()))?
+    .map_err(|e| HttpConnError::Tls(e.to_string()))?;
+    let service_verdict = verdict.clone();
+    let upstream = config.upstream.clone();
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let verdict = service_verdict.clone();
+        let upstream = upstream.clone();
+        let client = client.clone();
+        async move {
+            let started = Instant::now();
+            let method = request.method().clone();
+            let path = request.uri().path().to_string();
+            let response = match &verdict {
+                Ok(identity) => forward(&client, &upstream, identity, request).await,
+                Err(refusal) => refusal_response(refusal),
+            };
+            access_log(&method, &path, &verdict, &response, started.elapsed());
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(tls_stream), service)
+        .await;
+    if let Err(e) = served {
+        tracing::debug!(error = %e, "HTTP connection ended with an error");
+    }
+    Ok(verdict)
+}
+
+/// A client for the upstream (plain HTTP/1.1, pooled).
+pub fn upstream_client() -> Client<HttpConnector, Incoming> {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// Accepts connections until `shutdown` turns true, then waits up to
+/// `drain` for open ones. One log line per connection.
+pub async fn serve<R: Identify + 'static>(
+    listener: TcpListener,
+    config: Arc<HttpConfig>,
+    tls: Arc<rustls::ServerConfig>,
+    resolver: Arc<R>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let acceptor = TlsAcceptor::from(tls);
+    let client = upstream_client();
+    let permits = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            permit = permits.clone().acquire_owned() => permit.expect("never closed"),
+        };
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+        };
+        while tasks.try_join_next().is_some() {}
+        let (config, resolver, acceptor, client) = (
+            config.clone(),
+            resolver.clone(),
+            acceptor.clone(),
+            client.clone(),
+        );
+        tasks.spawn(async move {
+            let _permit = permit;
+            let _ = stream.set_nodelay(true);
+            let started = Instant::now();
+            let result = handle(stream, &config, acceptor, &*resolver, &client).await;
+            log_outcome(peer, &result, started.elapsed());
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(drain, async { while tasks.join_next().await.is_some() {} }).await;
+    tasks.abort_all();
+    Ok(())
+}
+
+/// One JSON line per request: identity (or refusal), method, path,
+/// status, response bytes when the upstream declared them, duration. The
+/// body streams on after this line, so its bytes are the declared length.
+fn access_log(
+    method: &hyper::Method,
+    path: &str,
+    verdict: &Result<Identity, Refusal>,
+    response: &Response<Body>,
+    took: Duration,
+) {
+    let bytes = response
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let duration_ms = took.as_secs_f64() * 1000.0;
+    let status = response.status().as_u16();
+    match verdict {
+        Ok(identity) => tracing::info!(
+            outcome = "request",
+            endpoint_id = %identity.endpoint_id,
+            account_id = %identity.account_id,
+            tenant = %identity.tenant,
+            %method,
+            path,
+            status,
+            bytes,
+            duration_ms,
+            "access"
+        ),
+        Err(refusal) => tracing::info!(
+            outcome = "request_refused",
+            reason = refusal.kind(),
+            %method,
+            path,
+            status,
+            duration_ms,
+            "access"
+        ),
+    }
+}
+
+fn log_outcome(
+    peer: SocketAddr,
+    result: &Result<Result<Identity, Refusal>, HttpConnError>,
+    took: Duration,
+) {
+    let duration_ms = took.as_secs_f64() * 1000.0;
+    match result {
+        Ok(Ok(identity)) => tracing::info!(
+            %peer,
+            outcome = "served",
+            endpoint_id = %identity.endpoint_id,
+            account_id = %identity.account_id,
+            tenant = %identity.tenant,
+            duration_ms,
+            "connection"
+        ),
+        Ok(Err(refusal)) => tracing::warn!(
+            %peer,
+            outcome = "refused",
+            status = 403,
+            reason = refusal.kind(),
+            detail = %refusal,
+            duration_ms,
+            "connection"
+        ),
+        Err(e) => tracing::warn!(
+            %peer,
+            outcome = "closed",
+            detail = %e,
+            duration_ms,
+            "connection"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn prefixed_yields_the_prefix_then_the_stream() {
+        let (mut a, b) = tokio::io::duplex(64);
+        a.write_all(b" world").await.unwrap();
+        drop(a);
+        let mut s = Prefixed::new(b"hello".to_vec(), b);
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "hello world");
+    }
+
+    #[test]
+    fn client_identity_headers_are_replaced_whatever_their_case() {
+        let mut headers = hyper::HeaderMap::new();
+        for (k, v) in [
+            ("X-PrivateLink-Tenant", "Evil"),
+            ("x-privatelink-tenant", "Evil 2"),
+            ("X-PRIVATELINK-ACCOUNT-ID", "999999999999"),
+            ("x-privatelink-endpoint-id", "vpce-0fake"),
+            ("x-other", "kept"),
+        ] {
+            headers.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_static(v),
+            );
+        }
+        let identity = Identity {
+            endpoint_id: "vpce-0123".into(),
+            account_id: "111111111111".into(),
+            tenant: "Acmé".into(),
+        };
+        set_identity_headers(&mut headers, &identity);
+        let all = |n: &HeaderName| {
+            headers
+                .get_all(n)
+                .iter()
+                .map(|v| v.as_bytes().to_vec())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(all(&TENANT_HEADER), vec!["Acmé".as_bytes().to_vec()]);
+        assert_eq!(all(&ACCOUNT_ID_HEADER), vec![b"111111111111".to_vec()]);
+        assert_eq!(all(&ENDPOINT_ID_HEADER), vec![b"vpce-0123".to_vec()]);
+        assert_eq!(headers.get("x-other").unwrap(), "kept");
+    }
+}
