@@ -36,11 +36,13 @@ pub fn text() -> String {
          \x20 pendingAcceptance, owner an active, unexpired tenant under max_endpoints\n\
          \x20                                    -> accept (entitled_tenant)\n\
          \x20 pendingAcceptance, owner not in the registry (not_a_tenant), suspended\n\
-         \x20   (tenant_suspended), past expires_at (tenant_expired), or already holding\n\
-         \x20   max_endpoints live endpoints (over_quota)\n\
+         \x20   (tenant_suspended), past expires_at (tenant_expired), already holding\n\
+         \x20   max_endpoints live endpoints (over_quota), or connecting from a region not in\n\
+         \x20   the tenant's allowed_regions (region_not_allowed; the endpoint's\n\
+         \x20   VpcEndpointRegion, else the service's own)\n\
          \x20                                    -> reject (policy reject) or leave (policy leave-pending)\n\
          \x20 pending/available, owner no longer entitled (not_a_tenant, tenant_suspended,\n\
-         \x20   tenant_expired; a quota never revokes)\n\
+         \x20   tenant_expired, region_not_allowed; a quota never revokes)\n\
          \x20                                    -> reject if APPROVER_REVOKE=true, else leave\n\
          \x20 anything else                      -> leave\n\
          A tenant suspended or removed while a run is in flight is never left connected: the\n\
@@ -82,6 +84,7 @@ mod tests {
             "tenant_suspended",
             "tenant_expired",
             "over_quota",
+            "region_not_allowed",
         ] {
             assert!(text.contains(word), "{word}");
         }

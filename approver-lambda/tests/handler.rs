@@ -12,7 +12,8 @@ use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::describe_vpc_endpoint_connections::DescribeVpcEndpointConnectionsError;
 use aws_smithy_mocks::mock;
 use common::{
-    config, conn, suspended, tenant, Call, Fake, FakeRegistry, World, ALLOWED, OTHER, SVC,
+    config, conn, conn_from, suspended, tenant, Call, Fake, FakeRegistry, World, ALLOWED, OTHER,
+    SVC,
 };
 use lambda_runtime::Diagnostic;
 use privatelink_core::approval::tenant::now_epoch;
@@ -243,6 +244,84 @@ async fn the_schedule_sweeps() {
     assert_eq!(response.trigger, Some(Trigger::Sweep));
     assert_eq!(fake.accepted(), [vec![A1.to_string()]]);
     assert!(fake.rejected().is_empty());
+}
+
+/// The decision history's tag `key` on connection `id`.
+fn tag(fake: &Fake, id: &str, key: &str) -> Option<String> {
+    fake.connections()
+        .into_iter()
+        .find(|c| c.endpoint_id == id)
+        .and_then(|c| c.tags.get(key).cloned())
+}
+
+#[tokio::test]
+async fn a_tenant_limited_to_some_regions_is_refused_from_the_others() {
+    let home = "vpce-0000000000000000a";
+    let allowed = "vpce-0000000000000000b";
+    let refused = "vpce-0000000000000000c";
+    let live = "vpce-0000000000000000d";
+    let fake = Fake::new(vec![
+        conn(home, ALLOWED, "pendingAcceptance"),
+        conn_from(allowed, ALLOWED, "pendingAcceptance", "eu-west-1"),
+        conn_from(refused, ALLOWED, "pendingAcceptance", "ap-south-1"),
+        conn_from(live, ALLOWED, "available", "ap-south-1"),
+    ]);
+    // The fake's client is in us-east-1: an endpoint without
+    // VpcEndpointRegion is from there.
+    let limited = Tenant {
+        allowed_regions: ["us-east-1".to_string(), "eu-west-1".to_string()].into(),
+        ..tenant(ALLOWED)
+    };
+    let registry = FakeRegistry::new([limited]);
+    // Revocation off: the live one from another region stays.
+    let response = handle(
+        &with_registry(
+            &fake,
+            config(NonAllowlistedPolicy::Reject, false),
+            &registry,
+        ),
+        fixture("eventbridge-scheduled.json"),
+    )
+    .await
+    .expect("ok");
+    assert_eq!(response.accepted, 2);
+    assert_eq!(
+        fake.accepted(),
+        [vec![home.to_string(), allowed.to_string()]]
+    );
+    assert_eq!(fake.rejected(), [vec![refused.to_string()]]);
+    assert_eq!(
+        reason_tag(&fake, refused).as_deref(),
+        Some("region_not_allowed")
+    );
+    // The history records the consumer's region.
+    let region_tag = "privatelink-kit:consumer-region";
+    assert_eq!(tag(&fake, home, region_tag).as_deref(), Some("us-east-1"));
+    assert_eq!(
+        tag(&fake, allowed, region_tag).as_deref(),
+        Some("eu-west-1")
+    );
+    assert_eq!(
+        tag(&fake, refused, region_tag).as_deref(),
+        Some("ap-south-1")
+    );
+    assert_eq!(fake.state_of(live).as_deref(), Some("available"));
+
+    // Revocation on: the live one from a region not allowed is rejected.
+    handle(
+        &with_registry(&fake, config(NonAllowlistedPolicy::Reject, true), &registry),
+        fixture("eventbridge-scheduled.json"),
+    )
+    .await
+    .expect("ok");
+    assert_eq!(fake.state_of(live).as_deref(), Some("rejected"));
+    assert_eq!(
+        reason_tag(&fake, live).as_deref(),
+        Some("region_not_allowed")
+    );
+    // The accepted one from an allowed region stays (the fake's accept
+    // leaves it pending).
+    assert_eq!(fake.state_of(allowed).as_deref(), Some("pending"));
 }
 
 #[tokio::test]

@@ -850,6 +850,7 @@ fn resolve_conn(
         owner: resolve_owner(&raw.owner, registry),
         state: raw.state.map(str::to_string),
         spelling: spelling.filter(|s| Some(s.as_str()) != raw.state),
+        region: None,
         tags,
     }
 }

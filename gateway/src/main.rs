@@ -17,9 +17,7 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use privatelink_core::approval::{Allowlist, StaticTenants, Tenant, TenantSource};
 use privatelink_core::aws::AwsOptions;
-use privatelink_core::errors::AwsError;
 use privatelink_gateway::identity::{Ec2Lister, IdentityConfig, Resolver};
 use privatelink_gateway::proxy::ProxyLimits;
 use privatelink_gateway::{http, tcp};
@@ -50,12 +48,10 @@ struct Args {
     /// The endpoint service whose connections are listed (vpce-svc-...).
     #[arg(long, env = "GATEWAY_SERVICE_ID")]
     service_id: String,
-    /// The tenant registry's DynamoDB table.
-    #[arg(long, env = "GATEWAY_REGISTRY_TABLE", conflicts_with = "allowlist")]
-    registry_table: Option<String>,
-    /// Instead of the registry: entitled account ids, comma-separated.
-    #[arg(long, env = "GATEWAY_ALLOWLIST")]
-    allowlist: Option<String>,
+    /// The tenant registry's DynamoDB table (`endpoint-service tenants`
+    /// edits it): the only source of tenants.
+    #[arg(long, env = "GATEWAY_REGISTRY_TABLE")]
+    registry_table: String,
     /// Certificate chain, PEM (HTTP mode).
     #[arg(long, env = "GATEWAY_CERT", required_if_eq("mode", "http"))]
     cert: Option<PathBuf>,
@@ -104,21 +100,6 @@ struct Args {
     profile: Option<String>,
 }
 
-/// Where tenants come from: the registry, or a fixed allowlist.
-enum Tenants {
-    Registry(Registry),
-    Allowlist(StaticTenants),
-}
-
-impl TenantSource for Tenants {
-    async fn tenants(&self, accounts: &[String]) -> Result<(Vec<Tenant>, u32), AwsError> {
-        match self {
-            Tenants::Registry(r) => r.tenants(accounts).await,
-            Tenants::Allowlist(s) => s.tenants(accounts).await,
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
@@ -151,21 +132,12 @@ async fn run(args: Args) -> Result<(), String> {
     .load()
     .await
     .map_err(|e| e.to_string())?;
-    let tenants = match (&args.registry_table, &args.allowlist) {
-        (Some(table), None) => {
-            Tenants::Registry(Registry::new(aws_sdk_dynamodb::Client::new(&aws), table))
-        }
-        (None, Some(list)) => Tenants::Allowlist(StaticTenants::from_allowlist(
-            &Allowlist::parse(list).map_err(|errors| {
-                errors
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })?,
-        )),
-        _ => return Err("give --registry-table or --allowlist".into()),
-    };
+    // Tenants live in the registry table only: a flag or environment
+    // variable cannot grow with them.
+    let tenants = Registry::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        args.registry_table.clone(),
+    );
     let lister = Ec2Lister {
         client: aws_sdk_ec2::Client::new(&aws),
         service_id: args.service_id.clone(),

@@ -7,6 +7,7 @@
 //! | `status` | S | `active` or `suspended` |
 //! | `expires_at` | N | seconds since the Unix epoch, optional |
 //! | `max_endpoints` | N | optional |
+//! | `allowed_regions` | SS | the consumer regions the tenant may connect from; absent: every region the service supports (a list of strings `L` is read too) |
 //! | `notes` | S | optional |
 //! | `updated_by` | S | the caller's ARN, or `config` for a seed |
 //! | `updated_at` | N | seconds since the Unix epoch |
@@ -16,10 +17,10 @@
 //! status, a number that is not one) is an error naming the attribute: the
 //! approver then refuses to decide for that owner rather than guess.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use privatelink_core::approval::{AccountId, Tenant, TenantStatus};
+use privatelink_core::approval::{is_region_name, AccountId, Tenant, TenantStatus};
 
 /// The table's partition key.
 pub const KEY: &str = "account_id";
@@ -27,6 +28,7 @@ pub const NAME: &str = "name";
 pub const STATUS: &str = "status";
 pub const EXPIRES_AT: &str = "expires_at";
 pub const MAX_ENDPOINTS: &str = "max_endpoints";
+pub const ALLOWED_REGIONS: &str = "allowed_regions";
 pub const NOTES: &str = "notes";
 pub const UPDATED_BY: &str = "updated_by";
 pub const UPDATED_AT: &str = "updated_at";
@@ -52,6 +54,13 @@ pub fn to_item(tenant: &Tenant) -> Item {
     }
     if let Some(max) = tenant.max_endpoints {
         item.insert(MAX_ENDPOINTS.into(), AttributeValue::N(max.to_string()));
+    }
+    // A string set cannot be empty: no limit, no attribute.
+    if !tenant.allowed_regions.is_empty() {
+        item.insert(
+            ALLOWED_REGIONS.into(),
+            AttributeValue::Ss(tenant.allowed_regions.iter().cloned().collect()),
+        );
     }
     if let Some(notes) = tenant.notes.as_ref().filter(|n| !n.is_empty()) {
         item.insert(NOTES.into(), AttributeValue::S(notes.clone()));
@@ -119,12 +128,39 @@ pub fn from_item(item: &Item) -> Result<Tenant, ItemError> {
             format!("is {status_raw:?}; write active or suspended"),
         )
     })?;
+    let allowed_regions = match item.get(ALLOWED_REGIONS) {
+        None | Some(AttributeValue::Null(_)) => BTreeSet::new(),
+        Some(AttributeValue::Ss(set)) => set.iter().cloned().collect(),
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .map(|v| match v {
+                AttributeValue::S(s) => Ok(s.clone()),
+                other => Err(fail(
+                    ALLOWED_REGIONS,
+                    format!("holds {other:?}, not a region name"),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(fail(
+                ALLOWED_REGIONS,
+                format!("is not a string set or list: {other:?}"),
+            ))
+        }
+    };
+    if let Some(bad) = allowed_regions.iter().find(|r| !is_region_name(r)) {
+        return Err(fail(
+            ALLOWED_REGIONS,
+            format!("holds {bad:?}, not a region name (like eu-west-1)"),
+        ));
+    }
     Ok(Tenant {
         name: string(NAME)?.unwrap_or_else(|| account_id.as_str().to_string()),
         account_id,
         status,
         expires_at: number(item, EXPIRES_AT, &fail)?,
         max_endpoints: number(item, MAX_ENDPOINTS, &fail)?,
+        allowed_regions,
         notes: string(NOTES)?,
         updated_by: string(UPDATED_BY)?,
         updated_at: number(item, UPDATED_AT, &fail)?,
@@ -143,6 +179,7 @@ mod tests {
             status: TenantStatus::Suspended,
             expires_at: Some(1_900_000_000),
             max_endpoints: Some(3),
+            allowed_regions: ["eu-west-1".to_string(), "us-east-1".to_string()].into(),
             notes: Some("invoice overdue".into()),
             updated_by: Some("arn:aws:iam::999999999999:user/ops".into()),
             updated_at: Some(1_800_000_000),
@@ -172,5 +209,36 @@ mod tests {
         let mut item = to_item(&full());
         item.insert(KEY.into(), AttributeValue::S("1111".into()));
         assert_eq!(from_item(&item).unwrap_err().attribute, KEY);
+
+        for bad in [
+            AttributeValue::S("eu-west-1".into()),
+            AttributeValue::Ss(vec!["EU West".into()]),
+            AttributeValue::L(vec![AttributeValue::N("1".into())]),
+        ] {
+            let mut item = to_item(&full());
+            item.insert(ALLOWED_REGIONS.into(), bad);
+            assert_eq!(from_item(&item).unwrap_err().attribute, ALLOWED_REGIONS);
+        }
+    }
+
+    #[test]
+    fn allowed_regions_are_a_string_set_or_a_list() {
+        let item = to_item(&full());
+        match &item[ALLOWED_REGIONS] {
+            AttributeValue::Ss(set) => assert_eq!(set, &["eu-west-1", "us-east-1"]),
+            other => panic!("{other:?}"),
+        }
+        let mut listed = item.clone();
+        listed.insert(
+            ALLOWED_REGIONS.into(),
+            AttributeValue::L(vec![
+                AttributeValue::S("us-east-1".into()),
+                AttributeValue::S("eu-west-1".into()),
+            ]),
+        );
+        assert_eq!(from_item(&listed), Ok(full()));
+        // No limit: no attribute (a string set cannot be empty).
+        let unlimited = Tenant::active(AccountId::parse("222222222222").unwrap(), "B");
+        assert!(!to_item(&unlimited).contains_key(ALLOWED_REGIONS));
     }
 }

@@ -4,25 +4,29 @@
 //! file with problems.
 //!
 //! CSV: a header line naming the columns (any order; `account_id` required;
-//! `name`, `status`, `expires_at`, `max_endpoints`, `notes` optional), one
-//! tenant per line. Fields may be quoted with `"` (a `""` inside is a
-//! quote), so names and notes may hold commas. `expires_at` is RFC 3339
-//! (`2027-06-30T00:00:00Z`), empty for none. JSON: an array of objects with
-//! the same keys. Export writes both with every column, so an export
+//! `name`, `status`, `expires_at`, `max_endpoints`, `allowed_regions`,
+//! `notes` optional), one tenant per line. Fields may be quoted with `"` (a
+//! `""` inside is a quote), so names and notes may hold commas. `expires_at`
+//! is RFC 3339 (`2027-06-30T00:00:00Z`), empty for none. `allowed_regions`
+//! is the consumer regions the tenant may connect from, separated by spaces
+//! or `;` (`eu-west-1;us-east-1`), empty for every region the service
+//! supports. JSON: an array of objects with the same keys (`allowed_regions`
+//! an array of strings, or a string as in CSV). Export writes both with every column, so an export
 //! imports back unchanged.
 
 use std::collections::HashSet;
 
 use aws_smithy_types::date_time::{DateTime, Format};
-use privatelink_core::approval::{AccountId, Tenant, TenantStatus};
+use privatelink_core::approval::{parse_regions, AccountId, Tenant, TenantStatus};
 
 /// The columns, in export order.
-pub const COLUMNS: [&str; 6] = [
+pub const COLUMNS: [&str; 7] = [
     "account_id",
     "name",
     "status",
     "expires_at",
     "max_endpoints",
+    "allowed_regions",
     "notes",
 ];
 
@@ -48,6 +52,7 @@ struct Row {
     status: Option<String>,
     expires_at: Option<String>,
     max_endpoints: Option<String>,
+    allowed_regions: Option<String>,
     notes: Option<String>,
 }
 
@@ -97,6 +102,9 @@ fn tenant(row: Row, at: &str, problems: &mut Vec<String>) -> Option<Tenant> {
             })
             .ok()
     });
+    let allowed_regions = parse_regions(row.allowed_regions.as_deref().unwrap_or_default())
+        .map_err(|e| problems.push(format!("{at}: allowed_regions {e}")))
+        .unwrap_or_default();
     let account_id = account_id?;
     if problems.len() > before {
         return None;
@@ -107,6 +115,7 @@ fn tenant(row: Row, at: &str, problems: &mut Vec<String>) -> Option<Tenant> {
         status,
         expires_at,
         max_endpoints,
+        allowed_regions,
         notes: non_empty(row.notes),
         updated_by: None,
         updated_at: None,
@@ -179,7 +188,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<Tenant>, Vec<String>> {
         .filter(|(_, l)| !l.trim().is_empty());
     let Some((header_line, header)) = lines.next() else {
         return Err(vec![
-            "the file is empty: write a header line (account_id,name,status,expires_at,max_endpoints,notes) and one line per tenant".into(),
+            "the file is empty: write a header line (account_id,name,status,expires_at,max_endpoints,allowed_regions,notes) and one line per tenant".into(),
         ]);
     };
     let columns: Vec<String> = match split_csv(header) {
@@ -231,6 +240,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<Tenant>, Vec<String>> {
                 "status" => &mut row.status,
                 "expires_at" => &mut row.expires_at,
                 "max_endpoints" => &mut row.max_endpoints,
+                "allowed_regions" => &mut row.allowed_regions,
                 _ => &mut row.notes,
             };
             *slot = Some(value);
@@ -269,6 +279,20 @@ pub fn parse_json(text: &str) -> Result<Vec<Tenant>, Vec<String>> {
         for (key, value) in object {
             let text = match value {
                 serde_json::Value::Null => None,
+                // allowed_regions: ["eu-west-1", "us-east-1"].
+                serde_json::Value::Array(items) if key == "allowed_regions" => {
+                    let regions: Option<Vec<&str>> =
+                        items.iter().map(serde_json::Value::as_str).collect();
+                    match regions {
+                        Some(regions) => Some(regions.join(" ")),
+                        None => {
+                            problems.push(format!(
+                                "{at}: allowed_regions holds a non-string: write [\"eu-west-1\", ...]"
+                            ));
+                            continue;
+                        }
+                    }
+                }
                 serde_json::Value::String(s) => Some(s.clone()),
                 serde_json::Value::Number(n) => Some(n.to_string()),
                 other => {
@@ -284,6 +308,7 @@ pub fn parse_json(text: &str) -> Result<Vec<Tenant>, Vec<String>> {
                 "status" => row.status = text,
                 "expires_at" => row.expires_at = text,
                 "max_endpoints" => row.max_endpoints = text,
+                "allowed_regions" => row.allowed_regions = text,
                 "notes" => row.notes = text,
                 // What export adds besides the columns: who and when.
                 "updated_by" | "updated_at" | "version" => {}
@@ -316,6 +341,11 @@ pub fn to_csv(tenants: &[Tenant]) -> String {
             t.status.as_str().to_string(),
             t.expires_at.map(format_time).unwrap_or_default(),
             t.max_endpoints.map(|m| m.to_string()).unwrap_or_default(),
+            t.allowed_regions
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
             t.notes.clone().unwrap_or_default(),
         ];
         let line: Vec<String> = fields.iter().map(|f| quote_csv(f)).collect();
@@ -337,6 +367,7 @@ pub fn to_json(tenants: &[Tenant]) -> String {
                 "status": t.status,
                 "expires_at": t.expires_at.map(format_time),
                 "max_endpoints": t.max_endpoints,
+                "allowed_regions": t.allowed_regions,
                 "notes": t.notes,
                 "updated_by": t.updated_by,
                 "updated_at": t.updated_at.map(format_time),
@@ -356,6 +387,7 @@ mod tests {
             Tenant {
                 expires_at: Some(parse_time("2027-06-30T00:00:00Z").unwrap()),
                 max_endpoints: Some(2),
+                allowed_regions: ["eu-west-1".to_string(), "us-east-1".to_string()].into(),
                 notes: Some("trial, \"gold\" plan".into()),
                 ..Tenant::active(AccountId::parse("111111111111").unwrap(), "Acme, Inc.")
             },
@@ -416,5 +448,36 @@ mod tests {
         assert!(e[0].contains("unknown key \"plan\""), "{e:?}");
         let ok = parse_json(r#"[{"account_id": "111111111111", "max_endpoints": 3}]"#).unwrap();
         assert_eq!(ok[0].max_endpoints, Some(3));
+    }
+
+    #[test]
+    fn allowed_regions_are_separated_by_spaces_or_semicolons_or_a_json_array() {
+        let regions = |t: &Tenant| t.allowed_regions.iter().cloned().collect::<Vec<_>>();
+        let csv = "account_id,allowed_regions\n\
+                   111111111111,eu-west-1;us-east-1\n\
+                   222222222222,eu-west-1 ap-south-1\n\
+                   333333333333,\n";
+        let got = parse_csv(csv).unwrap();
+        assert_eq!(regions(&got[0]), ["eu-west-1", "us-east-1"]);
+        assert_eq!(regions(&got[1]), ["ap-south-1", "eu-west-1"]);
+        assert!(got[2].allowed_regions.is_empty());
+        assert!(to_csv(&got).contains("111111111111,111111111111,active,,,eu-west-1 us-east-1,"));
+
+        let json = r#"[{"account_id": "111111111111", "allowed_regions": ["eu-west-1"]},
+                       {"account_id": "222222222222", "allowed_regions": "eu-west-1;us-east-1"}]"#;
+        let got = parse_json(json).unwrap();
+        assert_eq!(regions(&got[0]), ["eu-west-1"]);
+        assert_eq!(regions(&got[1]), ["eu-west-1", "us-east-1"]);
+        let exported: serde_json::Value = serde_json::from_str(&to_json(&got)).unwrap();
+        assert_eq!(
+            exported[0]["allowed_regions"],
+            serde_json::json!(["eu-west-1"])
+        );
+
+        let bad = parse_csv("account_id,allowed_regions\n111111111111,EU West\n").unwrap_err();
+        assert!(bad[0].starts_with("line 2: allowed_regions"), "{bad:?}");
+        let bad =
+            parse_json(r#"[{"account_id": "111111111111", "allowed_regions": [1]}]"#).unwrap_err();
+        assert!(bad[0].contains("allowed_regions"), "{bad:?}");
     }
 }

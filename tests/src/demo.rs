@@ -535,6 +535,8 @@ pub fn write_stack_config(path: &Path, config: &StackConfig<'_>) -> Result<()> {
         r#"# Demo stack: see docs/provider.md for every key.
 name = "{stack}"
 region = "{region}"
+# Consumers in these regions may connect too (cross-region PrivateLink).
+supported_regions = ["{remote}"]
 
 [network]
 vpc_cidr = "10.0.0.0/16"
@@ -552,6 +554,11 @@ allow_any_principal = true
 package = "{zip}"
 "#,
         zip = package.display(),
+        remote = if region == "eu-west-1" {
+            "eu-central-1"
+        } else {
+            "eu-west-1"
+        },
     );
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }

@@ -581,6 +581,15 @@ fn ec2(c: &mut Ctx<'_>, facts: &RunFacts) -> Result<()> {
         | "RejectVpcEndpointConnections" => {
             let id = c.param("ServiceId")?;
             existing(c, "vpc-endpoint-service", &id);
+            // Changing the service's SupportedRegions is also authorized as
+            // the permission-only `vpce:AllowMultiRegion` (PrivateLink guide,
+            // cross-Region access; SAR (PrivateLink): no resource type).
+            let regions = ["AddSupportedRegion", "RemoveSupportedRegion"];
+            if action == "ModifyVpcEndpointServiceConfiguration"
+                && regions.iter().any(|key| !list(&params, key).is_empty())
+            {
+                c.push("vpce:AllowMultiRegion", "*".into(), Kind::Star, &[]);
+            }
         }
         "DeleteVpcEndpointServiceConfigurations" => {
             for id in list(&params, "ServiceId") {
@@ -2034,6 +2043,31 @@ mod tests {
         );
         // The VPC is not created: no request tags in its context.
         assert!(!auths[2].context.contains_key("aws:tagkeys"));
+    }
+
+    #[test]
+    fn changing_supported_regions_also_needs_vpce_allow_multi_region() {
+        let actions = |params: Value| -> Vec<String> {
+            let c = call("ec2", "ModifyVpcEndpointServiceConfiguration", params);
+            authorizations(&c, &RunFacts::default())
+                .unwrap()
+                .into_iter()
+                .map(|a| format!("{} {}", a.action, a.arn))
+                .collect()
+        };
+        let service = "ec2:ModifyVpcEndpointServiceConfiguration \
+                       arn:aws:ec2:us-east-1:111111111111:vpc-endpoint-service/vpce-svc-1";
+        assert_eq!(
+            actions(json!({"ServiceId": "vpce-svc-1", "AcceptanceRequired": "true"})),
+            [service]
+        );
+        for key in ["AddSupportedRegion.1", "RemoveSupportedRegion.1"] {
+            assert_eq!(
+                actions(json!({"ServiceId": "vpce-svc-1", key: "eu-west-1"})),
+                [service, "vpce:AllowMultiRegion *"],
+                "{key}"
+            );
+        }
     }
 
     #[test]

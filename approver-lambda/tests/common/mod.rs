@@ -230,6 +230,9 @@ pub struct FakeConn {
     /// How Describe spells the state when not as `state` (e.g. the API
     /// model's `PendingAcceptance`); cleared when the state changes.
     pub spelling: Option<String>,
+    /// `VpcEndpointRegion`: the consumer's region for a cross-region
+    /// endpoint; `None`: not reported (an endpoint in the service's region).
+    pub region: Option<String>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -245,7 +248,8 @@ impl FakeConn {
             .vpc_endpoint_id(&self.endpoint_id)
             .set_vpc_endpoint_connection_id(self.connection_id.clone())
             .set_vpc_endpoint_owner(self.owner.clone())
-            .set_vpc_endpoint_state(self.reported_state().map(State::from));
+            .set_vpc_endpoint_state(self.reported_state().map(State::from))
+            .set_vpc_endpoint_region(self.region.clone());
         for (key, value) in &self.tags {
             c = c.tags(Tag::builder().key(key).value(value).build());
         }
@@ -269,7 +273,16 @@ pub fn conn(id: &str, owner: &str, state: &str) -> FakeConn {
         owner: Some(owner.into()),
         state: Some(known.map_or(state, |k| *k).to_string()),
         spelling: known.filter(|k| **k != state).map(|_| state.to_string()),
+        region: None,
         tags: BTreeMap::new(),
+    }
+}
+
+/// [`conn`] from a consumer in `region` (a cross-region endpoint).
+pub fn conn_from(id: &str, owner: &str, state: &str, region: &str) -> FakeConn {
+    FakeConn {
+        region: Some(region.to_string()),
+        ..conn(id, owner, state)
     }
 }
 

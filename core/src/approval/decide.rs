@@ -18,16 +18,27 @@ pub struct Connection {
     pub endpoint_id: String,
     pub owner: Option<String>,
     pub state: Option<EndpointState>,
+    /// The consumer's region: the endpoint's (`VpcEndpointRegion`, set for a
+    /// cross-region endpoint), else the service's own. `None`: unknown.
+    pub region: Option<String>,
 }
 
 impl Connection {
     /// Reads an SDK connection; `None` when it has no endpoint id (nothing
-    /// could be done with it anyway).
-    pub fn from_sdk(c: &aws_sdk_ec2::types::VpcEndpointConnection) -> Option<Connection> {
+    /// could be done with it anyway). `service_region` is the service's own
+    /// region: the consumer's when AWS reports no `VpcEndpointRegion`.
+    pub fn from_sdk(
+        c: &aws_sdk_ec2::types::VpcEndpointConnection,
+        service_region: Option<&str>,
+    ) -> Option<Connection> {
         Some(Connection {
             endpoint_id: c.vpc_endpoint_id()?.to_string(),
             owner: c.vpc_endpoint_owner().map(str::to_string),
             state: c.vpc_endpoint_state().map(EndpointState::from_sdk),
+            region: c
+                .vpc_endpoint_region()
+                .or(service_region)
+                .map(str::to_string),
         })
     }
 }
@@ -59,6 +70,8 @@ pub enum Reason {
     /// pendingAcceptance, the tenant already has `max_endpoints` live
     /// endpoints (live ones are never rejected for the quota).
     OverQuota,
+    /// The tenant's `allowed_regions` do not hold the consumer's region.
+    RegionNotAllowed,
     /// pending/available, owner no longer entitled, revocation off.
     NotEntitledRevocationOff,
     /// pending/available, owner entitled: accepted before (possibly by this
@@ -90,6 +103,7 @@ impl Reason {
             Reason::TenantSuspended => "tenant_suspended",
             Reason::TenantExpired => "tenant_expired",
             Reason::OverQuota => "over_quota",
+            Reason::RegionNotAllowed => "region_not_allowed",
             Reason::NotEntitledRevocationOff => "not_entitled_revocation_off",
             Reason::AlreadyAccepted => "already_accepted",
             Reason::FinalState => "final_state",
@@ -110,6 +124,7 @@ impl Reason {
                 | Reason::TenantSuspended
                 | Reason::TenantExpired
                 | Reason::OverQuota
+                | Reason::RegionNotAllowed
         )
     }
 }
@@ -124,12 +139,14 @@ impl Decision {
     }
 }
 
-/// The refusal for an owner who is not entitled, `None` when entitled.
-fn refusal(standing: Standing) -> Option<Reason> {
+/// The refusal for an owner who is not entitled, or who is but not from
+/// this region; `None` when entitled from here.
+fn refusal(standing: Standing, region_allowed: bool) -> Option<Reason> {
     match standing {
         Standing::NotATenant => Some(Reason::NotATenant),
         Standing::Suspended => Some(Reason::TenantSuspended),
         Standing::Expired => Some(Reason::TenantExpired),
+        Standing::Entitled { .. } if !region_allowed => Some(Reason::RegionNotAllowed),
         Standing::Entitled { .. } => None,
     }
 }
@@ -148,12 +165,13 @@ pub fn decide(
         return (Decision::Leave, Reason::IncompleteConnection);
     };
     let standing = tenants.standing(owner);
+    let region_allowed = tenants.allows_region(owner, connection.region.as_deref());
     let by_policy = |reason| match config.non_allowlisted {
         NonAllowlistedPolicy::Reject => (Decision::Reject, reason),
         NonAllowlistedPolicy::LeavePending => (Decision::Leave, reason),
     };
     match state {
-        EndpointState::PendingAcceptance => match (refusal(standing), standing) {
+        EndpointState::PendingAcceptance => match (refusal(standing, region_allowed), standing) {
             (Some(reason), _) => by_policy(reason),
             (
                 None,
@@ -163,11 +181,13 @@ pub fn decide(
             ) if live >= max as usize => by_policy(Reason::OverQuota),
             (None, _) => (Decision::Accept, Reason::EntitledTenant),
         },
-        EndpointState::Pending | EndpointState::Available => match refusal(standing) {
-            None => (Decision::Leave, Reason::AlreadyAccepted),
-            Some(reason) if config.revoke => (Decision::Reject, reason),
-            Some(_) => (Decision::Leave, Reason::NotEntitledRevocationOff),
-        },
+        EndpointState::Pending | EndpointState::Available => {
+            match refusal(standing, region_allowed) {
+                None => (Decision::Leave, Reason::AlreadyAccepted),
+                Some(reason) if config.revoke => (Decision::Reject, reason),
+                Some(_) => (Decision::Leave, Reason::NotEntitledRevocationOff),
+            }
+        }
         EndpointState::Rejected
         | EndpointState::Deleted
         | EndpointState::Failed
@@ -245,6 +265,7 @@ mod tests {
     const SUSPENDED: &str = "222222222222";
     const EXPIRED: &str = "333333333333";
     const QUOTA1: &str = "444444444444";
+    const REGIONAL: &str = "555555555555";
     const OTHER: &str = "999999999999";
     const NOW: i64 = 1_800_000_000;
 
@@ -276,6 +297,10 @@ mod tests {
                     expires_at: Some(NOW + 1),
                     ..t(QUOTA1)
                 },
+                Tenant {
+                    allowed_regions: ["us-east-1".to_string(), "eu-west-1".to_string()].into(),
+                    ..t(REGIONAL)
+                },
             ],
             NOW,
         )
@@ -286,6 +311,7 @@ mod tests {
             endpoint_id: "vpce-0a".into(),
             owner: owner.map(str::to_string),
             state: state.map(EndpointState::from_wire),
+            region: Some("us-east-1".into()),
         }
     }
 
@@ -302,61 +328,106 @@ mod tests {
             bool,
             Decision,
             Reason,
+            Option<&'a str>,
         );
+        const HOME: Option<&str> = Some("us-east-1");
         #[rustfmt::skip]
         let table: &[Row] = &[
-            // owner           state                   live policy revoke  decision reason
-            (Some(ACTIVE),    Some("pendingAcceptance"), 0, RJ, false, Accept, EntitledTenant),
-            (Some(ACTIVE),    Some("PENDINGACCEPTANCE"), 9, RJ, false, Accept, EntitledTenant),
-            (Some(ACTIVE),    Some("PendingAcceptance"), 0, LP, true,  Accept, EntitledTenant),
-            (Some(QUOTA1),    Some("pendingAcceptance"), 0, RJ, false, Accept, EntitledTenant),
-            (Some(QUOTA1),    Some("pendingAcceptance"), 1, RJ, false, Reject, OverQuota),
-            (Some(QUOTA1),    Some("pendingAcceptance"), 2, LP, false, Leave,  OverQuota),
-            (Some(OTHER),     Some("pendingAcceptance"), 0, RJ, false, Reject, NotATenant),
-            (Some(OTHER),     Some("pendingacceptance"), 0, LP, false, Leave,  NotATenant),
-            (Some(SUSPENDED), Some("pendingAcceptance"), 0, RJ, false, Reject, TenantSuspended),
-            (Some(SUSPENDED), Some("pendingAcceptance"), 0, LP, true,  Leave,  TenantSuspended),
-            (Some(EXPIRED),   Some("pendingAcceptance"), 0, RJ, false, Reject, TenantExpired),
-            (Some(EXPIRED),   Some("pendingAcceptance"), 0, LP, false, Leave,  TenantExpired),
-            (Some(ACTIVE),    Some("available"),         0, RJ, true,  Leave,  AlreadyAccepted),
-            (Some(ACTIVE),    Some("Pending"),           0, RJ, true,  Leave,  AlreadyAccepted),
+            // owner           state                   live policy revoke  decision reason  consumer region
+            (Some(ACTIVE),    Some("pendingAcceptance"), 0, RJ, false, Accept, EntitledTenant, HOME),
+            (Some(ACTIVE),    Some("PENDINGACCEPTANCE"), 9, RJ, false, Accept, EntitledTenant, HOME),
+            (Some(ACTIVE),    Some("PendingAcceptance"), 0, LP, true,  Accept, EntitledTenant, HOME),
+            (Some(QUOTA1),    Some("pendingAcceptance"), 0, RJ, false, Accept, EntitledTenant, HOME),
+            (Some(QUOTA1),    Some("pendingAcceptance"), 1, RJ, false, Reject, OverQuota, HOME),
+            (Some(QUOTA1),    Some("pendingAcceptance"), 2, LP, false, Leave,  OverQuota, HOME),
+            (Some(OTHER),     Some("pendingAcceptance"), 0, RJ, false, Reject, NotATenant, HOME),
+            (Some(OTHER),     Some("pendingacceptance"), 0, LP, false, Leave,  NotATenant, HOME),
+            (Some(SUSPENDED), Some("pendingAcceptance"), 0, RJ, false, Reject, TenantSuspended, HOME),
+            (Some(SUSPENDED), Some("pendingAcceptance"), 0, LP, true,  Leave,  TenantSuspended, HOME),
+            (Some(EXPIRED),   Some("pendingAcceptance"), 0, RJ, false, Reject, TenantExpired, HOME),
+            (Some(EXPIRED),   Some("pendingAcceptance"), 0, LP, false, Leave,  TenantExpired, HOME),
+            (Some(ACTIVE),    Some("available"),         0, RJ, true,  Leave,  AlreadyAccepted, HOME),
+            (Some(ACTIVE),    Some("Pending"),           0, RJ, true,  Leave,  AlreadyAccepted, HOME),
             // A quota never revokes what is already live.
-            (Some(QUOTA1),    Some("available"),         5, RJ, true,  Leave,  AlreadyAccepted),
-            (Some(OTHER),     Some("available"),         0, RJ, false, Leave,  NotEntitledRevocationOff),
-            (Some(OTHER),     Some("AVAILABLE"),         0, RJ, true,  Reject, NotATenant),
-            (Some(SUSPENDED), Some("available"),         0, LP, true,  Reject, TenantSuspended),
-            (Some(SUSPENDED), Some("available"),         0, LP, false, Leave,  NotEntitledRevocationOff),
-            (Some(EXPIRED),   Some("pending"),           0, RJ, true,  Reject, TenantExpired),
-            (Some(OTHER),     Some("pending"),           0, RJ, false, Leave,  NotEntitledRevocationOff),
-            (Some(ACTIVE),    Some("rejected"),          0, RJ, true,  Leave,  FinalState),
-            (Some(OTHER),     Some("rejected"),          0, RJ, true,  Leave,  FinalState),
-            (Some(OTHER),     Some("deleted"),           0, RJ, true,  Leave,  FinalState),
-            (Some(ACTIVE),    Some("failed"),            0, RJ, true,  Leave,  FinalState),
-            (Some(ACTIVE),    Some("expired"),           0, RJ, true,  Leave,  FinalState),
-            (Some(OTHER),     Some("deleting"),          0, RJ, true,  Leave,  InTransition),
-            (Some(ACTIVE),    Some("partial"),           0, RJ, true,  Leave,  InTransition),
-            (Some(ACTIVE),    Some("hibernating"),       0, RJ, true,  Leave,  UnknownState),
-            (Some(ACTIVE),    Some(""),                  0, RJ, true,  Leave,  UnknownState),
-            (None,            Some("pendingAcceptance"), 0, RJ, true,  Leave,  IncompleteConnection),
-            (Some(ACTIVE),    None,                      0, RJ, true,  Leave,  IncompleteConnection),
+            (Some(QUOTA1),    Some("available"),         5, RJ, true,  Leave,  AlreadyAccepted, HOME),
+            (Some(OTHER),     Some("available"),         0, RJ, false, Leave,  NotEntitledRevocationOff, HOME),
+            (Some(OTHER),     Some("AVAILABLE"),         0, RJ, true,  Reject, NotATenant, HOME),
+            (Some(SUSPENDED), Some("available"),         0, LP, true,  Reject, TenantSuspended, HOME),
+            (Some(SUSPENDED), Some("available"),         0, LP, false, Leave,  NotEntitledRevocationOff, HOME),
+            (Some(EXPIRED),   Some("pending"),           0, RJ, true,  Reject, TenantExpired, HOME),
+            (Some(OTHER),     Some("pending"),           0, RJ, false, Leave,  NotEntitledRevocationOff, HOME),
+            (Some(ACTIVE),    Some("rejected"),          0, RJ, true,  Leave,  FinalState, HOME),
+            (Some(OTHER),     Some("rejected"),          0, RJ, true,  Leave,  FinalState, HOME),
+            (Some(OTHER),     Some("deleted"),           0, RJ, true,  Leave,  FinalState, HOME),
+            (Some(ACTIVE),    Some("failed"),            0, RJ, true,  Leave,  FinalState, HOME),
+            (Some(ACTIVE),    Some("expired"),           0, RJ, true,  Leave,  FinalState, HOME),
+            (Some(OTHER),     Some("deleting"),          0, RJ, true,  Leave,  InTransition, HOME),
+            (Some(ACTIVE),    Some("partial"),           0, RJ, true,  Leave,  InTransition, HOME),
+            (Some(ACTIVE),    Some("hibernating"),       0, RJ, true,  Leave,  UnknownState, HOME),
+            (Some(ACTIVE),    Some(""),                  0, RJ, true,  Leave,  UnknownState, HOME),
+            (None,            Some("pendingAcceptance"), 0, RJ, true,  Leave,  IncompleteConnection, HOME),
+            (Some(ACTIVE),    None,                      0, RJ, true,  Leave,  IncompleteConnection, HOME),
             // Near-misses of a tenant's id are other owners.
-            (Some(" 111111111111"), Some("pendingAcceptance"), 0, RJ, false, Reject, NotATenant),
-            (Some("11111111111"),   Some("pendingAcceptance"), 0, LP, false, Leave,  NotATenant),
+            (Some(" 111111111111"), Some("pendingAcceptance"), 0, RJ, false, Reject, NotATenant, HOME),
+            (Some("11111111111"),   Some("pendingAcceptance"), 0, LP, false, Leave,  NotATenant, HOME),
+            // A tenant limited to some consumer regions (cross-region
+            // PrivateLink): refused from another, by policy; live ones only
+            // with revocation on; an unknown region is not one it allows.
+            (Some(REGIONAL),  Some("pendingAcceptance"), 0, RJ, false, Accept, EntitledTenant, Some("eu-west-1")),
+            (Some(REGIONAL),  Some("pendingAcceptance"), 0, RJ, false, Accept, EntitledTenant, HOME),
+            (Some(REGIONAL),  Some("pendingAcceptance"), 0, RJ, false, Reject, RegionNotAllowed, Some("ap-south-1")),
+            (Some(REGIONAL),  Some("pendingAcceptance"), 0, LP, true,  Leave,  RegionNotAllowed, Some("ap-south-1")),
+            (Some(REGIONAL),  Some("pendingAcceptance"), 0, RJ, false, Reject, RegionNotAllowed, None),
+            (Some(REGIONAL),  Some("available"),         0, RJ, true,  Reject, RegionNotAllowed, Some("ap-south-1")),
+            (Some(REGIONAL),  Some("pending"),           0, LP, true,  Reject, RegionNotAllowed, Some("ap-south-1")),
+            (Some(REGIONAL),  Some("available"),         0, RJ, false, Leave,  NotEntitledRevocationOff, Some("ap-south-1")),
+            (Some(REGIONAL),  Some("available"),         0, RJ, true,  Leave,  AlreadyAccepted, Some("eu-west-1")),
+            // Standing first: a suspended tenant is refused as suspended.
+            (Some(SUSPENDED), Some("pendingAcceptance"), 0, RJ, false, Reject, TenantSuspended, Some("ap-south-1")),
+            // Unlimited tenants connect from any region the service supports.
+            (Some(ACTIVE),    Some("pendingAcceptance"), 0, RJ, false, Accept, EntitledTenant, Some("ap-south-1")),
+            (Some(ACTIVE),    Some("pendingAcceptance"), 0, RJ, false, Accept, EntitledTenant, None),
+            (Some(OTHER),     Some("pendingAcceptance"), 0, RJ, false, Reject, NotATenant, Some("ap-south-1")),
         ];
         let tenants = tenants();
-        for (owner, state, live, policy, revoke, decision, reason) in table {
-            let got = decide(
-                &config(*policy, *revoke),
-                &tenants,
-                &conn(*owner, *state),
-                *live,
-            );
+        for (owner, state, live, policy, revoke, decision, reason, region) in table {
+            let connection = Connection {
+                region: region.map(str::to_string),
+                ..conn(*owner, *state)
+            };
+            let got = decide(&config(*policy, *revoke), &tenants, &connection, *live);
             assert_eq!(
                 got,
                 (*decision, *reason),
-                "owner {owner:?} state {state:?} live {live} policy {policy:?} revoke {revoke}"
+                "owner {owner:?} state {state:?} live {live} policy {policy:?} revoke {revoke} \
+                 region {region:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_consumer_region_is_the_endpoints_or_else_the_services() {
+        let sdk = |region: Option<&str>| {
+            aws_sdk_ec2::types::VpcEndpointConnection::builder()
+                .vpc_endpoint_id("vpce-0a")
+                .vpc_endpoint_owner(ACTIVE)
+                .vpc_endpoint_state(aws_sdk_ec2::types::State::PendingAcceptance)
+                .set_vpc_endpoint_region(region.map(str::to_string))
+                .build()
+        };
+        let region = |c: Option<Connection>| c.and_then(|c| c.region);
+        assert_eq!(
+            region(Connection::from_sdk(
+                &sdk(Some("eu-west-1")),
+                Some("us-east-1")
+            )),
+            Some("eu-west-1".into())
+        );
+        assert_eq!(
+            region(Connection::from_sdk(&sdk(None), Some("us-east-1"))),
+            Some("us-east-1".into())
+        );
+        assert_eq!(region(Connection::from_sdk(&sdk(None), None)), None);
     }
 
     #[test]
@@ -368,6 +439,7 @@ mod tests {
             TenantSuspended,
             TenantExpired,
             OverQuota,
+            RegionNotAllowed,
             NotEntitledRevocationOff,
             AlreadyAccepted,
             FinalState,
@@ -416,6 +488,7 @@ mod tests {
             endpoint_id: id.into(),
             owner: Some(QUOTA1.into()),
             state: Some(EndpointState::from_wire(state)),
+            region: None,
         };
         let config = config(NonAllowlistedPolicy::Reject, false);
         // Two requests, quota 1: the first is accepted, the second is over.

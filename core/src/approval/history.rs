@@ -28,7 +28,14 @@ use crate::errors::AwsError;
 /// `accept`, `reject` or `leave`.
 pub const DECISION_TAG: &str = "privatelink-kit:decision";
 /// Every history tag key, for IAM's `aws:TagKeys` condition.
-pub const HISTORY_TAGS: [&str; 5] = [DECISION_TAG, REASON_TAG, TRIGGER_TAG, AT_TAG, BY_TAG];
+pub const HISTORY_TAGS: [&str; 6] = [
+    DECISION_TAG,
+    REASON_TAG,
+    TRIGGER_TAG,
+    AT_TAG,
+    BY_TAG,
+    REGION_TAG,
+];
 /// The reason code ([`Reason::as_str`]).
 pub const REASON_TAG: &str = "privatelink-kit:reason";
 /// `sns`, `sweep` or `manual`.
@@ -37,6 +44,8 @@ pub const TRIGGER_TAG: &str = "privatelink-kit:trigger";
 pub const AT_TAG: &str = "privatelink-kit:decided-at";
 /// Who, for manual decisions: the operator's ARN from STS.
 pub const BY_TAG: &str = "privatelink-kit:decided-by";
+/// The consumer's region (the endpoint's; cross-region PrivateLink).
+pub const REGION_TAG: &str = "privatelink-kit:consumer-region";
 
 /// EC2 tag values are at most 256 characters.
 const MAX_TAG_VALUE: usize = 256;
@@ -50,6 +59,9 @@ pub struct LastDecision {
     pub at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// The consumer's region, when it was known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 impl LastDecision {
@@ -68,6 +80,7 @@ impl LastDecision {
             trigger: get(TRIGGER_TAG).unwrap_or_default(),
             at: get(AT_TAG).unwrap_or_default(),
             by: get(BY_TAG),
+            region: get(REGION_TAG),
         })
     }
 
@@ -86,6 +99,9 @@ impl std::fmt::Display for LastDecision {
         write!(f, "{} ({}) by {}", self.decision, self.reason, self.trigger)?;
         if let Some(by) = &self.by {
             write!(f, " {by}")?;
+        }
+        if let Some(region) = &self.region {
+            write!(f, " from {region}")?;
         }
         if !self.at.is_empty() {
             write!(f, " at {}", self.at)?;
@@ -125,6 +141,9 @@ pub fn tags_for(record: &DecisionRecord, at: SystemTime) -> Vec<Tag> {
     if let Some(by) = &record.operator {
         pairs.push((BY_TAG, by.clone()));
     }
+    if let Some(region) = &record.consumer_region {
+        pairs.push((REGION_TAG, region.clone()));
+    }
     pairs
         .into_iter()
         .map(|(key, value)| {
@@ -149,7 +168,7 @@ pub const TAG_BATCH: usize = 200;
 
 /// Writes the history tags for every record worth recording whose tags say
 /// something else now. Records with the same tags (decision, reason,
-/// trigger, operator) share `CreateTags` calls, so a sweep that accepts a
+/// trigger, operator, consumer region) share `CreateTags` calls, so a sweep that accepts a
 /// thousand requests makes a handful of calls, not a thousand. Returns the
 /// number of connections tagged; failures are logged (see the module
 /// header) and counted out.
@@ -180,6 +199,7 @@ pub async fn record(ec2: &Client, known: &[Recorded], records: &[DecisionRecord]
                 && first.reason == record.reason
                 && first.trigger.kind() == record.trigger.kind()
                 && first.operator == record.operator
+                && first.consumer_region == record.consumer_region
         };
         match groups.iter_mut().find(|g| same_tags(g)) {
             Some((_, ids)) => ids.push(connection_id),
@@ -226,6 +246,7 @@ mod tests {
                 endpoint_id: "vpce-1".into(),
                 owner: Some("111111111111".into()),
                 state: Some(EndpointState::PendingAcceptance),
+                region: Some("eu-west-1".into()),
             },
             decision,
             reason,
@@ -250,6 +271,7 @@ mod tests {
                 trigger: "manual".into(),
                 at: "2023-11-14T22:13:20Z".into(),
                 by: Some("arn:aws:iam::111111111111:user/ops".into()),
+                region: Some("eu-west-1".into()),
             }
         );
         assert!(last.same_as(&r));

@@ -27,4 +27,7 @@ pub use reconcile::{
     Scope,
 };
 pub use record::{DecisionRecord, Hint, Outcome, Report, Trigger};
-pub use tenant::{Standing, StaticTenants, Tenant, TenantSource, TenantStatus, Tenants};
+pub use tenant::{
+    is_region_name, parse_regions, Standing, StaticTenants, Tenant, TenantSource, TenantStatus,
+    Tenants,
+};

@@ -201,6 +201,9 @@ pub async fn list_filtered(
         .max_results(PAGE_SIZE)
         .into_paginator()
         .send();
+    // A connection without `VpcEndpointRegion` is from the service's own
+    // region, the client's.
+    let service_region = ec2.config().region().map(|r| r.to_string());
     let mut connections = Vec::new();
     let mut count = 0;
     while let Some(page) = pages.next().await {
@@ -223,7 +226,7 @@ pub async fn list_filtered(
                 );
                 continue;
             }
-            match Connection::from_sdk(sdk) {
+            match Connection::from_sdk(sdk, service_region.as_deref()) {
                 Some(connection) => connections.push(Listed {
                     connection,
                     connection_id: sdk.vpc_endpoint_connection_id().map(str::to_string),

@@ -86,6 +86,11 @@ pub struct DecisionRecord {
     pub service_id: String,
     pub endpoint_id: String,
     pub owner_account: Option<String>,
+    /// The consumer's region (see [`Connection::region`]).
+    ///
+    /// [`Connection::region`]: super::decide::Connection::region
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer_region: Option<String>,
     pub state_before: Option<EndpointState>,
     pub decision: Decision,
     pub reason: Reason,
@@ -105,6 +110,7 @@ impl DecisionRecord {
             service_id: service_id.to_string(),
             endpoint_id: planned.connection.endpoint_id.clone(),
             owner_account: planned.connection.owner.clone(),
+            consumer_region: planned.connection.region.clone(),
             state_before: planned.connection.state.clone(),
             decision: planned.decision,
             reason: planned.reason,
@@ -141,6 +147,7 @@ impl DecisionRecord {
                     service_id = %self.service_id,
                     endpoint_id = %self.endpoint_id,
                     owner_account = self.owner_account.as_deref(),
+                    consumer_region = self.consumer_region.as_deref(),
                     state_before,
                     decision = self.decision.as_str(),
                     reason = self.reason.as_str(),
@@ -273,6 +280,7 @@ mod tests {
             service_id: "vpce-svc-1".into(),
             endpoint_id: "vpce-0a".into(),
             owner_account: Some("111111111111".into()),
+            consumer_region: Some("eu-west-1".into()),
             state_before: Some(EndpointState::PendingAcceptance),
             decision: Decision::Accept,
             reason: Reason::EntitledTenant,
@@ -290,6 +298,7 @@ mod tests {
                 "service_id": "vpce-svc-1",
                 "endpoint_id": "vpce-0a",
                 "owner_account": "111111111111",
+                "consumer_region": "eu-west-1",
                 "state_before": "pendingAcceptance",
                 "decision": "accept",
                 "reason": "entitled_tenant",

@@ -6,7 +6,7 @@
 //! from ([`StaticTenants`] is the in-memory source of unit tests and of the
 //! benchmark's baseline, the old environment-variable allowlist).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::future::Future;
 
@@ -59,6 +59,10 @@ pub struct Tenant {
     /// The most live (pending or available) endpoints the tenant may have.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_endpoints: Option<u32>,
+    /// The consumer regions the tenant may connect from (cross-region
+    /// PrivateLink); empty: every region the service supports.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub allowed_regions: BTreeSet<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// Who made the last change (the caller's ARN, or `config` for a seed).
@@ -82,6 +86,7 @@ impl Tenant {
             status: TenantStatus::Active,
             expires_at: None,
             max_endpoints: None,
+            allowed_regions: BTreeSet::new(),
             notes: None,
             updated_by: None,
             updated_at: None,
@@ -101,6 +106,12 @@ impl Tenant {
                 max_endpoints: self.max_endpoints,
             },
         }
+    }
+
+    /// Whether the tenant may connect from `region` (the consumer's region;
+    /// `None`: unknown, allowed only when the tenant is not limited).
+    pub fn allows_region(&self, region: Option<&str>) -> bool {
+        self.allowed_regions.is_empty() || region.is_some_and(|r| self.allowed_regions.contains(r))
     }
 
     /// Entitled at `now`: active and not expired (the allowed principals
@@ -142,6 +153,14 @@ impl Tenants {
         }
     }
 
+    /// Whether `owner` may connect from `region` (true for an owner that is
+    /// not a tenant: its standing refuses it already).
+    pub fn allows_region(&self, owner: &str, region: Option<&str>) -> bool {
+        self.by_account
+            .get(owner)
+            .is_none_or(|tenant| tenant.allows_region(region))
+    }
+
     /// The standing of `owner` (an exact 12-digit match; anything else is
     /// not a tenant).
     pub fn standing(&self, owner: &str) -> Standing {
@@ -150,6 +169,39 @@ impl Tenants {
             Some(tenant) => tenant.standing(self.now),
         }
     }
+}
+
+/// True for a region name such as `eu-west-1` (lowercase letters, digits
+/// and `-`, with at least one `-`).
+pub fn is_region_name(raw: &str) -> bool {
+    raw.contains('-')
+        && !raw.starts_with('-')
+        && !raw.ends_with('-')
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Parses a list of region names separated by spaces, `;` or `,` (empty:
+/// no limit), each checked; the error names every bad entry and what to
+/// write.
+pub fn parse_regions(raw: &str) -> Result<BTreeSet<String>, String> {
+    let entries: Vec<&str> = raw
+        .split(|c: char| c.is_whitespace() || c == ';' || c == ',')
+        .filter(|e| !e.is_empty())
+        .collect();
+    let bad: Vec<&str> = entries
+        .iter()
+        .copied()
+        .filter(|e| !is_region_name(e))
+        .collect();
+    if !bad.is_empty() {
+        return Err(format!(
+            "{bad:?} {} not region names: write them like eu-west-1, separated by spaces or ;",
+            if bad.len() == 1 { "is" } else { "are" }
+        ));
+    }
+    Ok(entries.into_iter().map(str::to_string).collect())
 }
 
 /// Seconds since the Unix epoch, now.

@@ -129,6 +129,12 @@ pub struct AddArgs {
     /// The most live endpoints the tenant may have
     #[arg(long, value_name = "N")]
     pub max_endpoints: Option<u32>,
+    /// The consumer regions the tenant may connect from (cross-region
+    /// PrivateLink), separated by spaces, `;` or `,` (e.g. "eu-west-1
+    /// us-east-1"); "" lifts the limit. Default: every region the service
+    /// supports
+    #[arg(long, value_name = "REGIONS")]
+    pub allowed_regions: Option<String>,
     #[arg(long)]
     pub notes: Option<String>,
     /// Change an existing tenant's fields to the ones given
@@ -150,7 +156,8 @@ pub struct ImportArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// The file: a header line (account_id,name,status,expires_at,
-    /// max_endpoints,notes) and a tenant per line, or a JSON array
+    /// max_endpoints,allowed_regions,notes) and a tenant per line, or a
+    /// JSON array
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// The file's format (default: from its extension, .csv or .json)
@@ -484,10 +491,17 @@ async fn tenants_cmd(command: TenantsCommand, global: &GlobalArgs) -> Result<(),
                 .map(privatelink_registry::transfer::parse_time)
                 .transpose()
                 .map_err(|e| CliError::Usage(format!("--expires-at: {e}")))?;
+            let allowed_regions = args
+                .allowed_regions
+                .as_deref()
+                .map(crate::approval::parse_regions)
+                .transpose()
+                .map_err(|e| CliError::Usage(format!("--allowed-regions: {e}")))?;
             let fields = Fields {
                 name: args.name.filter(|n| !n.trim().is_empty()),
                 expires_at,
                 max_endpoints: args.max_endpoints,
+                allowed_regions,
                 notes: args.notes,
                 update: args.update,
             };

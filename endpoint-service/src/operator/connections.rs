@@ -302,6 +302,7 @@ mod tests {
                 endpoint_id: id.into(),
                 owner: Some(owner.into()),
                 state: Some(EndpointState::from_wire(state)),
+                region: Some("us-east-1".into()),
             },
             connection_id: Some(format!("vpce-con-{id}")),
             created: Some(aws_smithy_types::DateTime::from_secs(created)),

@@ -115,6 +115,7 @@ fn entitlement_changed(before: Option<&Tenant>, after: &Tenant) -> bool {
         b.status != after.status
             || b.expires_at != after.expires_at
             || b.max_endpoints != after.max_endpoints
+            || b.allowed_regions != after.allowed_regions
     })
 }
 

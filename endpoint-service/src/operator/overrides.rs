@@ -389,6 +389,7 @@ mod tests {
                 endpoint_id: id.into(),
                 owner: Some(owner.into()),
                 state: Some(EndpointState::from_wire(state)),
+                region: Some("us-east-1".into()),
             },
             connection_id: None,
             created: None,

@@ -9,6 +9,7 @@
 //! but still makes the principals and connections follow
 //! ([`super::follow`]), which finishes an interrupted run.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use privatelink_registry::{Registry, RegistryError};
@@ -57,6 +58,9 @@ pub struct Fields {
     pub name: Option<String>,
     pub expires_at: Option<i64>,
     pub max_endpoints: Option<u32>,
+    /// The consumer regions the tenant may connect from (`Some` of an empty
+    /// set: no limit any more).
+    pub allowed_regions: Option<BTreeSet<String>>,
     pub notes: Option<String>,
     /// Change an existing tenant whose fields differ (otherwise refused).
     pub update: bool,
@@ -105,6 +109,7 @@ pub fn plan_edit(
         (Edit::Add, None) => Step::Create(Tenant {
             expires_at: fields.expires_at,
             max_endpoints: fields.max_endpoints,
+            allowed_regions: fields.allowed_regions.clone().unwrap_or_default(),
             notes: fields.notes.clone(),
             ..Tenant::active(
                 account.clone(),
@@ -119,6 +124,10 @@ pub fn plan_edit(
                 name: fields.name.clone().unwrap_or_else(|| t.name.clone()),
                 expires_at: fields.expires_at.or(t.expires_at),
                 max_endpoints: fields.max_endpoints.or(t.max_endpoints),
+                allowed_regions: fields
+                    .allowed_regions
+                    .clone()
+                    .unwrap_or_else(|| t.allowed_regions.clone()),
                 notes: fields.notes.clone().or_else(|| t.notes.clone()),
                 ..t.clone()
             };
@@ -176,6 +185,9 @@ pub fn differences(a: &Tenant, b: &Tenant) -> Vec<&'static str> {
     }
     if a.max_endpoints != b.max_endpoints {
         names.push("max_endpoints");
+    }
+    if a.allowed_regions != b.allowed_regions {
+        names.push("allowed_regions");
     }
     if a.notes.as_deref().unwrap_or_default() != b.notes.as_deref().unwrap_or_default() {
         names.push("notes");
@@ -552,6 +564,54 @@ mod tests {
         assert!(
             matches!(&updated, Step::Replace(t) if t.max_endpoints == Some(5) && t.version == 3 && t.name == "Acme"),
             "{updated:?}"
+        );
+    }
+
+    #[test]
+    fn add_sets_keeps_or_clears_the_allowed_regions() {
+        let account = id("111111111111");
+        let regions = |list: &[&str]| list.iter().map(|r| r.to_string()).collect::<BTreeSet<_>>();
+        let limited = Fields {
+            allowed_regions: Some(regions(&["eu-west-1"])),
+            ..Fields::default()
+        };
+        let Step::Create(new) = plan_edit(Edit::Add, &account, None, &limited) else {
+            panic!("a new tenant is created");
+        };
+        assert_eq!(new.allowed_regions, regions(&["eu-west-1"]));
+        let stored = Tenant {
+            allowed_regions: regions(&["eu-west-1"]),
+            ..acme(2)
+        };
+        // Not given: kept.
+        assert_eq!(
+            plan_edit(Edit::Add, &account, Some(&stored), &Fields::default()),
+            Step::Nothing(Outcome::Unchanged { note: None })
+        );
+        // Other regions: refused without --update, replaced with it.
+        let other = Fields {
+            allowed_regions: Some(regions(&["eu-west-1", "us-east-1"])),
+            ..Fields::default()
+        };
+        let refused = plan_edit(Edit::Add, &account, Some(&stored), &other);
+        assert!(
+            matches!(&refused, Step::Nothing(Outcome::Refused { reason }) if reason.contains("other allowed_regions")),
+            "{refused:?}"
+        );
+        // An empty list lifts the limit.
+        let cleared = plan_edit(
+            Edit::Add,
+            &account,
+            Some(&stored),
+            &Fields {
+                allowed_regions: Some(BTreeSet::new()),
+                update: true,
+                ..Fields::default()
+            },
+        );
+        assert!(
+            matches!(&cleared, Step::Replace(t) if t.allowed_regions.is_empty() && t.version == 2),
+            "{cleared:?}"
         );
     }
 

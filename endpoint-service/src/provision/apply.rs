@@ -341,6 +341,17 @@ async fn apply_step(
             svc.load_balancer_arns.extend(attach);
             svc.acceptance_required = true;
         }
+        Change::SetSupportedRegions { add, remove } => {
+            let svc = observed
+                .service
+                .as_mut()
+                .ok_or_else(|| unknown("the endpoint service"))?;
+            service::set_supported_regions(&clients.ec2, &svc.id, add, remove).await?;
+            svc.supported_regions.extend(add.iter().cloned());
+            for region in remove {
+                svc.supported_regions.remove(region);
+            }
+        }
         Change::SetPrincipals { add, remove } => {
             // A seeded account that an operator added meanwhile, suspended or
             // expiring, is left as the registry holds it (see `seed`): the

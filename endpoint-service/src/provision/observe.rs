@@ -113,6 +113,9 @@ pub struct ServiceObs {
     pub principals: BTreeSet<String>,
     pub private_dns_name: Option<String>,
     pub private_dns: Option<PrivateDnsObs>,
+    /// The regions whose consumers may connect (`SupportedRegions`: AWS
+    /// lists the home region too).
+    pub supported_regions: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -167,6 +167,7 @@ pub fn plan(
     let new_zones = load_balancer(observed, &subnets, &mut steps);
     listeners(spec, observed, &mut steps);
     service(observed, new_zones, &mut steps);
+    supported_regions(spec, observed, &mut steps)?;
     private_dns(spec, observed, &mut steps);
     topic(observed, &scope, &mut steps);
     approver_iam(observed, &scope, &mut steps)?;
@@ -546,6 +547,56 @@ fn service(observed: &Observed, new_zones: bool, steps: &mut Vec<Step>) {
         },
         reason,
     ));
+}
+
+/// The other regions whose consumers may connect to the service. The home
+/// region is implied: AWS lists it among the service's `SupportedRegions`
+/// and refuses to remove it, so it is in neither list of the step.
+fn supported_regions(
+    spec: &StackSpec,
+    observed: &Observed,
+    steps: &mut Vec<Step>,
+) -> Result<(), ProvisionError> {
+    let home = &observed.region;
+    if spec.supported_regions.contains(home) {
+        return Err(ProvisionError::Refused(format!(
+            "supported_regions lists {home}, the region this stack is in, which the service \
+             always supports: list only the other regions"
+        )));
+    }
+    let empty = BTreeSet::new();
+    let current = observed
+        .service
+        .as_ref()
+        .map_or(&empty, |s| &s.supported_regions);
+    let add: Vec<String> = spec
+        .supported_regions
+        .difference(current)
+        .cloned()
+        .collect();
+    let remove: Vec<String> = current
+        .difference(&spec.supported_regions)
+        .filter(|r| *r != home)
+        .cloned()
+        .collect();
+    if add.is_empty() && remove.is_empty() {
+        return Ok(());
+    }
+    let listed = |regions: &[String]| sample(regions.iter().map(String::as_str));
+    let reason = match (add.is_empty(), remove.is_empty()) {
+        (false, true) => format!("accept endpoints from [{}]", listed(&add)),
+        (true, false) => format!("no longer accept endpoints from [{}]", listed(&remove)),
+        _ => format!(
+            "follow supported_regions: add [{}], remove [{}]",
+            listed(&add),
+            listed(&remove)
+        ),
+    };
+    steps.push(Step::new(
+        Change::SetSupportedRegions { add, remove },
+        reason,
+    ));
+    Ok(())
 }
 
 /// The service's private DNS name, and the proof of its domain.

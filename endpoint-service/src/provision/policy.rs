@@ -510,6 +510,7 @@ pub const OPERATOR_SINGLE_ACTIONS: &[&str] = &[
     "sns:Unsubscribe",
     "lambda:AddPermission",
     "events:PutTargets",
+    "vpce:AllowMultiRegion",
 ];
 
 /// The operator's policy for a stack without a private DNS name.
@@ -634,6 +635,12 @@ pub fn operator_policy_for(scope: &Scope, dns: Option<&PrivateDns>) -> Value {
         }),
         // SAR (SNS): Unsubscribe has no resource type, so only `*` works.
         json!({"Sid": "UnsubscribeHasNoResourceType", "Effect": "Allow", "Action": "sns:Unsubscribe", "Resource": "*"}),
+        // `supported_regions`: a ModifyVpcEndpointServiceConfiguration that
+        // adds or removes SupportedRegions is also authorized as the
+        // permission-only action `vpce:AllowMultiRegion` (PrivateLink guide,
+        // cross-Region access; SAR (PrivateLink): no resource type, no
+        // condition key), besides the EC2 action on the stack's service.
+        json!({"Sid": "CrossRegionHasNoResourceType", "Effect": "Allow", "Action": "vpce:AllowMultiRegion", "Resource": "*"}),
         json!({"Sid": "ApproverRoleOfThisStack", "Effect": "Allow", "Action": OPERATOR_IAM_ACTIONS, "Resource": scope.role_arn()}),
         // SAR (IAM): CreateRole, PutRolePolicy and PutRolePermissionsBoundary
         // carry `iam:PermissionsBoundary` (the boundary in the request, or
@@ -851,7 +858,7 @@ mod tests {
             "arn:aws:ec2:us-east-1:111111111111:vpc-endpoint-connection/*"
         );
         let keys = &tagging["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"];
-        assert_eq!(keys.as_array().map(Vec::len), Some(5));
+        assert_eq!(keys.as_array().map(Vec::len), Some(6));
         assert!(keys
             .as_array()
             .unwrap()
@@ -930,6 +937,7 @@ mod tests {
                     [
                         "Read",
                         "UnsubscribeHasNoResourceType",
+                        "CrossRegionHasNoResourceType",
                         "FindTheVerificationZone"
                     ]
                     .contains(&s["Sid"].as_str().unwrap()),

@@ -5,7 +5,7 @@
 //! reported with the file, the line, the key and what to write instead. All
 //! problems are reported at once, not only the first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,10 @@ pub struct StackSpec {
     pub name: StackName,
     /// From the file; `--region` and the environment win when absent.
     pub region: Option<String>,
+    /// Other regions whose consumers may connect to the service (AWS's
+    /// cross-region PrivateLink, the service's `SupportedRegions`); the
+    /// home region is implied and never listed.
+    pub supported_regions: BTreeSet<String>,
     pub network: NetworkSpec,
     /// Accept subnets that leave some AZs of the region uncovered.
     pub allow_partial_az_coverage: bool,
@@ -297,6 +301,7 @@ pub struct Overrides {
 struct RawConfig {
     name: Spanned<String>,
     region: Option<Spanned<String>>,
+    supported_regions: Option<Spanned<Vec<String>>>,
     network: RawNetwork,
     service: RawService,
     health_check: Option<RawHealthCheck>,

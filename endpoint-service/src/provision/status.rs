@@ -36,6 +36,9 @@ pub struct ServiceStatus {
     pub acceptance_required: bool,
     pub zones: Vec<ZoneStatus>,
     pub allowed_principals: Vec<String>,
+    /// The regions whose consumers may connect: the stack's own first, then
+    /// the others (`supported_regions`, cross-region PrivateLink).
+    pub supported_regions: Vec<String>,
     pub private_dns_name: Option<String>,
     /// The TXT record that proves the private DNS name's domain.
     pub private_dns_verification: Option<PrivateDnsObs>,
@@ -256,6 +259,14 @@ pub fn report(
             })
             .collect(),
         allowed_principals: s.principals.iter().cloned().collect(),
+        supported_regions: std::iter::once(observed.region.clone())
+            .chain(
+                s.supported_regions
+                    .iter()
+                    .filter(|r| **r != observed.region)
+                    .cloned(),
+            )
+            .collect(),
         private_dns_name: s.private_dns_name.clone(),
         private_dns_verification: s
             .private_dns
@@ -419,6 +430,11 @@ impl fmt::Display for StatusReport {
                     .collect();
                 writeln!(f, "availability zones: {}", zones.join(", "))?;
                 writeln!(f, "allowed principals: {}", s.allowed_principals.join(", "))?;
+                writeln!(
+                    f,
+                    "consumer regions: {} (this stack's region first)",
+                    s.supported_regions.join(", ")
+                )?;
                 if let Some(name) = &s.private_dns_name {
                     write!(f, "private DNS name: {name}")?;
                     match &s.private_dns_verification {
@@ -611,6 +627,7 @@ mod tests {
                 principals: principals.iter().map(|p| p.to_string()).collect(),
                 private_dns_name: None,
                 private_dns: None,
+                supported_regions: ["us-east-1".to_string(), "eu-west-1".to_string()].into(),
             }),
             tenants_table: Some(TenantsTableObs {
                 name: "acme-tenants".into(),
@@ -707,6 +724,7 @@ mod tests {
         let text = report.to_string();
         for expected in [
             "service name (give this to consumers): com.amazonaws.vpce.us-east-1.vpce-svc-1",
+            "consumer regions: us-east-1, eu-west-1 (this stack's region first)",
             "2h",
             "100m",
             "INCOMPLETE",

@@ -71,6 +71,7 @@ pub fn connection(endpoint: &str, owner: &str, state: &str) -> Connection {
         endpoint_id: endpoint.to_string(),
         owner: Some(owner.to_string()),
         state: Some(EndpointState::from_wire(state)),
+        region: None,
     }
 }
 

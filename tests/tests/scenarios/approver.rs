@@ -2,7 +2,8 @@
 //! Lambda and the CLI share) against the local emulator, with the tenant
 //! registry in the emulator's DynamoDB (`privatelink_registry::Registry`):
 //! real SDK calls, real paging and batching, injected throttling, the
-//! registry's refusals, and a tenant suspended while a run is in flight.
+//! registry's refusals, a tenant suspended while a run is in flight, and a
+//! tenant limited to some consumer regions (a cross-region endpoint).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -590,5 +591,109 @@ async fn a_tenant_suspended_while_a_run_is_in_flight_ends_rejected_in_every_orde
             "{race:?}"
         );
     }
+    Ok(())
+}
+
+/// A cross-region endpoint (AWS cross-Region PrivateLink): made in
+/// `consumer`'s region to the provider's service in its home region.
+async fn connect_from_region(consumer: &Account, provider: &Provider) -> Result<String> {
+    let zones = privatelink_tests::fixtures::zones(consumer).await?;
+    let (vpc_id, subnets) = vpc_with_subnets(consumer, "consumer", &[&zones[0].id]).await?;
+    let created = consumer
+        .ec2()
+        .create_vpc_endpoint()
+        .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
+        .vpc_id(vpc_id)
+        .service_name(&provider.service_name)
+        .service_region(provider.account.region_name())
+        .set_subnet_ids(Some(subnets))
+        .private_dns_enabled(false)
+        .send()
+        .await
+        .context("CreateVpcEndpoint with ServiceRegion")?;
+    Ok(created
+        .vpc_endpoint()
+        .and_then(|e| e.vpc_endpoint_id())
+        .context("no endpoint id")?
+        .to_string())
+}
+
+#[tokio::test]
+async fn a_tenant_limited_to_some_regions_is_refused_from_the_others_and_it_is_recorded(
+) -> Result<()> {
+    const REMOTE: &str = "us-west-2";
+    let emulator = Emulator::shared();
+    let (provider_account, consumer) =
+        tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
+    let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
+    provider_account
+        .ec2()
+        .modify_vpc_endpoint_service_configuration()
+        .service_id(&provider.service_id)
+        .add_supported_regions(REMOTE)
+        .send()
+        .await
+        .context("AddSupportedRegions")?;
+    // The tenant may connect from the service's own region only.
+    let home = provider_account.region_name().to_string();
+    provider
+        .put_tenant(&Tenant {
+            allowed_regions: [home.clone()].into(),
+            ..tenant(&consumer)?
+        })
+        .await?;
+    let remote = consumer.in_region(REMOTE);
+    let far = connect_from_region(&remote, &provider).await?;
+    let near = connect_new(&consumer, &provider).await?;
+    let ec2 = provider_ec2(&provider_account);
+    let config = approver(&provider, NonAllowlistedPolicy::Reject, false);
+    let report = run(&ec2, &provider, &config, Trigger::Sweep, None).await?;
+    assert_eq!(report.accepted(), [near.as_str()]);
+    assert_eq!(report.rejected(), [far.as_str()]);
+    assert_eq!(reason_of(&report, &far), Some(Reason::RegionNotAllowed));
+    let region_of = |id: &str| {
+        report
+            .records
+            .iter()
+            .find(|r| r.endpoint_id == id)
+            .and_then(|r| r.consumer_region.clone())
+    };
+    assert_eq!(region_of(&far).as_deref(), Some(REMOTE));
+    assert_eq!(region_of(&near), Some(home.clone()));
+    // The history on the connections records the consumer's region.
+    let (listed, _) = privatelink_core::approval::reconcile::list_connections_detailed(
+        &ec2,
+        &provider.service_id,
+    )
+    .await?;
+    let last = |id: &str| {
+        listed
+            .iter()
+            .find(|l| l.connection.endpoint_id == id)
+            .and_then(|l| l.last.clone())
+    };
+    let far_last = last(&far).context("far recorded")?;
+    assert_eq!(far_last.reason, "region_not_allowed");
+    assert_eq!(far_last.region.as_deref(), Some(REMOTE));
+    assert_eq!(
+        last(&near).and_then(|l| l.region).as_deref(),
+        Some(home.as_str())
+    );
+
+    // Allowed from REMOTE too: its next endpoint from there is accepted.
+    let registry = provider.registry();
+    let stored = registry.get(&consumer.id).await?.context("the tenant")?;
+    registry
+        .replace(
+            &Tenant {
+                allowed_regions: [home.clone(), REMOTE.to_string()].into(),
+                ..stored
+            },
+            "test",
+        )
+        .await?;
+    let again = connect_from_region(&remote, &provider).await?;
+    let report = run(&ec2, &provider, &config, Trigger::Sweep, None).await?;
+    assert_eq!(report.accepted(), [again.as_str()]);
     Ok(())
 }

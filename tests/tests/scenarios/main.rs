@@ -18,6 +18,7 @@ mod cli_help;
 mod consumer;
 mod cross_region;
 mod e2e;
+mod gateway;
 mod lambda_runtime;
 mod lifecycle;
 mod operator;

@@ -478,6 +478,36 @@ async fn tenants_add_suspend_resume_remove_and_the_principals_follow() -> Result
     assert_eq!(renamed["accounts"][0]["outcome"], "updated");
     assert_eq!(renamed["accounts"][0]["tenant"]["version"], 2);
     assert_eq!(renamed["accounts"][0]["tenant"]["max_endpoints"], 2);
+    // Limited to some consumer regions (cross-region PrivateLink).
+    let limited = world.json(
+        &[
+            "tenants",
+            "add",
+            &acme,
+            "--allowed-regions",
+            "us-east-1;eu-west-1",
+            "--update",
+        ],
+        0,
+    )?;
+    assert_eq!(limited["accounts"][0]["outcome"], "updated", "{limited}");
+    assert_eq!(
+        limited["accounts"][0]["tenant"]["allowed_regions"],
+        json!(["eu-west-1", "us-east-1"])
+    );
+    let stored = world.registry().get(&acme).await?.context("acme")?;
+    assert_eq!(
+        stored.allowed_regions.iter().collect::<Vec<_>>(),
+        ["eu-west-1", "us-east-1"]
+    );
+    let bad_region = world
+        .run(&["tenants", "add", &acme, "--allowed-regions", "Mars"])?
+        .expect(2);
+    assert!(
+        bad_region.stderr.contains("--allowed-regions") && bad_region.stderr.contains("eu-west-1"),
+        "{}",
+        bad_region.stderr
+    );
 
     let suspended = world.json(&["tenants", "suspend", &acme], 0)?;
     assert_eq!(suspended["accounts"][0]["standing"], "suspended");
@@ -534,9 +564,9 @@ async fn export_and_import_round_trip_in_csv_and_json_and_a_rerun_writes_nothing
     let world = World::new(LEAVE_PENDING).await?;
     let (acme, globex) = (fresh_account_id(), fresh_account_id());
     let csv = format!(
-        "account_id,name,status,expires_at,max_endpoints,notes\n\
-         {acme},\"Acme, Inc.\",active,2099-01-01T00:00:00Z,3,annual\n\
-         {globex},Globex,suspended,,,\"owes \"\"us\"\"\"\n"
+        "account_id,name,status,expires_at,max_endpoints,allowed_regions,notes\n\
+         {acme},\"Acme, Inc.\",active,2099-01-01T00:00:00Z,3,eu-west-1;us-east-1,annual\n\
+         {globex},Globex,suspended,,,,\"owes \"\"us\"\"\"\n"
     );
     let file = world.file("tenants.csv", &csv)?;
     let first = world.json(&["tenants", "import", &file], 0)?;
@@ -559,12 +589,13 @@ async fn export_and_import_round_trip_in_csv_and_json_and_a_rerun_writes_nothing
     // Export, and what it wrote imports back unchanged: CSV, then JSON.
     let exported = world.run(&["tenants", "export"])?.expect(0).stdout;
     assert!(
-        exported.starts_with("account_id,name,status,expires_at,max_endpoints,notes\n"),
+        exported
+            .starts_with("account_id,name,status,expires_at,max_endpoints,allowed_regions,notes\n"),
         "{exported}"
     );
     assert!(
         exported.contains(&format!(
-            "{acme},\"Acme, Inc.\",active,2099-01-01T00:00:00Z,3,annual"
+            "{acme},\"Acme, Inc.\",active,2099-01-01T00:00:00Z,3,eu-west-1 us-east-1,annual"
         )),
         "{exported}"
     );

@@ -8,7 +8,8 @@
 //! its table (point-in-time recovery, the stack's tags) and seeds it from the
 //! config without ever changing a tenant, moves a legacy `APPROVER_ALLOWLIST`
 //! into it once, the allowed principals follow it (in batches), and `down`
-//! keeps it unless `--delete-tenants`.
+//! keeps it unless `--delete-tenants`. The service's supported regions
+//! (cross-region PrivateLink) follow `supported_regions`.
 //!
 //! Needs the binary: `cargo test --workspace --no-run` (or tests/run.sh) builds it.
 
@@ -1336,5 +1337,128 @@ async fn principals_follow_hundreds_of_tenants_in_batches_and_a_converged_up_onl
         .await?
         .expect(0);
     assert_eq!(count(&account, "kappa").await?, Counts::default());
+    Ok(())
+}
+
+/// The service's `SupportedRegions` as the emulator reports them, sorted.
+async fn supported_regions(account: &Account, stack: &str) -> Result<Vec<String>> {
+    let out = account
+        .ec2()
+        .describe_vpc_endpoint_service_configurations()
+        .filters(tag_filter(stack))
+        .send()
+        .await?;
+    let service = out
+        .service_configurations()
+        .first()
+        .context("the stack's service")?;
+    let mut regions: Vec<String> = service
+        .supported_regions()
+        .iter()
+        .filter_map(|r| r.region().map(String::from))
+        .collect();
+    regions.sort();
+    Ok(regions)
+}
+
+#[tokio::test]
+async fn supported_regions_are_added_changed_and_removed_and_a_converged_up_only_reads(
+) -> Result<()> {
+    let emulator = Emulator::shared();
+    let account = Account::fresh(emulator).await?;
+    let with_regions = |list: &str| {
+        stack_toml("xr", &["111111111111"], "").replacen(
+            "region = \"us-east-1\"",
+            &format!("region = \"us-east-1\"\nsupported_regions = [{list}]"),
+            1,
+        )
+    };
+    let stack = StackDir::new(&with_regions("\"eu-west-1\", \"ap-south-1\""))?;
+    let config = stack.config().to_str().context("utf-8 path")?;
+    let plan = run_json(&account, &["plan", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    let planned = kinds(&plan);
+    let at = planned
+        .iter()
+        .position(|k| k == "service")
+        .context("service step")?;
+    assert_eq!(planned[at + 1], "supported_regions", "{plan:#}");
+    run_json(&account, &["up", "-c", config]).await?.expect(0);
+    assert_eq!(
+        supported_regions(&account, "xr").await?,
+        ["ap-south-1", "eu-west-1", "us-east-1"]
+    );
+    let status = run_json(&account, &["status", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(
+        status["service"]["supported_regions"],
+        serde_json::json!(["us-east-1", "ap-south-1", "eu-west-1"]),
+        "{status:#}"
+    );
+    let again = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(again["calls"]["mutating"], 0, "{again:#}");
+
+    // One region replaced by another: one call adds and removes.
+    stack.rewrite(&with_regions("\"eu-west-1\", \"sa-east-1\""))?;
+    let plan = run_json(&account, &["plan", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(kinds(&plan), ["supported_regions"], "{plan:#}");
+    assert_eq!(
+        plan["steps"][0]["resource"]["add"],
+        serde_json::json!(["sa-east-1"])
+    );
+    assert_eq!(
+        plan["steps"][0]["resource"]["remove"],
+        serde_json::json!(["ap-south-1"])
+    );
+    let up = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(
+        strings(&up["calls"]["mutating_operations"]),
+        ["ModifyVpcEndpointServiceConfiguration"]
+    );
+    assert_eq!(
+        supported_regions(&account, "xr").await?,
+        ["eu-west-1", "sa-east-1", "us-east-1"]
+    );
+    let again = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(again["calls"]["mutating"], 0, "{again:#}");
+
+    // The key removed: only the stack's own region is left.
+    stack.rewrite(&stack_toml("xr", &["111111111111"], ""))?;
+    run_json(&account, &["up", "-c", config]).await?.expect(0);
+    assert_eq!(supported_regions(&account, "xr").await?, ["us-east-1"]);
+    let again = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(again["calls"]["mutating"], 0, "{again:#}");
+
+    // The home region listed: refused before any call.
+    stack.rewrite(&with_regions("\"us-east-1\""))?;
+    let refused = run_json(&account, &["plan", "-c", config]).await?.expect(2);
+    assert!(
+        refused.stderr.contains("supported_regions")
+            && refused.stderr.contains("own region")
+            && refused.stderr.contains("nothing was sent to AWS"),
+        "{}",
+        refused.stderr
+    );
+    stack.rewrite(&stack_toml("xr", &["111111111111"], ""))?;
+    run_json(&account, &["down", "-c", config]).await?.expect(0);
     Ok(())
 }

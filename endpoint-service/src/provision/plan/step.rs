@@ -107,6 +107,13 @@ pub enum Change {
     /// Availability Zones.
     #[serde(rename = "service")]
     UpdateService { attach_load_balancer: bool },
+    /// The other regions whose consumers may connect (the home region is
+    /// never in either list).
+    #[serde(rename = "supported_regions")]
+    SetSupportedRegions {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
     #[serde(rename = "principals")]
     SetPrincipals {
         add: Vec<String>,
@@ -204,6 +211,7 @@ impl Change {
             | EnableCrossZone
             | UpdateListener { .. }
             | UpdateService { .. }
+            | SetSupportedRegions { .. }
             | SetPrincipals { .. }
             | SetPrivateDnsName { .. }
             | StartPrivateDnsVerification
@@ -249,6 +257,7 @@ impl fmt::Display for Change {
                 write!(f, "TCP listener on port {port}")
             }
             CreateService | UpdateService { .. } => write!(f, "endpoint service"),
+            SetSupportedRegions { .. } => write!(f, "supported regions"),
             SetPrincipals { .. } => write!(f, "allowed principals"),
             SetPrivateDnsName { .. } => write!(f, "private DNS name"),
             CreateVerificationRecord { .. } => write!(f, "private DNS verification TXT record"),

@@ -166,6 +166,10 @@ fn converged(spec: &StackSpec) -> Observed {
             name: Some("_v".into()),
             value: Some("vpce:abc".into()),
         }),
+        // AWS lists the home region among the supported ones.
+        supported_regions: std::iter::once(o.region.clone())
+            .chain(spec.supported_regions.iter().cloned())
+            .collect(),
     });
     let scope = scope(spec, &o);
     o.topic = Some(TopicObs {
@@ -1252,4 +1256,85 @@ fn ten_thousand_tenants_do_not_change_the_approvers_environment() {
         p.steps[0].reason
     );
     assert!(p.to_string().len() < 1_000);
+}
+
+fn regions(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|r| r.to_string()).collect()
+}
+
+#[test]
+fn supported_regions_follow_the_config_and_never_touch_the_home_region() {
+    let mut spec = spec("");
+    spec.supported_regions = regions(&["ap-south-1", "eu-west-1"]);
+    let converged_plan = plan(&spec, &converged(&spec), SHA).unwrap();
+    assert!(converged_plan.is_empty(), "{converged_plan}");
+
+    /// (observed regions, desired other regions, expected (add, remove))
+    type Case<'a> = (
+        &'a [&'a str],
+        &'a [&'a str],
+        Option<(&'a [&'a str], &'a [&'a str])>,
+    );
+    let cases: &[Case] = &[
+        (
+            &["us-east-1", "eu-west-1", "sa-east-1"],
+            &["ap-south-1", "eu-west-1"],
+            Some((&["ap-south-1"], &["sa-east-1"])),
+        ),
+        (
+            &["us-east-1", "eu-west-1"],
+            &[],
+            Some((&[], &["eu-west-1"])),
+        ),
+        (&["us-east-1"], &["eu-west-1"], Some((&["eu-west-1"], &[]))),
+        // The home region is implied: never added, never removed.
+        (&[], &[], None),
+        (&["us-east-1"], &[], None),
+    ];
+    for (current, desired, expected) in cases {
+        let mut spec = spec.clone();
+        spec.supported_regions = regions(desired);
+        let mut observed = converged(&spec);
+        observed.service.as_mut().unwrap().supported_regions = regions(current);
+        let plan = plan(&spec, &observed, SHA).unwrap();
+        let steps: Vec<&Change> = plan.steps.iter().map(|s| &s.change).collect();
+        match expected {
+            None => assert!(plan.is_empty(), "{current:?} -> {desired:?}: {plan}"),
+            Some((add, remove)) => assert_eq!(
+                steps,
+                [&Change::SetSupportedRegions {
+                    add: add.iter().map(|r| r.to_string()).collect(),
+                    remove: remove.iter().map(|r| r.to_string()).collect(),
+                }],
+                "{current:?} -> {desired:?}"
+            ),
+        }
+        if let Some(step) = plan.steps.first() {
+            assert_eq!(step.action(), Action::Update);
+            assert_eq!(
+                serde_json::to_value(&step.change).unwrap()["kind"],
+                "supported_regions"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_new_service_gets_its_supported_regions_right_after_it_is_created() {
+    let mut spec = spec("");
+    spec.supported_regions = regions(&["eu-west-1"]);
+    let plan = plan(&spec, &empty(), SHA).unwrap();
+    let kinds: Vec<String> = kinds(&plan).into_iter().map(|(_, k)| k).collect();
+    let at = kinds.iter().position(|k| k == "service").unwrap();
+    assert_eq!(kinds[at + 1], "supported_regions");
+    assert!(plan.steps[at + 1].reason.contains("eu-west-1"));
+}
+
+#[test]
+fn listing_the_home_region_as_supported_is_refused() {
+    // The file named no region: the one in use is only known here.
+    let mut spec = spec("");
+    spec.supported_regions = regions(&["us-east-1"]);
+    let error = plan(&spec, &converged(&spec), SHA).unwrap_err();
+    assert!(error.to_string().contains("us-east-1"), "{error}");
 }

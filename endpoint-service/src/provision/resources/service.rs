@@ -53,6 +53,11 @@ fn service_obs(
             name: c.name().map(str::to_string),
             value: c.value().map(str::to_string),
         }),
+        supported_regions: s
+            .supported_regions()
+            .iter()
+            .filter_map(|r| r.region().map(str::to_string))
+            .collect(),
     })
 }
 
@@ -178,6 +183,30 @@ pub async fn set_service(
         .map_err(aws_err(
             "ModifyVpcEndpointServiceConfiguration",
             service_id.to_string(),
+        ))
+}
+
+/// Adds and removes the regions whose consumers may connect (cross-region
+/// PrivateLink); no call when both lists are empty.
+pub async fn set_supported_regions(
+    ec2: &Client,
+    service_id: &str,
+    add: &[String],
+    remove: &[String],
+) -> Result<(), ProvisionError> {
+    if add.is_empty() && remove.is_empty() {
+        return Ok(());
+    }
+    ec2.modify_vpc_endpoint_service_configuration()
+        .service_id(service_id)
+        .set_add_supported_regions((!add.is_empty()).then(|| add.to_vec()))
+        .set_remove_supported_regions((!remove.is_empty()).then(|| remove.to_vec()))
+        .send()
+        .await
+        .map(drop)
+        .map_err(aws_err(
+            "ModifyVpcEndpointServiceConfiguration",
+            format!("supported regions of {service_id}"),
         ))
 }
 

@@ -129,6 +129,24 @@ team = "platform"
                 "us-east-1",
             ),
             (
+                "region = \"us-east-1\"",
+                "region = \"us-east-1\"\nsupported_regions = [\"EU West\"]",
+                "supported_regions",
+                "eu-west-1",
+            ),
+            (
+                "region = \"us-east-1\"",
+                "region = \"us-east-1\"\nsupported_regions = [\"eu-west-1\", \"us-east-1\"]",
+                "supported_regions",
+                "own region",
+            ),
+            (
+                "region = \"us-east-1\"",
+                "region = \"us-east-1\"\nsupported_regions = [\"eu-west-1\", \"eu-west-1\"]",
+                "supported_regions",
+                "twice",
+            ),
+            (
                 "\"10.40.1.10\", \"10.40.2.10\"",
                 "\"10.40.1.10\", \"i-0123456789abcdef0\"",
                 "service.targets",
@@ -278,6 +296,29 @@ team = "platform"
         let missing = StackSpec::load(&dir.join("nope.toml"), &check).expect_err("missing");
         assert!(missing.to_string().contains("nope.toml"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn supported_regions_are_the_other_regions_sorted_and_default_to_none() {
+        assert!(parse(GOOD).unwrap().supported_regions.is_empty());
+        let text = GOOD.replacen(
+            "region = \"us-east-1\"",
+            "region = \"us-east-1\"\nsupported_regions = [\"eu-west-1\", \"ap-south-1\"]",
+            1,
+        );
+        let spec = parse(&text).unwrap();
+        assert_eq!(
+            spec.supported_regions.iter().collect::<Vec<_>>(),
+            ["ap-south-1", "eu-west-1"]
+        );
+        // `--region` names the home region too: listing it is refused.
+        let overrides = Overrides {
+            region: Some("eu-west-1".into()),
+            ..Default::default()
+        };
+        let error = StackSpec::parse(Path::new("s.toml"), &text, &overrides).unwrap_err();
+        assert_eq!(error.problems[0].key, "supported_regions");
+        assert!(error.problems[0].message.contains("own region"));
     }
 
     #[test]

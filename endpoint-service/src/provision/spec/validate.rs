@@ -106,6 +106,8 @@ pub(super) fn validate(
         (None, None) => None,
     };
 
+    let supported_regions =
+        validate_supported_regions(p, raw.supported_regions.as_ref(), region.as_deref());
     let network = validate_network(p, &raw.network);
     let (ports, target_port, targets, private_dns_name) =
         validate_service(p, &raw.service, network.as_ref());
@@ -178,6 +180,7 @@ pub(super) fn validate(
     Some(StackSpec {
         name: name?,
         region,
+        supported_regions,
         network: network?,
         allow_partial_az_coverage: raw.network.allow_partial_az_coverage
             || overrides.allow_partial_az_coverage,
@@ -193,6 +196,42 @@ pub(super) fn validate(
         approver: approver?,
         tags,
     })
+}
+
+/// The other regions the service accepts endpoints from: region names, each
+/// once, never the home region (`home`, when the file or `--region` names
+/// it; otherwise the plan checks it against the region in use).
+fn validate_supported_regions(
+    p: &mut Problems,
+    raw: Option<&Spanned<Vec<String>>>,
+    home: Option<&str>,
+) -> BTreeSet<String> {
+    let mut regions = BTreeSet::new();
+    let Some(raw) = raw else {
+        return regions;
+    };
+    let key = "supported_regions";
+    for region in raw.get_ref() {
+        if !valid_region(region) {
+            p.at(
+                raw,
+                key,
+                format!("{region:?} is not an AWS region: write it like eu-west-1"),
+            );
+        } else if home == Some(region.as_str()) {
+            p.at(
+                raw,
+                key,
+                format!(
+                    "{region} is the stack's own region, which the service always supports: \
+                     list only the other regions"
+                ),
+            );
+        } else if !regions.insert(region.clone()) {
+            p.at(raw, key, format!("{region} is listed twice: remove one"));
+        }
+    }
+    regions
 }
 
 fn validate_network(p: &mut Problems, raw: &RawNetwork) -> Option<NetworkSpec> {

@@ -1,0 +1,269 @@
+//! The real `gateway` binary (TCP mode) acting as the provider against the
+//! emulator: endpoint owners from the provider's DescribeVpcEndpointConnections,
+//! tenants from its registry table. A PROXY v2 header whose AWS TLV names an
+//! entitled tenant's available endpoint is forwarded to a local upstream;
+//! a non-tenant, a suspended tenant and an unknown endpoint are refused
+//! with nothing forwarded. Also the JSON log lines, the health check, and
+//! the drain on SIGTERM.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use privatelink_core::approval::TenantStatus;
+use privatelink_core::state::EndpointState;
+use privatelink_tests::bins;
+use privatelink_tests::fixtures::{
+    create_endpoint, vpc_with_subnets, wait_for_endpoint_state, Provider,
+};
+use privatelink_tests::{Account, Emulator};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The NLB's v2 header for a TCP/IPv4 connection, written byte by byte:
+/// signature, 0x21 (v2, PROXY), 0x11 (IPv4, stream), length, addresses,
+/// then TLV 0xEA with subtype 0x01 and the endpoint id.
+fn nlb_v2_ipv4(endpoint: &str) -> Vec<u8> {
+    let mut tlv = vec![0xEA];
+    tlv.extend_from_slice(&((1 + endpoint.len()) as u16).to_be_bytes());
+    tlv.push(0x01);
+    tlv.extend_from_slice(endpoint.as_bytes());
+    let mut out = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    out.push(0x21);
+    out.push(0x11);
+    out.extend_from_slice(&((12 + tlv.len()) as u16).to_be_bytes());
+    out.extend_from_slice(&[192, 0, 2, 10]);
+    out.extend_from_slice(&[10, 0, 0, 5]);
+    out.extend_from_slice(&40000u16.to_be_bytes());
+    out.extend_from_slice(&443u16.to_be_bytes());
+    out.extend_from_slice(&tlv);
+    out
+}
+
+/// An upstream on 127.0.0.1 that reads each connection to EOF and answers
+/// `echo:` + its bytes; returns its address and a count of connections.
+async fn upstream() -> Result<(SocketAddr, Arc<AtomicUsize>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut data = b"echo:".to_vec();
+                let _ = s.read_to_end(&mut data).await;
+                let _ = s.write_all(&data).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    Ok((addr, accepted))
+}
+
+fn free_port() -> Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// The health check's status line, or `None` when nothing answers.
+async fn health(addr: SocketAddr) -> Option<String> {
+    let mut s = TcpStream::connect(addr).await.ok()?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .await
+        .ok()?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await.ok()?;
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .map(str::to_string)
+}
+
+/// Sends a header for `endpoint` (and `payload`), half-closes, and returns
+/// what came back before the gateway closed.
+async fn exchange(gateway: SocketAddr, endpoint: &str, payload: &[u8]) -> Result<Vec<u8>> {
+    let mut s = TcpStream::connect(gateway).await?;
+    let mut bytes = nlb_v2_ipv4(endpoint);
+    bytes.extend_from_slice(payload);
+    // A refused connection may be closed before all is written or read.
+    let _ = s.write_all(&bytes).await;
+    let _ = s.shutdown().await;
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer).await;
+    Ok(answer)
+}
+
+/// A consumer endpoint in a VPC of its own in the provider's first zone,
+/// accepted by the provider and available.
+async fn accepted_endpoint(consumer: &Account, provider: &Provider) -> Result<String> {
+    let zone = provider.zones[0].id.clone();
+    let (vpc_id, subnets) = vpc_with_subnets(consumer, "consumer", &[&zone]).await?;
+    let endpoint = create_endpoint(consumer, &provider.service_name, &vpc_id, &subnets).await?;
+    provider
+        .account
+        .ec2()
+        .accept_vpc_endpoint_connections()
+        .service_id(&provider.service_id)
+        .vpc_endpoint_ids(&endpoint)
+        .send()
+        .await
+        .context("AcceptVpcEndpointConnections")?;
+    wait_for_endpoint_state(consumer, &endpoint, EndpointState::Available).await?;
+    Ok(endpoint)
+}
+
+#[tokio::test]
+async fn the_binary_forwards_tenants_refuses_others_and_drains_on_sigterm() -> Result<()> {
+    let emulator = Emulator::shared();
+    let (provider_account, tenant, outsider, suspended) = tokio::try_join!(
+        Account::fresh(emulator),
+        Account::fresh(emulator),
+        Account::fresh(emulator),
+        Account::fresh(emulator)
+    )?;
+    let provider = Provider::create(
+        &provider_account,
+        &[&tenant.id, &outsider.id, &suspended.id],
+    )
+    .await?;
+    provider.add_tenants(&[&tenant.id, &suspended.id]).await?;
+    provider
+        .set_tenant_status(&suspended.id, TenantStatus::Suspended)
+        .await?;
+    let (tenant_endpoint, outsider_endpoint, suspended_endpoint) = tokio::try_join!(
+        accepted_endpoint(&tenant, &provider),
+        accepted_endpoint(&outsider, &provider),
+        accepted_endpoint(&suspended, &provider)
+    )?;
+
+    let (upstream, accepted) = upstream().await?;
+    let (listen, health_addr) = (free_port()?, free_port()?);
+    let mut command = bins::command("gateway", Some(&provider.account))?;
+    command
+        .args(["--listen", &listen.to_string()])
+        .args(["--upstream", &upstream.to_string()])
+        .args(["--service-id", &provider.service_id])
+        .args(["--registry-table", &provider.table])
+        .args(["--health-listen", &health_addr.to_string()])
+        // One listing for the whole test: the unknown endpoint below is
+        // refused without listing again.
+        .args(["--refresh-interval-secs", "600", "--drain-secs", "10"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().context("starting gateway")?;
+
+    let started = Instant::now();
+    while health(health_addr).await.as_deref() != Some("HTTP/1.1 200 OK") {
+        if started.elapsed() > Duration::from_secs(20) || child.try_wait()?.is_some() {
+            let _ = child.kill();
+            let output = child.wait_with_output()?;
+            panic!(
+                "the gateway never came up: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The tenant's endpoint: forwarded both ways.
+    assert_eq!(
+        exchange(listen, &tenant_endpoint, b"ping").await?,
+        b"echo:ping"
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+    // Not a tenant, suspended, unknown: closed, nothing forwarded.
+    for endpoint in [
+        outsider_endpoint.as_str(),
+        suspended_endpoint.as_str(),
+        "vpce-0ddddddddddddddd4",
+    ] {
+        let answer = exchange(listen, endpoint, b"nope").await?;
+        assert!(answer.is_empty(), "{endpoint}: {answer:?}");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+    // A connection open when SIGTERM arrives is drained, not cut.
+    let mut open = TcpStream::connect(listen).await?;
+    let mut bytes = nlb_v2_ipv4(&tenant_endpoint);
+    bytes.extend_from_slice(b"late");
+    open.write_all(&bytes).await?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while accepted.load(Ordering::SeqCst) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the open connection never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while health(health_addr).await.as_deref() != Some("HTTP/1.1 503 Service Unavailable") {
+        assert!(Instant::now() < deadline, "health never turned 503");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // New connections are no longer accepted.
+    assert!(TcpStream::connect(listen).await.is_err());
+    open.shutdown().await?;
+    let mut answer = Vec::new();
+    open.read_to_end(&mut answer).await?;
+    assert_eq!(answer, b"echo:late");
+
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
+    let logs = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}\n{logs}", output.status);
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).with_context(|| format!("not JSON: {l}")))
+        .collect::<Result<_>>()?;
+    let outcome = |o: &str| {
+        lines
+            .iter()
+            .filter(|l| l["fields"]["outcome"] == o)
+            .collect::<Vec<_>>()
+    };
+    let forwarded = outcome("forwarded");
+    assert_eq!(forwarded.len(), 2, "{logs}");
+    assert_eq!(forwarded[0]["fields"]["account_id"], tenant.id.as_str());
+    assert_eq!(
+        forwarded[0]["fields"]["endpoint_id"],
+        tenant_endpoint.as_str()
+    );
+    assert_eq!(
+        forwarded[0]["fields"]["tenant"],
+        format!("tenant {}", tenant.id)
+    );
+    assert_eq!(forwarded[0]["fields"]["bytes_up"], 4);
+    let reasons: Vec<&Value> = outcome("refused")
+        .iter()
+        .map(|l| &l["fields"]["reason"])
+        .collect();
+    assert_eq!(
+        reasons,
+        ["not_a_tenant", "suspended", "unknown_endpoint_rate_limited"],
+        "{logs}"
+    );
+
+    // Exactly one listing of the service's connections, as the provider.
+    let calls = emulator.calls().await?;
+    let listings = calls["calls"]
+        .as_array()
+        .context("no calls in the emulator's log")?
+        .iter()
+        .filter(|c| {
+            c["app"] == "gateway"
+                && c["account"] == provider.account.id.as_str()
+                && c["action"] == "DescribeVpcEndpointConnections"
+        })
+        .count();
+    assert_eq!(listings, 1);
+    Ok(())
+}
