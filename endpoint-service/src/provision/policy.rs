@@ -472,9 +472,9 @@ pub const OPERATOR_EVENTS_ACTIONS: &[&str] = &[
 /// with `down --delete-tenants`), and what `up` and the `tenants` commands
 /// do with its items. SAR (DynamoDB): every one of these authorizes
 /// `table*`. `TransactWriteItems` is no IAM action of its own: DynamoDB
-/// authorizes each of its items as the single call (Put → PutItem,
-/// ConditionCheck → ConditionCheckItem; the registry writes no Update or
-/// Delete items in transactions).
+/// authorizes each of its items as the single call (Put → PutItem; the
+/// registry's transactions hold Put items only, so no ConditionCheckItem,
+/// UpdateItem or DeleteItem is needed for them).
 pub const OPERATOR_DYNAMODB_ACTIONS: &[&str] = &[
     "dynamodb:CreateTable",
     "dynamodb:DescribeTable",
@@ -488,7 +488,6 @@ pub const OPERATOR_DYNAMODB_ACTIONS: &[&str] = &[
     "dynamodb:BatchGetItem",
     "dynamodb:PutItem",
     "dynamodb:DeleteItem",
-    "dynamodb:ConditionCheckItem",
 ];
 
 /// Route 53 calls for the private DNS verification TXT record, granted only
@@ -1127,7 +1126,6 @@ mod tests {
             "dynamodb:BatchGetItem",
             "dynamodb:PutItem",
             "dynamodb:DeleteItem",
-            "dynamodb:ConditionCheckItem",
         ] {
             assert!(actions(registry).contains(&action), "{action}");
         }
