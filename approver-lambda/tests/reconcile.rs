@@ -344,3 +344,73 @@ async fn a_throttled_accept_fails_its_batch_and_skips_the_rejects() {
     assert_eq!(fake.accepted(), [vec!["vpce-a1"]]);
     assert!(fake.rejected().is_empty());
 }
+
+/// The decision history (`history::record`, which every reconcile and the
+/// operator's overrides call): records with the same tags share one
+/// `CreateTags` call, a decision already recorded on the connection is not
+/// written again, and only decisions worth remembering are written.
+#[tokio::test]
+async fn same_decisions_share_one_create_tags_call_and_repeats_are_skipped() {
+    use privatelink_core::approval::decide::{Connection, Planned};
+    use privatelink_core::approval::history::{self, tags_for, Recorded};
+    use privatelink_core::approval::{DecisionRecord, LastDecision};
+    use privatelink_core::state::EndpointState;
+
+    let decided = [
+        (Decision::Accept, Reason::EntitledTenant, Outcome::Applied),
+        (Decision::Reject, Reason::TenantSuspended, Outcome::Applied),
+        (Decision::Accept, Reason::EntitledTenant, Outcome::Applied),
+        (Decision::Leave, Reason::NotATenant, Outcome::NothingToDo),
+        (
+            Decision::Leave,
+            Reason::AlreadyAccepted,
+            Outcome::NothingToDo,
+        ),
+    ];
+    let fake = fake(
+        (0..decided.len())
+            .map(|i| conn(&format!("vpce-{i}"), ALLOWED, "pendingAcceptance"))
+            .collect(),
+        |_| {},
+    );
+    let mut records = Vec::new();
+    let mut known = Vec::new();
+    for (i, (decision, reason, outcome)) in decided.into_iter().enumerate() {
+        let planned = Planned {
+            connection: Connection {
+                endpoint_id: format!("vpce-{i}"),
+                owner: Some(ALLOWED.into()),
+                state: Some(EndpointState::PendingAcceptance),
+                region: None,
+            },
+            decision,
+            reason,
+        };
+        let mut record = DecisionRecord::new(SVC, &planned, &Trigger::Sweep, false);
+        record.outcome = outcome;
+        known.push(Recorded {
+            endpoint_id: record.endpoint_id.clone(),
+            connection_id: Some(format!("vpce-con-{i}")),
+            // The leave-pending decision is already recorded.
+            last: (i == 3).then(|| {
+                LastDecision::from_tags(&tags_for(&record, std::time::SystemTime::UNIX_EPOCH))
+                    .expect("tags")
+            }),
+        });
+        records.push(record);
+    }
+    let written = history::record(&fake.client(), &known, &records).await;
+    assert_eq!(written, 3);
+    let tagged: Vec<Vec<String>> = fake
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::CreateTags { resources, .. } => Some(resources),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        tagged,
+        [vec!["vpce-con-0", "vpce-con-2"], vec!["vpce-con-1"]]
+    );
+}
