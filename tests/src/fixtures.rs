@@ -380,6 +380,17 @@ impl Provider {
         })
     }
 
+    /// A provider in a fresh account whose service allows one consumer (in
+    /// a fresh account too) who is an active tenant: the set-up most
+    /// approver tests start from.
+    pub async fn with_tenant(emulator: &crate::Emulator) -> Result<(Provider, Account)> {
+        let (provider_account, consumer) =
+            tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
+        let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
+        provider.add_tenants(&[&consumer.id]).await?;
+        Ok((provider, consumer))
+    }
+
     /// The tenant registry, read and written as the provider.
     pub fn registry(&self) -> Registry {
         Registry::new(self.account.dynamodb(), self.table.clone())

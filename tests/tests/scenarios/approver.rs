@@ -156,10 +156,8 @@ async fn a_tenant_is_accepted_and_others_rejected_or_left() -> Result<()> {
 #[tokio::test]
 async fn throttling_is_retried_and_converges() -> Result<()> {
     let emulator = Emulator::shared();
-    let (provider_account, consumer) =
-        tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
-    let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
-    provider.add_tenants(&[&consumer.id]).await?;
+    let (provider, consumer) = Provider::with_tenant(emulator).await?;
+    let provider_account = provider.account.clone();
     let ours = connect_new(&consumer, &provider).await?;
 
     // Two throttles each: the third attempt of each call gets through.
@@ -202,10 +200,8 @@ async fn throttling_is_retried_and_converges() -> Result<()> {
 async fn a_thousand_pending_connections_take_one_page_one_registry_read_and_one_accept(
 ) -> Result<()> {
     let emulator = Emulator::shared();
-    let (provider_account, consumer) =
-        tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
-    let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
-    provider.add_tenants(&[&consumer.id]).await?;
+    let (provider, consumer) = Provider::with_tenant(emulator).await?;
+    let provider_account = provider.account.clone();
     let (vpc, subnet) = consumer_subnet(&consumer, &provider).await?;
 
     // 1,000 endpoints from one consumer VPC, 50 requests in flight at a time.
@@ -309,10 +305,8 @@ async fn the_registry_refuses_expired_and_over_quota_tenants() -> Result<()> {
 async fn a_suspended_tenants_available_connection_is_revoked_only_when_revocation_is_on(
 ) -> Result<()> {
     let emulator = Emulator::shared();
-    let (provider_account, consumer) =
-        tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
-    let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
-    provider.add_tenants(&[&consumer.id]).await?;
+    let (provider, consumer) = Provider::with_tenant(emulator).await?;
+    let provider_account = provider.account.clone();
     let ours = connect_new(&consumer, &provider).await?;
     let ec2 = provider_ec2(&provider_account);
 
@@ -357,10 +351,8 @@ async fn a_suspended_tenants_available_connection_is_revoked_only_when_revocatio
 #[tokio::test]
 async fn an_unreadable_registry_decides_nothing_and_says_what_to_fix() -> Result<()> {
     let emulator = Emulator::shared();
-    let (provider_account, consumer) =
-        tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
-    let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
-    provider.add_tenants(&[&consumer.id]).await?;
+    let (provider, consumer) = Provider::with_tenant(emulator).await?;
+    let provider_account = provider.account.clone();
     let ours = connect_new(&consumer, &provider).await?;
     let ec2 = provider_ec2(&provider_account);
 
@@ -483,10 +475,8 @@ async fn follow_up(
 async fn a_tenant_suspended_while_a_run_is_in_flight_ends_rejected_in_every_order() -> Result<()> {
     let emulator = Emulator::shared();
     for race in [Race::BeforeTheRead, Race::AcceptFirst, Race::RejectFirst] {
-        let (provider_account, consumer) =
-            tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
-        let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
-        provider.add_tenants(&[&consumer.id]).await?;
+        let (provider, consumer) = Provider::with_tenant(emulator).await?;
+        let provider_account = provider.account.clone();
         let ours = connect_new(&consumer, &provider).await?;
         let ec2 = provider_ec2(&provider_account);
         let registry = InFlight {

@@ -106,10 +106,7 @@ fn is_decision(line: &Value, endpoint_id: &str) -> bool {
 async fn an_sns_notification_gets_a_tenant_accepted() -> Result<()> {
     let bootstrap = bootstrap().await?;
     let emulator = Emulator::shared();
-    let (provider_account, consumer) =
-        tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
-    let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
-    provider.add_tenants(&[&consumer.id]).await?;
+    let (provider, consumer) = Provider::with_tenant(emulator).await?;
     let endpoint_id = connect(&consumer, &provider).await?;
     let (event, message_id) = connect_notification(&provider, &endpoint_id).await?;
 
@@ -193,10 +190,7 @@ async fn a_consumer_that_is_not_a_tenant_is_rejected() -> Result<()> {
 async fn an_invalid_configuration_fails_closed() -> Result<()> {
     let bootstrap = bootstrap().await?;
     let emulator = Emulator::shared();
-    let (provider_account, consumer) =
-        tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
-    let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
-    provider.add_tenants(&[&consumer.id]).await?;
+    let (provider, consumer) = Provider::with_tenant(emulator).await?;
     let endpoint_id = connect(&consumer, &provider).await?;
     let (event, _) = connect_notification(&provider, &endpoint_id).await?;
 
@@ -465,10 +459,7 @@ async fn registry_refusals_are_logged_with_the_rule_that_refused() -> Result<()>
 async fn a_missing_registry_table_is_logged_with_what_to_fix_and_accepts_nothing() -> Result<()> {
     let bootstrap = bootstrap().await?;
     let emulator = Emulator::shared();
-    let (provider_account, consumer) =
-        tokio::try_join!(Account::fresh(emulator), Account::fresh(emulator))?;
-    let provider = Provider::create(&provider_account, &[&consumer.id]).await?;
-    provider.add_tenants(&[&consumer.id]).await?;
+    let (provider, consumer) = Provider::with_tenant(emulator).await?;
     let endpoint_id = connect(&consumer, &provider).await?;
     let (event, _) = connect_notification(&provider, &endpoint_id).await?;
 
