@@ -136,9 +136,10 @@ pub enum Scope {
     /// Every connection: a sweep with revocation on (an expiry is noticed
     /// only by looking).
     All,
-    /// Every connection of one owner (`vpc-endpoint-owner`): a tenant was
-    /// changed in the registry.
-    Owner(String),
+    /// Every connection of these owners (one `vpc-endpoint-owner` filter
+    /// with each account as a value; values of one filter are OR-ed): the
+    /// tenants were changed in the registry.
+    Owners(Vec<String>),
 }
 
 impl Scope {
@@ -154,7 +155,10 @@ impl Scope {
         match self {
             Scope::Pending => vec![filter("vpc-endpoint-state", &["pendingAcceptance"])],
             Scope::All => Vec::new(),
-            Scope::Owner(account) => vec![filter("vpc-endpoint-owner", &[account])],
+            Scope::Owners(accounts) => {
+                let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
+                vec![filter("vpc-endpoint-owner", &accounts)]
+            }
         }
     }
 }

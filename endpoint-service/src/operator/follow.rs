@@ -27,10 +27,10 @@ use crate::approval::{
     reconcile, AccountId, ApproverConfig, Decision, DecisionRecord, Reason, Scope, Tenant, Trigger,
 };
 
-/// Up to this many changed tenants, one reconcile per owner (each reads
-/// only that owner's connections); more, and one reconcile reads the
-/// service's connections once (all of them with revocation on, the
-/// requests only without).
+/// Up to this many changed tenants, the reconcile reads only their
+/// connections (one `vpc-endpoint-owner` filter with each as a value);
+/// more, and it reads the service's connections (all of them with
+/// revocation on, the requests only without).
 pub const OWNER_SCOPED_MAX: usize = 10;
 
 /// The approver's configuration, read before the write so a function that
@@ -131,7 +131,7 @@ pub async fn follow(
             .push(format!("the allowed principals were not updated: {error}"));
     }
     if let Some(config) = &approver.config {
-        for scope in scopes(config, reconcile_for) {
+        if let Some(scope) = scope(config, reconcile_for) {
             match reconcile(
                 ec2,
                 registry,
@@ -160,17 +160,16 @@ pub async fn follow(
     followed
 }
 
-/// The reconciles to run for `accounts` (see [`OWNER_SCOPED_MAX`]).
-pub fn scopes(config: &ApproverConfig, accounts: &[AccountId]) -> Vec<Scope> {
+/// The one reconcile to run for `accounts` (see [`OWNER_SCOPED_MAX`]).
+pub fn scope(config: &ApproverConfig, accounts: &[AccountId]) -> Option<Scope> {
     match accounts.len() {
-        0 => Vec::new(),
-        n if n <= OWNER_SCOPED_MAX => accounts
-            .iter()
-            .map(|a| Scope::Owner(a.as_str().to_string()))
-            .collect(),
+        0 => None,
+        n if n <= OWNER_SCOPED_MAX => Some(Scope::Owners(
+            accounts.iter().map(|a| a.as_str().to_string()).collect(),
+        )),
         // Without revocation only requests can change state.
-        _ if config.revoke => vec![Scope::All],
-        _ => vec![Scope::Pending],
+        _ if config.revoke => Some(Scope::All),
+        _ => Some(Scope::Pending),
     }
 }
 
@@ -340,7 +339,7 @@ mod tests {
     }
 
     #[test]
-    fn few_tenants_are_reconciled_one_owner_at_a_time() {
+    fn few_tenants_are_reconciled_by_their_owners_only() {
         let mut config = ApproverConfig {
             service_id: "vpce-svc-1".into(),
             table: "ops-tenants".into(),
@@ -348,16 +347,19 @@ mod tests {
             revoke: false,
             dry_run: false,
         };
-        assert!(scopes(&config, &[]).is_empty());
+        assert_eq!(scope(&config, &[]), None);
         assert_eq!(
-            scopes(&config, &[id("111111111111")]),
-            [Scope::Owner("111111111111".into())]
+            scope(&config, &[id("111111111111"), id("222222222222")]),
+            Some(Scope::Owners(vec![
+                "111111111111".into(),
+                "222222222222".into()
+            ]))
         );
         let many: Vec<AccountId> = (0..=OWNER_SCOPED_MAX)
             .map(|i| id(&format!("{:012}", 100_000_000_000u64 + i as u64)))
             .collect();
-        assert_eq!(scopes(&config, &many), [Scope::Pending]);
+        assert_eq!(scope(&config, &many), Some(Scope::Pending));
         config.revoke = true;
-        assert_eq!(scopes(&config, &many), [Scope::All]);
+        assert_eq!(scope(&config, &many), Some(Scope::All));
     }
 }

@@ -466,7 +466,7 @@ async fn follow_up(
         &approver(provider, NonAllowlistedPolicy::Reject, true),
         Trigger::Registry,
         None,
-        Scope::Owner(account.to_string()),
+        Scope::Owners(vec![account.to_string()]),
     )
     .await
 }
