@@ -9,7 +9,7 @@
 //! but still makes the principals and connections follow
 //! ([`super::follow`]), which finishes an interrupted run.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use privatelink_registry::{Registry, RegistryError};
@@ -259,8 +259,16 @@ pub async fn edit(
     let mut results = Vec::new();
     let mut changed = Vec::new();
     let mut reconcile_for = Vec::new();
+    // One strongly consistent read for every account (BatchGetItem, 100 a
+    // call); each write is then conditional on the version read here.
+    let ids: Vec<String> = accounts.iter().map(|a| a.as_str().to_string()).collect();
+    let (found, _) = ctx.registry.get_many(&ids).await?;
+    let mut read: HashMap<String, Tenant> = found
+        .into_iter()
+        .map(|t| (t.account_id.as_str().to_string(), t))
+        .collect();
     for account in accounts {
-        let current = ctx.registry.get(account.as_str()).await?;
+        let current = read.remove(account.as_str());
         let step = plan_edit(edit, account, current.as_ref(), fields);
         let (outcome, tenant) = match apply(ctx, step, current.clone()).await? {
             Applied::Written(outcome, tenant) => {
@@ -489,7 +497,7 @@ impl fmt::Display for TenantsList {
 mod tests {
     use std::collections::HashMap;
 
-    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
     use aws_sdk_dynamodb::operation::put_item::PutItemError;
     use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
     use aws_sdk_lambda::types::{EnvironmentResponse, FunctionConfiguration};
@@ -721,9 +729,13 @@ mod tests {
                 .tags(crate::naming::STACK_TAG, "ops")
                 .build()
         });
-        let read = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
-            GetItemOutput::builder()
-                .set_item(Some(privatelink_registry::item::to_item(&acme(3))))
+        let table = stack.tenants_table();
+        let read = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_output(move || {
+            BatchGetItemOutput::builder()
+                .responses(
+                    table.clone(),
+                    vec![privatelink_registry::item::to_item(&acme(3))],
+                )
                 .build()
         });
         let lost = mock!(aws_sdk_dynamodb::Client::put_item).then_error(|| {
