@@ -201,9 +201,6 @@ impl Registry {
             let mut keys: Vec<_> = chunk.iter().map(|a| item::key(a)).collect();
             let mut attempt = 0;
             while !keys.is_empty() {
-                if attempt > 0 {
-                    tokio_sleep(Duration::from_millis(50 << attempt.min(5))).await;
-                }
                 if attempt >= UNPROCESSED_ATTEMPTS {
                     return Err(RegistryError::Aws {
                         table: self.table.clone(),
@@ -219,6 +216,9 @@ impl Registry {
                             detail: "BatchGetItem left keys unprocessed".into(),
                         },
                     });
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
                 }
                 attempt += 1;
                 calls += 1;
@@ -427,10 +427,6 @@ impl Registry {
         }
         Ok(calls)
     }
-}
-
-async fn tokio_sleep(duration: Duration) {
-    tokio::time::sleep(duration).await
 }
 
 impl TenantSource for Registry {

@@ -109,8 +109,8 @@ pub fn suspended(account: &str) -> Tenant {
     }
 }
 
-/// Keys per `BatchGetItem` (as the registry crate reads).
-const BATCH_GET_LIMIT: usize = 100;
+/// Keys per `BatchGetItem`, as the registry crate reads.
+use privatelink_registry::BATCH_GET_LIMIT;
 
 /// A change made to the registry right after a read has been answered.
 pub type AfterRead = Box<dyn FnMut(&mut BTreeMap<String, Tenant>) + Send>;

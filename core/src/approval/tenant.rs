@@ -238,14 +238,6 @@ impl StaticTenants {
                 .collect(),
         )
     }
-
-    /// Every account active, no expiry, no quota: what an allowlist meant.
-    pub fn from_allowlist(list: &super::Allowlist) -> StaticTenants {
-        StaticTenants::new(
-            list.iter()
-                .map(|a| Tenant::active(a.clone(), a.as_str().to_string())),
-        )
-    }
 }
 
 impl TenantSource for StaticTenants {
