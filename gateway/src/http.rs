@@ -1,6 +1,9 @@
 //! HTTP mode: the PROXY header first (as in TCP mode), then TLS terminated
-//! with rustls, then HTTP/1.1 with hyper 1, forwarded to a plain-HTTP
-//! upstream with the identity in three headers:
+//! with rustls ([`crate::certs`]: the certificate reloads when its files
+//! change), then HTTP/2 or HTTP/1.1 as ALPN chose (hyper-util's auto
+//! builder), forwarded to a plain-HTTP upstream over HTTP/1.1 whatever the
+//! client spoke (a plain-HTTP app rarely speaks cleartext HTTP/2, and one
+//! pooled HTTP/1.1 client serves both) with the identity in three headers:
 //!
 //! - `X-PrivateLink-Endpoint-Id`: the VPC endpoint id;
 //! - `X-PrivateLink-Account-Id`: the 12-digit account that owns it;
@@ -11,6 +14,10 @@
 //! missing or malformed is closed before TLS; one whose identity is refused
 //! completes TLS and gets `403` with a one-line reason for every request,
 //! and the upstream never sees it.
+//!
+//! Limits: [`HttpConfig::header_read_timeout`] for an HTTP/1.1 request's
+//! head and [`HttpConfig::idle_timeout`] for a connection on which no byte
+//! moves (see their documentation).
 //!
 //! Logs: one line per request (`access`: tenant, endpoint, account,
 //! method, path, status, declared response bytes, duration) and one per
@@ -28,17 +35,19 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderName, HeaderValue};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+use crate::certs::CertStore;
+pub use crate::certs::TlsError;
 use crate::identity::{Identify, Identity, Refusal};
+use crate::idle::{Activity, Watched};
 use crate::proxy::{self, ProxyError, ProxyLimits};
 
 pub const ENDPOINT_ID_HEADER: HeaderName = HeaderName::from_static("x-privatelink-endpoint-id");
@@ -58,49 +67,37 @@ pub struct HttpConfig {
     pub handshake_timeout: Duration,
     /// The most connections handled at once.
     pub max_connections: usize,
+    /// HTTP/1.1: how long a request's head (request line and headers) may
+    /// take to arrive, counted from when the connection starts waiting for
+    /// it: after the TLS handshake, then after each response. So it also
+    /// bounds how long a kept-alive connection waits for its next request
+    /// (hyper's `header_read_timeout`). HTTP/2 has no per-request head
+    /// limit; the idle timeout covers it.
+    pub header_read_timeout: Duration,
+    /// A connection with no byte moving either way for this long is closed,
+    /// whatever it is doing: a request stalled mid-body, a response the
+    /// upstream never sends, an HTTP/2 connection nobody uses.
+    pub idle_timeout: Duration,
 }
 
-/// Why the TLS configuration could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    #[error("reading certificates from {path}: {error}")]
-    Certs { path: String, error: String },
-    #[error("{path} holds no certificate")]
-    NoCerts { path: String },
-    #[error("reading the private key from {path}: {error}")]
-    Key { path: String, error: String },
-    #[error("certificate and key do not make a TLS configuration: {0}")]
-    Config(String),
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            limits: ProxyLimits::default(),
+            upstream: hyper::Uri::from_static("http://127.0.0.1:8080"),
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
 }
 
 /// A rustls server configuration from a PEM certificate chain and a PEM
-/// private key (PKCS#8, PKCS#1 or SEC1), offering HTTP/1.1 by ALPN.
+/// private key (PKCS#8, PKCS#1 or SEC1), offering HTTP/2 and HTTP/1.1 by
+/// ALPN. The certificate is fixed; [`CertStore`] gives one that reloads.
 pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| TlsError::Certs {
-            path: cert.display().to_string(),
-            error: e.to_string(),
-        })?;
-    if certs.is_empty() {
-        return Err(TlsError::NoCerts {
-            path: cert.display().to_string(),
-        });
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
-        path: key.display().to_string(),
-        error: e.to_string(),
-    })?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| TlsError::Config(e.to_string()))?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(|e| TlsError::Config(e.to_string()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    CertStore::load(cert, key)?.server_config()
 }
 
 /// A stream that yields `prefix` before reading from `inner` (the bytes
@@ -225,14 +222,48 @@ pub async fn forward(
             )
         }
     };
+    let client_version = request.version();
+    if client_version == Version::HTTP_2 {
+        // HTTP/2 names the host in `:authority`, which becomes `Host` in
+        // HTTP/1.1 (else the upstream would see its own address).
+        if let Some(authority) = request.uri().authority() {
+            if !request.headers().contains_key(hyper::header::HOST) {
+                if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+                    request.headers_mut().insert(hyper::header::HOST, host);
+                }
+            }
+        }
+    }
+    // The upstream is always spoken to in HTTP/1.1 (see the module docs).
+    *request.version_mut() = Version::HTTP_11;
     *request.uri_mut() = uri;
     set_identity_headers(request.headers_mut(), identity);
     match client.request(request).await {
-        Ok(response) => response.map(|body| body.boxed()),
+        Ok(response) => {
+            let mut response = response.map(|body| body.boxed());
+            if client_version == Version::HTTP_2 {
+                strip_connection_headers(response.headers_mut());
+            }
+            response
+        }
         Err(e) => {
             tracing::warn!(error = %e, "upstream request failed");
             text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into())
         }
+    }
+}
+
+/// Removes HTTP/1.1's connection-specific headers, which HTTP/2 forbids
+/// (RFC 9113 §8.2.2).
+fn strip_connection_headers(headers: &mut hyper::HeaderMap) {
+    for name in [
+        hyper::header::CONNECTION,
+        hyper::header::TRANSFER_ENCODING,
+        hyper::header::UPGRADE,
+        HeaderName::from_static("keep-alive"),
+        HeaderName::from_static("proxy-connection"),
+    ] {
+        headers.remove(name);
     }
 }
 
@@ -258,15 +289,22 @@ pub async fn handle<R: Identify>(
         return Err(ProxyError::MissingEndpointTlv.into());
     };
     let verdict = resolver.identify(&endpoint_id).await;
+    let activity = Activity::new();
     let tls_stream = tokio::time::timeout(
         config.handshake_timeout,
-        tls.accept(Prefixed::new(read.rest, stream)),
+        tls.accept(Watched::new(
+            Prefixed::new(read.rest, stream),
+            activity.clone(),
+        )),
     )
     .await
     .map_err(|_| HttpConnError::Tls("timed out".into()))?
     .map_err(|e| HttpConnError::Tls(e.to_string()))?;
+    let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(&b"h2"[..]);
     let service_verdict = verdict.clone();
     let upstream = config.upstream.clone();
+    let client = client.clone();
+    // Owned captures only: HTTP/2 runs each request as its own task.
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let verdict = service_verdict.clone();
         let upstream = upstream.clone();
@@ -275,19 +313,45 @@ pub async fn handle<R: Identify>(
             let started = Instant::now();
             let method = request.method().clone();
             let path = request.uri().path().to_string();
+            let version = request.version();
             let response = match &verdict {
                 Ok(identity) => forward(&client, &upstream, identity, request).await,
                 Err(refusal) => refusal_response(refusal),
             };
-            access_log(&method, &path, &verdict, &response, started.elapsed());
+            access_log(
+                &method,
+                &path,
+                version,
+                &verdict,
+                &response,
+                started.elapsed(),
+            );
             Ok::<_, Infallible>(response)
         }
     });
-    let served = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(tls_stream), service)
-        .await;
-    if let Err(e) = served {
-        tracing::debug!(error = %e, "HTTP connection ended with an error");
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    // ALPN decided the version; a client that offered no ALPN speaks
+    // HTTP/1.1.
+    let builder = if h2 {
+        builder.http2_only()
+    } else {
+        builder.http1_only()
+    };
+    let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
+    tokio::select! {
+        served = connection => {
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "HTTP connection ended with an error");
+            }
+        }
+        _ = activity.idle(config.idle_timeout) => {
+            tracing::debug!(idle = ?config.idle_timeout, "closing an idle HTTP connection");
+        }
     }
     Ok(verdict)
 }
@@ -355,6 +419,7 @@ pub async fn serve<R: Identify + 'static>(
 fn access_log(
     method: &hyper::Method,
     path: &str,
+    version: Version,
     verdict: &Result<Identity, Refusal>,
     response: &Response<Body>,
     took: Duration,
@@ -374,6 +439,7 @@ fn access_log(
             tenant = %identity.tenant,
             %method,
             path,
+            version = ?version,
             status,
             bytes,
             duration_ms,
@@ -384,6 +450,7 @@ fn access_log(
             reason = refusal.kind(),
             %method,
             path,
+            version = ?version,
             status,
             duration_ms,
             "access"

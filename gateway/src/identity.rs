@@ -16,14 +16,23 @@
 //!
 //! The owner's tenant is read through [`TenantSource`] (the registry),
 //! cached for [`IdentityConfig::tenant_ttl`] so a suspension takes effect
-//! within that time, and judged with [`Tenant::standing`].
+//! within that time, and judged with [`Tenant::standing`]. Concurrent
+//! misses for one owner share one registry read (single flight): a burst of
+//! new connections from one tenant costs one read, not one each.
+//!
+//! When AWS fails (an error or throttling on the listing or on a tenant
+//! read), an entry that expired no more than [`IdentityConfig::stale_grace`]
+//! ago is still served, with a warning, so a short AWS outage does not
+//! refuse every tenant the gateway already knew. Only what AWS itself
+//! returned is ever served stale: an id that was in no successful listing
+//! is never admitted, and past the grace the refusal is `lookup failed`.
 //!
 //! The AWS side is the [`ConnectionLister`] trait ([`Ec2Lister`] in
 //! production) so tests can count calls.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use privatelink_core::approval::tenant::now_epoch;
@@ -50,6 +59,22 @@ impl ConnectionLister for Ec2Lister {
             .await
             .map(|(connections, _pages)| connections)
             .map_err(|e| e.to_string())
+    }
+}
+
+/// The registry's DynamoDB client configuration: `base` (the gateway's AWS
+/// configuration) in `region` when one is given. The vendor keeps one
+/// registry table in its home region and the gateway of every region reads
+/// it there, so the table's region can differ from the gateway's own.
+pub fn registry_config(
+    base: aws_sdk_dynamodb::config::Builder,
+    region: Option<&str>,
+) -> aws_sdk_dynamodb::Config {
+    match region {
+        Some(region) => base
+            .region(aws_sdk_dynamodb::config::Region::new(region.to_string()))
+            .build(),
+        None => base.build(),
     }
 }
 
@@ -81,6 +106,9 @@ pub struct IdentityConfig {
     pub max_entries: usize,
     /// How long a tenant read from the registry is trusted.
     pub tenant_ttl: Duration,
+    /// How long past its TTL a listing or a tenant is still served when
+    /// refreshing it fails (AWS error or throttling). Zero: never.
+    pub stale_grace: Duration,
 }
 
 impl Default for IdentityConfig {
@@ -90,6 +118,7 @@ impl Default for IdentityConfig {
             min_refresh_interval: Duration::from_secs(5),
             max_entries: 100_000,
             tenant_ttl: Duration::from_secs(30),
+            stale_grace: Duration::from_secs(300),
         }
     }
 }
@@ -151,7 +180,13 @@ struct Endpoints {
     listed_at: Option<Instant>,
     /// When a listing was last attempted (successful or not).
     attempted_at: Option<Instant>,
+    /// Why the last attempt failed, if it did.
+    last_error: Option<String>,
 }
+
+/// One registry read for an owner, shared by every lookup that missed
+/// while it ran.
+type TenantRead = Arc<tokio::sync::OnceCell<Result<Option<Tenant>, Refusal>>>;
 
 /// Resolves endpoint ids to identities. Share it (`Arc`) between
 /// connections.
@@ -161,6 +196,8 @@ pub struct Resolver<L, T> {
     config: IdentityConfig,
     endpoints: Mutex<Endpoints>,
     tenant_cache: Mutex<HashMap<String, (Option<Tenant>, Instant)>>,
+    /// The registry reads in flight, by owner.
+    tenant_reads: Mutex<HashMap<String, TenantRead>>,
     /// Held while listing, so concurrent misses wait for one listing
     /// instead of starting their own.
     refresh: tokio::sync::Mutex<()>,
@@ -177,6 +214,7 @@ impl<L: ConnectionLister, T: TenantSource> Resolver<L, T> {
             config,
             endpoints: Mutex::new(Endpoints::default()),
             tenant_cache: Mutex::new(HashMap::new()),
+            tenant_reads: Mutex::new(HashMap::new()),
             refresh: tokio::sync::Mutex::new(()),
         }
     }
@@ -219,15 +257,31 @@ impl<L: ConnectionLister, T: TenantSource> Resolver<L, T> {
 
     /// A fresh cached entry, if any.
     fn cached(&self, endpoint_id: &str, now: Instant) -> Option<EndpointEntry> {
+        self.cached_within(endpoint_id, now, self.config.ttl)
+    }
+
+    /// An entry of the last successful listing, if that listing is younger
+    /// than `age`.
+    fn cached_within(
+        &self,
+        endpoint_id: &str,
+        now: Instant,
+        age: Duration,
+    ) -> Option<EndpointEntry> {
         let endpoints = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
-        let fresh = endpoints
+        let young = endpoints
             .listed_at
-            .is_some_and(|at| now.duration_since(at) < self.config.ttl);
-        if fresh {
+            .is_some_and(|at| now.duration_since(at) < age);
+        if young {
             endpoints.by_id.get(endpoint_id).cloned()
         } else {
             None
         }
+    }
+
+    /// An entry expired no more than the stale grace ago.
+    fn stale(&self, endpoint_id: &str, now: Instant) -> Option<EndpointEntry> {
+        self.cached_within(endpoint_id, now, self.config.ttl + self.config.stale_grace)
     }
 
     async fn endpoint(&self, endpoint_id: &str) -> Result<EndpointEntry, Refusal> {
@@ -240,21 +294,51 @@ impl<L: ConnectionLister, T: TenantSource> Resolver<L, T> {
         if let Some(entry) = self.cached(endpoint_id, now) {
             return Ok(entry);
         }
-        let attempted = self
-            .endpoints
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .attempted_at;
+        let (attempted, last_error) = {
+            let endpoints = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
+            (endpoints.attempted_at, endpoints.last_error.clone())
+        };
         if attempted.is_some_and(|at| now.duration_since(at) < self.config.min_refresh_interval) {
-            return Err(Refusal::UnknownRateLimited {
-                endpoint_id: endpoint_id.to_string(),
+            // The listing is stale here only because the last refresh
+            // failed (a successful one is fresh for at least the interval).
+            if let Some(entry) = self.stale(endpoint_id, now) {
+                return Ok(entry);
+            }
+            return Err(match last_error {
+                Some(error) => Refusal::LookupFailed(format!(
+                    "listing the service's connections: {error} (retried at most every {:?})",
+                    self.config.min_refresh_interval
+                )),
+                None => Refusal::UnknownRateLimited {
+                    endpoint_id: endpoint_id.to_string(),
+                },
             });
         }
         self.endpoints
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .attempted_at = Some(now);
-        let listed = self.lister.list().await.map_err(Refusal::LookupFailed)?;
+        let listed = match self.lister.list().await {
+            Ok(listed) => listed,
+            Err(error) => {
+                self.endpoints
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .last_error = Some(error.clone());
+                if let Some(entry) = self.stale(endpoint_id, now) {
+                    tracing::warn!(
+                        endpoint_id,
+                        %error,
+                        grace_secs = self.config.stale_grace.as_secs(),
+                        "listing the service's connections failed; serving the last listing (within the stale grace)"
+                    );
+                    return Ok(entry);
+                }
+                return Err(Refusal::LookupFailed(format!(
+                    "listing the service's connections: {error}"
+                )));
+            }
+        };
         let total = listed.len();
         let by_id: HashMap<String, EndpointEntry> = listed
             .into_iter()
@@ -281,6 +365,7 @@ impl<L: ConnectionLister, T: TenantSource> Resolver<L, T> {
             let mut endpoints = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
             endpoints.by_id = by_id;
             endpoints.listed_at = Some(now);
+            endpoints.last_error = None;
         }
         found.ok_or_else(|| Refusal::UnknownEndpoint {
             endpoint_id: endpoint_id.to_string(),
@@ -288,29 +373,68 @@ impl<L: ConnectionLister, T: TenantSource> Resolver<L, T> {
     }
 
     async fn tenant(&self, owner: &str) -> Result<Option<Tenant>, Refusal> {
-        let now = Instant::now();
         {
             let cache = self.tenant_cache.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((tenant, at)) = cache.get(owner) {
-                if now.duration_since(*at) < self.config.tenant_ttl {
+                if Instant::now().duration_since(*at) < self.config.tenant_ttl {
                     return Ok(tenant.clone());
                 }
             }
         }
-        let (found, _calls) = self
-            .tenants
-            .tenants(&[owner.to_string()])
-            .await
-            .map_err(|e| Refusal::LookupFailed(format!("tenant registry: {}", e.detail)))?;
+        let read: TenantRead = self
+            .tenant_reads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(owner.to_string())
+            .or_default()
+            .clone();
+        // The first lookup runs the read; the others wait for its result
+        // (if the first is cancelled, one of them takes over).
+        let result = read.get_or_init(|| self.read_tenant(owner)).await.clone();
+        // Done: the next miss (after the TTL) must read anew, not reuse
+        // this result. Only this read's own entry is removed.
+        let mut reads = self.tenant_reads.lock().unwrap_or_else(|p| p.into_inner());
+        if reads.get(owner).is_some_and(|r| Arc::ptr_eq(r, &read)) {
+            reads.remove(owner);
+        }
+        result
+    }
+
+    /// One registry read for `owner`, cached; on failure the cached tenant
+    /// if it expired no more than the stale grace ago.
+    async fn read_tenant(&self, owner: &str) -> Result<Option<Tenant>, Refusal> {
+        let now = Instant::now();
+        let found = match self.tenants.tenants(&[owner.to_string()]).await {
+            Ok((found, _calls)) => found,
+            Err(e) => {
+                let cache = self.tenant_cache.lock().unwrap_or_else(|p| p.into_inner());
+                let limit = self.config.tenant_ttl + self.config.stale_grace;
+                if let Some((tenant, at)) = cache.get(owner) {
+                    if now.duration_since(*at) < limit {
+                        tracing::warn!(
+                            account_id = owner,
+                            error = %e.detail,
+                            grace_secs = self.config.stale_grace.as_secs(),
+                            "reading the tenant registry failed; serving the last read (within the stale grace)"
+                        );
+                        return Ok(tenant.clone());
+                    }
+                }
+                return Err(Refusal::LookupFailed(format!(
+                    "reading the tenant registry: {}",
+                    e.detail
+                )));
+            }
+        };
         let tenant = found.into_iter().find(|t| t.account_id.as_str() == owner);
         let mut cache = self.tenant_cache.lock().unwrap_or_else(|p| p.into_inner());
         // Owners come only from the listing, so this is bounded by it; the
-        // cap is a second guard.
+        // cap is a second guard. Entries are kept through the stale grace.
         if cache.len() >= self.config.max_entries {
-            let ttl = self.config.tenant_ttl;
-            cache.retain(|_, (_, at)| now.duration_since(*at) < ttl);
+            let keep = self.config.tenant_ttl + self.config.stale_grace;
+            cache.retain(|_, (_, at)| now.duration_since(*at) < keep);
         }
-        if cache.len() < self.config.max_entries {
+        if cache.len() < self.config.max_entries || cache.contains_key(owner) {
             cache.insert(owner.to_string(), (tenant.clone(), now));
         }
         Ok(tenant)

@@ -3,12 +3,15 @@
 //! ([`proxy`]); its AWS TLV names the VPC endpoint, which [`identity`]
 //! maps to the owner account (DescribeVpcEndpointConnections, cached and
 //! rate-limited) and to a tenant (the registry). An accepted connection is
-//! forwarded, as bytes ([`tcp`]) or as HTTP/1.1 behind TLS termination
-//! with identity headers ([`http`]); anything else is closed with a log
+//! forwarded, as bytes ([`tcp`]) or as HTTP/2 or HTTP/1.1 behind TLS
+//! termination with identity headers ([`http`], certificates reloaded by
+//! [`certs`]); anything else is closed with a log
 //! line (HTTP mode: answered `403` with the reason) and never reaches the
 //! upstream.
 
+pub mod certs;
 pub mod http;
 pub mod identity;
+pub mod idle;
 pub mod proxy;
 pub mod tcp;

@@ -18,7 +18,8 @@ use hyper::body::Bytes;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use privatelink_core::aws::AwsOptions;
-use privatelink_gateway::identity::{Ec2Lister, IdentityConfig, Resolver};
+use privatelink_gateway::certs::CertStore;
+use privatelink_gateway::identity::{registry_config, Ec2Lister, IdentityConfig, Resolver};
 use privatelink_gateway::proxy::ProxyLimits;
 use privatelink_gateway::{http, tcp};
 use privatelink_registry::Registry;
@@ -29,7 +30,8 @@ use tokio::sync::watch;
 enum Mode {
     /// Bytes pass through (optionally with a new PROXY v2 header upstream).
     Tcp,
-    /// TLS terminated here; HTTP/1.1 with identity headers upstream.
+    /// TLS terminated here (HTTP/2 or HTTP/1.1 by ALPN); HTTP/1.1 with
+    /// identity headers upstream.
     Http,
 }
 
@@ -52,6 +54,11 @@ struct Args {
     /// edits it): the only source of tenants.
     #[arg(long, env = "GATEWAY_REGISTRY_TABLE")]
     registry_table: String,
+    /// The registry table's region when it is not the gateway's (one
+    /// registry in the vendor's home region, read by every region's
+    /// gateway). Default: the gateway's region.
+    #[arg(long, env = "GATEWAY_REGISTRY_REGION")]
+    registry_region: Option<String>,
     /// Certificate chain, PEM (HTTP mode).
     #[arg(long, env = "GATEWAY_CERT", required_if_eq("mode", "http"))]
     cert: Option<PathBuf>,
@@ -74,9 +81,20 @@ struct Args {
     /// Connections handled at once.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
-    /// TCP mode: close a forwarded connection idle this many seconds.
-    #[arg(long, default_value_t = 300)]
+    /// Close a connection on which no byte moved either way for this many
+    /// seconds (both modes; below the NLB's 350 s so the gateway, not the
+    /// NLB, closes it).
+    #[arg(long, env = "GATEWAY_IDLE_TIMEOUT_SECS", default_value_t = 300)]
     idle_timeout_secs: u64,
+    /// HTTP mode, HTTP/1.1: seconds for a request's head to arrive, counted
+    /// from when the connection starts waiting for it (so it also limits a
+    /// kept-alive connection's wait for its next request).
+    #[arg(long, env = "GATEWAY_HEADER_READ_TIMEOUT_SECS", default_value_t = 30)]
+    header_read_timeout_secs: u64,
+    /// HTTP mode: read --cert and --key every this many seconds and serve
+    /// a changed, valid pair to new connections (0: never reload).
+    #[arg(long, env = "GATEWAY_CERT_RELOAD_SECS", default_value_t = 10)]
+    cert_reload_secs: u64,
     /// How long a listing of the service's connections is trusted, seconds.
     #[arg(long, default_value_t = 300)]
     cache_ttl_secs: u64,
@@ -86,6 +104,12 @@ struct Args {
     /// How long a tenant read from the registry is trusted, seconds.
     #[arg(long, default_value_t = 30)]
     tenant_ttl_secs: u64,
+    /// When refreshing the listing or a tenant fails (AWS error or
+    /// throttling), how long past its TTL the last good answer is still
+    /// served, seconds (0: refuse as soon as a refresh fails). Ids never
+    /// listed are never admitted.
+    #[arg(long, env = "GATEWAY_STALE_GRACE_SECS", default_value_t = 300)]
+    stale_grace_secs: u64,
     /// How long open connections may finish after SIGTERM, seconds.
     #[arg(long, default_value_t = 30)]
     drain_secs: u64,
@@ -135,7 +159,10 @@ async fn run(args: Args) -> Result<(), String> {
     // Tenants live in the registry table only: a flag or environment
     // variable cannot grow with them.
     let tenants = Registry::new(
-        aws_sdk_dynamodb::Client::new(&aws),
+        aws_sdk_dynamodb::Client::from_conf(registry_config(
+            (&aws).into(),
+            args.registry_region.as_deref(),
+        )),
         args.registry_table.clone(),
     );
     let lister = Ec2Lister {
@@ -149,6 +176,7 @@ async fn run(args: Args) -> Result<(), String> {
             ttl: Duration::from_secs(args.cache_ttl_secs),
             min_refresh_interval: Duration::from_secs(args.refresh_interval_secs),
             tenant_ttl: Duration::from_secs(args.tenant_ttl_secs),
+            stale_grace: Duration::from_secs(args.stale_grace_secs),
             ..IdentityConfig::default()
         },
     ));
@@ -201,7 +229,16 @@ async fn run(args: Args) -> Result<(), String> {
                 .as_ref()
                 .zip(args.key.as_ref())
                 .ok_or("HTTP mode needs --cert and --key")?;
-            let tls = http::tls_config(cert, key).map_err(|e| e.to_string())?;
+            let store = CertStore::load(cert, key).map_err(|e| e.to_string())?;
+            let tls = store.server_config().map_err(|e| e.to_string())?;
+            if args.cert_reload_secs > 0 {
+                tokio::spawn(store.watch(Duration::from_secs(args.cert_reload_secs)));
+            }
+            if args.header_read_timeout_secs == 0 || args.idle_timeout_secs == 0 {
+                return Err(
+                    "--header-read-timeout-secs and --idle-timeout-secs must be at least 1".into(),
+                );
+            }
             let config = http::HttpConfig {
                 limits,
                 upstream: format!("http://{}", args.upstream)
@@ -209,6 +246,8 @@ async fn run(args: Args) -> Result<(), String> {
                     .map_err(|e| format!("--upstream {}: {e}", args.upstream))?,
                 handshake_timeout: Duration::from_secs(10),
                 max_connections: args.max_connections,
+                header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+                idle_timeout: Duration::from_secs(args.idle_timeout_secs),
             };
             http::serve(listener, Arc::new(config), tls, resolver, stopped, drain)
                 .await
@@ -236,13 +275,45 @@ async fn signals(stop: watch::Sender<bool>) {
 }
 
 /// `200 ok` until draining, then `503 draining`, for any request.
+///
+/// A target group with PROXY protocol v2 on sends the header on its health
+/// check connections too, with no client addresses ("After you enable proxy
+/// protocol, the proxy protocol header is also included in health check
+/// connections from the load balancer", ELB guide, target groups for
+/// Network Load Balancers). So a connection that starts with a PROXY header
+/// has it read and dropped first; one without is answered as is (a person
+/// with curl, or a target group without PROXY).
 async fn health(listener: TcpListener, stopped: watch::Receiver<bool>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((mut stream, _)) = listener.accept().await else {
             continue;
         };
         let stopped = stopped.clone();
         tokio::spawn(async move {
+            let mut first = [0u8; 6];
+            let peeked =
+                match tokio::time::timeout(Duration::from_secs(5), stream.peek(&mut first)).await {
+                    Ok(Ok(n)) => n,
+                    _ => return,
+                };
+            let proxied = first[..peeked].starts_with(b"PROXY")
+                || first[..peeked].starts_with(b"\r\n\r\n\0\r");
+            let rest = if proxied {
+                let limits = ProxyLimits {
+                    require_endpoint_tlv: false,
+                    ..ProxyLimits::default()
+                };
+                match privatelink_gateway::proxy::read_header(&mut stream, &limits).await {
+                    Ok(read) => read.rest,
+                    Err(error) => {
+                        tracing::warn!(error = %error, kind = error.kind(), "health check: bad PROXY header");
+                        return;
+                    }
+                }
+            } else {
+                Vec::new()
+            };
+            let stream = privatelink_gateway::http::Prefixed::new(rest, stream);
             let service = hyper::service::service_fn(move |_req| {
                 let draining = *stopped.borrow();
                 async move {

@@ -22,16 +22,14 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::identity::{Identify, Identity, Refusal};
+use crate::idle::{Activity, Watched};
 use crate::proxy::{
     self, ProxyError, ProxyHeader, ProxyLimits, PP2_SUBTYPE_AWS_VPCE_ID, PP2_TYPE_AWS,
 };
@@ -193,8 +191,7 @@ where
 }
 
 /// `copy_bidirectional`, ended with a `TimedOut` error when no byte moved
-/// either way for `idle` (every byte passes through the client side, so
-/// watching it is enough).
+/// either way for `idle`.
 async fn copy_until_idle<S, U>(
     client: &mut S,
     up: &mut U,
@@ -204,79 +201,14 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     U: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let started = tokio::time::Instant::now();
-    let last = Arc::new(AtomicU64::new(0));
-    let mut watched = Watched {
-        inner: client,
-        started,
-        last: last.clone(),
-    };
-    let copy = tokio::io::copy_bidirectional(&mut watched, up);
-    tokio::pin!(copy);
-    let check = (idle / 4).max(Duration::from_millis(10));
-    loop {
-        tokio::select! {
-            result = &mut copy => return result,
-            _ = tokio::time::sleep(check) => {
-                let quiet_since = started + Duration::from_millis(last.load(Ordering::Relaxed));
-                if quiet_since.elapsed() >= idle {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("idle for {idle:?}"),
-                    ));
-                }
-            }
-        }
-    }
-}
-
-/// A stream that notes when a byte last moved through it.
-struct Watched<'a, S> {
-    inner: &'a mut S,
-    started: tokio::time::Instant,
-    /// Milliseconds from `started` to the last byte.
-    last: Arc<AtomicU64>,
-}
-
-impl<S> Watched<'_, S> {
-    fn touch(&self) {
-        self.last
-            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Watched<'_, S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut *self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.touch();
-        }
-        result
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<'_, S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let result = Pin::new(&mut *self.inner).poll_write(cx, buf);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.touch();
-        }
-        result
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut *self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut *self.inner).poll_shutdown(cx)
+    let activity = Activity::new();
+    let mut watched = Watched::new(client, activity.clone());
+    tokio::select! {
+        result = tokio::io::copy_bidirectional(&mut watched, up) => result,
+        _ = activity.idle(idle) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("idle for {idle:?}"),
+        )),
     }
 }
 

@@ -1,7 +1,7 @@
 //! HTTP mode end to end on 127.0.0.1: a test client writes the NLB's PROXY
-//! header, then does TLS (rustls, a throw-away rcgen CA) and HTTP/1.1
-//! through the gateway to an upstream that reports the identity headers it
-//! received.
+//! header, then does TLS (rustls, a throw-away rcgen CA) and HTTP/1.1 or
+//! HTTP/2 through the gateway to an upstream that reports the identity
+//! headers it received; clients that stall; certificates replaced on disk.
 
 mod common;
 
@@ -15,13 +15,15 @@ use common::*;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use privatelink_core::approval::TenantStatus;
+use privatelink_gateway::certs::CertStore;
 use privatelink_gateway::http::{serve, tls_config, HttpConfig, TlsError};
 use privatelink_gateway::identity::{IdentityConfig, Resolver};
 use privatelink_gateway::proxy::ProxyLimits;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, ServerName};
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsConnector;
@@ -31,6 +33,26 @@ const NAME: &str = "gateway.test";
 struct Pki {
     dir: PathBuf,
     ca: CertificateDer<'static>,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Pki {
+    /// A new leaf for `name` from the same CA: (certificate chain PEM, key
+    /// PEM, leaf DER).
+    fn leaf(&self, name: &str) -> (String, String, CertificateDer<'static>) {
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec![name.to_string()])
+            .unwrap()
+            .signed_by(&key, &self.issuer)
+            .unwrap();
+        (leaf.pem(), key.serialize_pem(), leaf.der().clone())
+    }
+    fn cert(&self) -> PathBuf {
+        self.dir.join("cert.pem")
+    }
+    fn key(&self) -> PathBuf {
+        self.dir.join("key.pem")
+    }
 }
 
 impl Drop for Pki {
@@ -66,6 +88,7 @@ fn pki() -> Pki {
     Pki {
         dir,
         ca: ca.der().clone(),
+        issuer,
     }
 }
 
@@ -88,11 +111,12 @@ async fn upstream() -> (SocketAddr, Arc<AtomicUsize>) {
                         counter.fetch_add(1, Ordering::SeqCst);
                         let mut lines = String::new();
                         for (name, value) in req.headers() {
-                            if name.as_str().starts_with("x-privatelink-") {
+                            if name.as_str().starts_with("x-privatelink-") || name == "host" {
                                 lines.push_str(&format!("{}: {}\n", name, value.to_str().unwrap()));
                             }
                         }
                         lines.push_str(&format!("path: {}\n", req.uri()));
+                        lines.push_str(&format!("version: {:?}\n", req.version()));
                         async move {
                             Ok::<_, std::convert::Infallible>(Response::new(Full::new(
                                 Bytes::from(lines),
@@ -121,9 +145,20 @@ async fn start() -> Running {
 
 async fn start_with_upstream(upstream_override: Option<SocketAddr>) -> Running {
     let pki = pki();
+    let tls = tls_config(&pki.cert(), &pki.key()).unwrap();
+    start_with(upstream_override, |_| {}, tls, &pki).await
+}
+
+/// The gateway with `tweak` applied to its settings and `tls` as its TLS
+/// configuration.
+async fn start_with(
+    upstream_override: Option<SocketAddr>,
+    tweak: impl FnOnce(&mut HttpConfig),
+    tls: Arc<rustls::ServerConfig>,
+    pki: &Pki,
+) -> Running {
     let (up, requests) = upstream().await;
     let up = upstream_override.unwrap_or(up);
-    let tls = tls_config(&pki.dir.join("cert.pem"), &pki.dir.join("key.pem")).unwrap();
     let lister = CountingLister::new(vec![
         available(ENDPOINT, OWNER),
         available("vpce-0bbbbbbbbbbbbbbb2", "222222222222"),
@@ -133,7 +168,7 @@ async fn start_with_upstream(upstream_override: Option<SocketAddr>) -> Running {
         tenant("222222222222", "Globex", TenantStatus::Suspended, None),
     ]);
     let resolver = Resolver::new(lister, tenants, IdentityConfig::default());
-    let config = HttpConfig {
+    let mut config = HttpConfig {
         limits: ProxyLimits {
             read_timeout: Duration::from_millis(500),
             ..ProxyLimits::default()
@@ -141,7 +176,9 @@ async fn start_with_upstream(upstream_override: Option<SocketAddr>) -> Running {
         upstream: format!("http://{up}").parse().unwrap(),
         handshake_timeout: Duration::from_secs(2),
         max_connections: 100,
+        ..HttpConfig::default()
     };
+    tweak(&mut config);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -162,16 +199,35 @@ async fn start_with_upstream(upstream_override: Option<SocketAddr>) -> Running {
 }
 
 fn connector(ca: &CertificateDer<'static>) -> TlsConnector {
+    connector_alpn(ca, &[])
+}
+
+/// A TLS client trusting `ca` and offering `alpn` (none: no ALPN).
+fn connector_alpn(ca: &CertificateDer<'static>, alpn: &[&[u8]]) -> TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.clone()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     TlsConnector::from(Arc::new(config))
+}
+
+/// PROXY header, then TLS for `name`: the client's stream.
+async fn tls_to(
+    gw: &Running,
+    name: &str,
+    alpn: &[&[u8]],
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let mut tcp = TcpStream::connect(gw.addr).await?;
+    tcp.write_all(&nlb_v2_ipv4(ENDPOINT)).await?;
+    connector_alpn(&gw.ca, alpn)
+        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
+        .await
 }
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
@@ -224,7 +280,9 @@ async fn identity_headers_are_added_and_spoofed_ones_removed() {
         assert_eq!(
             lines,
             vec![
+                "host: gateway.test",
                 "path: /orders?x=1",
+                "version: HTTP/1.1",
                 "x-privatelink-account-id: 111111111111",
                 "x-privatelink-endpoint-id: vpce-0123456789abcdef0",
                 "x-privatelink-tenant: Acme",
@@ -329,4 +387,228 @@ fn certificate_and_key_files_are_checked() {
     let other = pki();
     let err = tls_config(&cert, &other.dir.join("key.pem")).unwrap_err();
     assert!(matches!(err, TlsError::Config(_)), "{err}");
+}
+
+/// Reads until the gateway closes the connection (or 5 s pass): what it
+/// sent, and how long after `since` it closed.
+async fn read_until_closed(
+    tls: &mut tokio_rustls::client::TlsStream<TcpStream>,
+    since: Instant,
+) -> (Vec<u8>, Duration) {
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "still open after 5 s");
+    (answer, since.elapsed())
+}
+
+#[tokio::test]
+async fn a_client_that_stalls_in_its_headers_is_closed_after_the_header_timeout() {
+    let pki = pki();
+    let tls = tls_config(&pki.cert(), &pki.key()).unwrap();
+    let gw = start_with(
+        None,
+        |c| {
+            c.header_read_timeout = Duration::from_millis(300);
+            c.idle_timeout = Duration::from_secs(30);
+        },
+        tls,
+        &pki,
+    )
+    .await;
+    let mut tls = tls_to(&gw, NAME, &[]).await.unwrap();
+    let started = Instant::now();
+    // Half a request head, then nothing.
+    tls.write_all(b"GET /slow HTTP/1.1\r\nHost: gateway.test\r\n")
+        .await
+        .unwrap();
+    let (answer, took) = read_until_closed(&mut tls, started).await;
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+    // Closed without an answer, or with 408: never forwarded.
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_eq!(gw.requests.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_connection_with_no_traffic_is_closed_after_the_idle_timeout() {
+    let pki = pki();
+    let tls = tls_config(&pki.cert(), &pki.key()).unwrap();
+    let gw = start_with(
+        None,
+        |c| {
+            c.header_read_timeout = Duration::from_secs(30);
+            c.idle_timeout = Duration::from_millis(400);
+        },
+        tls,
+        &pki,
+    )
+    .await;
+    // HTTP/1.1: one request is answered, then the kept-alive connection
+    // goes quiet and is closed long before the 30 s header timeout.
+    let mut tls = tls_to(&gw, NAME, &[]).await.unwrap();
+    tls.write_all(b"GET /once HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (answer, took) = read_until_closed(&mut tls, started).await;
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    assert!(took >= Duration::from_millis(400), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    // HTTP/2: a connection that never sends a request is closed too.
+    let mut tls = tls_to(&gw, NAME, &[b"h2"]).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let started = Instant::now();
+    let (_, took) = read_until_closed(&mut tls, started).await;
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(gw.requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn http2_clients_get_the_same_identity_headers_over_http1_upstream() {
+    let gw = start().await;
+    let tls = tls_to(&gw, NAME, &[b"h2", b"http/1.1"]).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    for _ in 0..2 {
+        // Two streams on one connection, with spoofed identity headers.
+        let request = Request::builder()
+            .uri(format!("https://{NAME}/orders?x=1"))
+            .header("x-privatelink-tenant", "Evil Corp")
+            .header("x-privatelink-account-id", "999999999999")
+            .header("x-privatelink-endpoint-id", "vpce-0eeeeeeeeeeeeeee5")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.version(), hyper::Version::HTTP_2);
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        let mut lines: Vec<&str> = body.lines().collect();
+        lines.sort();
+        assert_eq!(
+            lines,
+            vec![
+                "host: gateway.test",
+                "path: /orders?x=1",
+                "version: HTTP/1.1",
+                "x-privatelink-account-id: 111111111111",
+                "x-privatelink-endpoint-id: vpce-0123456789abcdef0",
+                "x-privatelink-tenant: Acme",
+            ]
+        );
+    }
+    assert_eq!(gw.requests.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn http2_clients_of_a_refused_identity_get_403() {
+    let gw = start().await;
+    let mut tcp = TcpStream::connect(gw.addr).await.unwrap();
+    tcp.write_all(&nlb_v2_ipv4("vpce-0bbbbbbbbbbbbbbb2"))
+        .await
+        .unwrap();
+    let tls = connector_alpn(&gw.ca, &[b"h2"])
+        .connect(ServerName::try_from(NAME).unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let request = Request::builder()
+        .uri(format!("https://{NAME}/"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("suspended"));
+    assert_eq!(gw.requests.load(Ordering::SeqCst), 0);
+}
+
+/// The end-entity certificate the gateway presented for `name`.
+async fn served_certificate(gw: &Running, name: &str) -> std::io::Result<CertificateDer<'static>> {
+    let tls = tls_to(gw, name, &[]).await?;
+    Ok(tls.get_ref().1.peer_certificates().unwrap()[0].clone())
+}
+
+#[tokio::test]
+async fn replaced_certificate_files_are_served_to_new_connections() {
+    let pki = pki();
+    let store = CertStore::load(&pki.cert(), &pki.key()).unwrap();
+    let original = store.current_certificate();
+    tokio::spawn(store.clone().watch(Duration::from_millis(100)));
+    let gw = start_with(None, |_| {}, store.server_config().unwrap(), &pki).await;
+    assert_eq!(served_certificate(&gw, NAME).await.unwrap(), original);
+    // An open connection keeps its certificate across the change.
+    let mut open = tls_to(&gw, NAME, &[]).await.unwrap();
+
+    let (cert, key, leaf) = pki.leaf("renamed.test");
+    std::fs::write(pki.key(), key).unwrap();
+    std::fs::write(pki.cert(), cert).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        // Until the reload, the old certificate (for gateway.test) fails
+        // verification for renamed.test.
+        if let Ok(served) = served_certificate(&gw, "renamed.test").await {
+            assert_eq!(served, leaf);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate was never served"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served_certificate(&gw, NAME).await.is_err());
+    open.write_all(b"GET / HTTP/1.1\r\nHost: gateway.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    open.read_to_end(&mut answer).await.unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+
+    // A bad pair (a key that is not the certificate's) is not taken.
+    let (_, other_key, _) = pki.leaf("other.test");
+    std::fs::write(pki.key(), other_key).unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(store.current_certificate(), leaf);
+    assert_eq!(served_certificate(&gw, "renamed.test").await.unwrap(), leaf);
+}
+
+#[test]
+fn a_bad_new_pair_is_refused_once_and_the_old_one_kept() {
+    let pki = pki();
+    let store = CertStore::load(&pki.cert(), &pki.key()).unwrap();
+    let original = store.current_certificate();
+    assert!(!store.reload().unwrap(), "unchanged files are not reloaded");
+    // The certificate replaced, its key not yet: refused, old one kept.
+    let (cert, key, leaf) = pki.leaf("next.test");
+    std::fs::write(pki.cert(), &cert).unwrap();
+    let err = store.reload().unwrap_err();
+    assert!(matches!(err, TlsError::Config(_)), "{err}");
+    assert_eq!(store.current_certificate(), original);
+    // The same bad pair is not retried (one log line, not one per poll).
+    assert!(!store.reload().unwrap());
+    // Not PEM at all.
+    std::fs::write(pki.key(), "not a key").unwrap();
+    assert!(matches!(store.reload(), Err(TlsError::Key { .. })));
+    // The key arrives: the new pair is taken.
+    std::fs::write(pki.key(), &key).unwrap();
+    assert!(store.reload().unwrap());
+    assert_eq!(store.current_certificate(), leaf);
+    // A vanished file: an error naming it, the pair in use kept.
+    std::fs::remove_file(pki.cert()).unwrap();
+    let err = store.reload().unwrap_err();
+    assert!(err.to_string().contains("cert.pem"), "{err}");
+    assert_eq!(store.current_certificate(), leaf);
 }

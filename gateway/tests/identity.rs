@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use privatelink_core::approval::TenantStatus;
-use privatelink_gateway::identity::{IdentityConfig, Refusal, Resolver};
+use privatelink_gateway::identity::{registry_config, IdentityConfig, Refusal, Resolver};
 
 fn config() -> IdentityConfig {
     IdentityConfig {
@@ -17,6 +17,7 @@ fn config() -> IdentityConfig {
         min_refresh_interval: Duration::from_secs(5),
         max_entries: 1000,
         tenant_ttl: Duration::from_secs(10),
+        stale_grace: Duration::from_secs(300),
     }
 }
 
@@ -249,4 +250,146 @@ async fn a_ttl_shorter_than_the_refresh_interval_is_raised_to_it() {
     // Stale under a 1 s TTL but not refused by the 5 s interval.
     r.resolve(ENDPOINT).await.unwrap();
     assert_eq!(lister.calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_lookups_for_one_uncached_owner_share_one_registry_read() {
+    let tenants = acme();
+    // Reads take time, so all the lookups miss while the first is running.
+    tenants.set_delay(Duration::from_millis(50));
+    let second = "vpce-0aaaaaaaaaaaaaaa1";
+    let (r, _) = resolver(
+        vec![available(ENDPOINT, OWNER), available(second, OWNER)],
+        tenants.clone(),
+    );
+    let r = Arc::new(r);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let r = r.clone();
+        let endpoint = if i % 2 == 0 { ENDPOINT } else { second };
+        tasks.push(tokio::spawn(async move { r.resolve(endpoint).await }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap().tenant, "Acme");
+    }
+    assert_eq!(tenants.reads(), 1);
+    // After the TTL the next miss reads again (the finished read is not reused).
+    tokio::time::advance(Duration::from_secs(11)).await;
+    r.resolve(ENDPOINT).await.unwrap();
+    assert_eq!(tenants.reads(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_shared_registry_read_fails_every_waiting_lookup_once() {
+    let tenants = acme();
+    tenants.set_delay(Duration::from_millis(50));
+    tenants.set_fail(true);
+    let (r, _) = resolver(vec![available(ENDPOINT, OWNER)], tenants.clone());
+    let r = Arc::new(r);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let r = r.clone();
+            tokio::spawn(async move { r.resolve(ENDPOINT).await })
+        })
+        .collect();
+    for t in tasks {
+        let refused = t.await.unwrap().unwrap_err();
+        assert!(
+            matches!(&refused, Refusal::LookupFailed(m) if m.contains("ProvisionedThroughputExceeded")),
+            "{refused}"
+        );
+    }
+    assert_eq!(tenants.reads(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_listing_serves_the_last_one_within_the_stale_grace() {
+    let (r, lister) = resolver(vec![available(ENDPOINT, OWNER)], acme());
+    r.resolve(ENDPOINT).await.unwrap();
+    *lister.fail.lock().unwrap() = true;
+    // Past the 60 s TTL: the refresh fails, the last listing is served.
+    tokio::time::advance(Duration::from_secs(61)).await;
+    assert_eq!(r.resolve(ENDPOINT).await.unwrap().account_id, OWNER);
+    assert_eq!(lister.calls(), 2);
+    // Inside the refresh interval: still served, no new call.
+    r.resolve(ENDPOINT).await.unwrap();
+    assert_eq!(lister.calls(), 2);
+    // An id no successful listing named is never admitted.
+    let refused = r.resolve("vpce-0ccccccccccccccc3").await.unwrap_err();
+    assert!(matches!(refused, Refusal::LookupFailed(_)), "{refused}");
+    // Just inside TTL + grace (360 s after the listing): served.
+    tokio::time::advance(Duration::from_secs(297)).await;
+    r.resolve(ENDPOINT).await.unwrap();
+    // Past it: refused as a failed lookup, naming AWS's error.
+    tokio::time::advance(Duration::from_secs(3)).await;
+    let refused = r.resolve(ENDPOINT).await.unwrap_err();
+    assert!(
+        matches!(&refused, Refusal::LookupFailed(m) if m.contains("RequestLimitExceeded")),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("lookup failed"), "{refused}");
+    // AWS is back: a fresh listing, served again.
+    *lister.fail.lock().unwrap() = false;
+    tokio::time::advance(Duration::from_secs(5)).await;
+    r.resolve(ENDPOINT).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_grace_refuses_as_soon_as_a_refresh_fails() {
+    let lister = CountingLister::new(vec![available(ENDPOINT, OWNER)]);
+    let r = Resolver::new(
+        lister.clone(),
+        acme(),
+        IdentityConfig {
+            stale_grace: Duration::ZERO,
+            ..config()
+        },
+    );
+    r.resolve(ENDPOINT).await.unwrap();
+    *lister.fail.lock().unwrap() = true;
+    tokio::time::advance(Duration::from_secs(61)).await;
+    let refused = r.resolve(ENDPOINT).await.unwrap_err();
+    assert!(matches!(refused, Refusal::LookupFailed(_)), "{refused}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_tenant_read_serves_the_last_one_within_the_stale_grace() {
+    let tenants = acme();
+    let (r, _) = resolver(vec![available(ENDPOINT, OWNER)], tenants.clone());
+    r.resolve(ENDPOINT).await.unwrap();
+    tenants.set_fail(true);
+    // Past the 10 s tenant TTL: the read fails, the last tenant is served.
+    tokio::time::advance(Duration::from_secs(11)).await;
+    assert_eq!(r.resolve(ENDPOINT).await.unwrap().tenant, "Acme");
+    assert_eq!(tenants.reads(), 2);
+    // Still a standing check on the stale tenant's data: not a blank pass.
+    tokio::time::advance(Duration::from_secs(298)).await;
+    r.resolve(ENDPOINT).await.unwrap();
+    // Past tenant TTL + grace (310 s after the read): lookup failed.
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let refused = r.resolve(ENDPOINT).await.unwrap_err();
+    assert!(
+        matches!(&refused, Refusal::LookupFailed(m) if m.contains("tenant registry")),
+        "{refused}"
+    );
+    // A tenant never read is never served stale.
+    let other = MutableTenants::with(vec![]);
+    other.set_fail(true);
+    let (r, _) = resolver(vec![available(ENDPOINT, OWNER)], other);
+    let refused = r.resolve(ENDPOINT).await.unwrap_err();
+    assert!(matches!(refused, Refusal::LookupFailed(_)), "{refused}");
+}
+
+#[test]
+fn the_registry_region_overrides_the_gateways_own() {
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Builder, Region};
+    let gateway = || {
+        Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+    };
+    let home = registry_config(gateway(), Some("us-east-1"));
+    assert_eq!(home.region().map(|r| r.as_ref()), Some("us-east-1"));
+    let same = registry_config(gateway(), None);
+    assert_eq!(same.region().map(|r| r.as_ref()), Some("eu-west-1"));
 }

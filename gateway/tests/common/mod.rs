@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use ppp::v2;
 use privatelink_core::approval::{AccountId, Connection, Tenant, TenantSource, TenantStatus};
-use privatelink_core::errors::AwsError;
+use privatelink_core::errors::{AwsError, ErrorKind};
 use privatelink_core::state::EndpointState;
 use privatelink_gateway::identity::ConnectionLister;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -110,11 +110,15 @@ impl ConnectionLister for CountingLister {
     }
 }
 
-/// Tenants that tests can change, counting reads.
+/// Tenants that tests can change, counting reads; a read can be made to
+/// take time (`delay`, so concurrent lookups overlap) or to fail as DynamoDB
+/// throttling (`fail`).
 #[derive(Clone, Default)]
 pub struct MutableTenants {
     pub by_account: Arc<Mutex<HashMap<String, Tenant>>>,
     pub reads: Arc<AtomicUsize>,
+    pub delay: Arc<Mutex<std::time::Duration>>,
+    pub fail: Arc<Mutex<bool>>,
 }
 
 impl MutableTenants {
@@ -134,11 +138,31 @@ impl MutableTenants {
     pub fn reads(&self) -> usize {
         self.reads.load(Ordering::SeqCst)
     }
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        *self.delay.lock().unwrap() = delay;
+    }
+    pub fn set_fail(&self, fail: bool) {
+        *self.fail.lock().unwrap() = fail;
+    }
 }
 
 impl TenantSource for MutableTenants {
     async fn tenants(&self, accounts: &[String]) -> Result<(Vec<Tenant>, u32), AwsError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
+        let delay = *self.delay.lock().unwrap();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        if *self.fail.lock().unwrap() {
+            return Err(AwsError {
+                operation: "BatchGetItem",
+                kind: ErrorKind::Throttling,
+                code: Some("ProvisionedThroughputExceededException".into()),
+                message: Some("Rate of requests exceeds the allowed throughput".into()),
+                http_status: Some(400),
+                detail: "ProvisionedThroughputExceededException: Rate of requests exceeds the allowed throughput".into(),
+            });
+        }
         let map = self.by_account.lock().unwrap();
         Ok((
             accounts

@@ -71,10 +71,16 @@ fn free_port() -> Result<SocketAddr> {
 
 /// The health check's status line, or `None` when nothing answers.
 async fn health(addr: SocketAddr) -> Option<String> {
+    health_after(addr, &[]).await
+}
+
+/// The health check's status line when the request follows `prefix` (the
+/// PROXY header an NLB with PROXY v2 on sends on its health checks too).
+async fn health_after(addr: SocketAddr, prefix: &[u8]) -> Option<String> {
     let mut s = TcpStream::connect(addr).await.ok()?;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-        .await
-        .ok()?;
+    let mut request = prefix.to_vec();
+    request.extend_from_slice(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    s.write_all(&request).await.ok()?;
     let mut answer = Vec::new();
     s.read_to_end(&mut answer).await.ok()?;
     String::from_utf8_lossy(&answer)
@@ -169,6 +175,21 @@ async fn the_binary_forwards_tenants_refuses_others_and_drains_on_sigterm() -> R
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The NLB's health checks carry a PROXY v2 `LOCAL` header (no
+    // addresses, no TLV) when the target group has PROXY v2 on.
+    let local_v2 = b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00";
+    assert_eq!(
+        health_after(health_addr, local_v2).await.as_deref(),
+        Some("HTTP/1.1 200 OK"),
+        "a health check with a PROXY v2 LOCAL header"
+    );
+    assert_eq!(
+        health_after(health_addr, b"PROXY UNKNOWN\r\n")
+            .await
+            .as_deref(),
+        Some("HTTP/1.1 200 OK"),
+        "a health check with a PROXY v1 header"
+    );
 
     // The tenant's endpoint: forwarded both ways.
     assert_eq!(
