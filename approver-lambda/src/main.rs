@@ -51,6 +51,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Ok(config) => tracing::info!(
             service_id = %config.service_id,
             table = %config.table,
+            table_region = config.table_region.as_deref().unwrap_or("(own)"),
             non_allowlisted = %config.non_allowlisted,
             revoke = config.revoke,
             dry_run = config.dry_run,
@@ -62,7 +63,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     }
     // Both clients from the one SdkConfig: same role, region, endpoint,
     // retry policy and User-Agent app name.
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config);
+    // A stack in several regions keeps its registry in the home region:
+    // the table's region, when set, overrides the function's for DynamoDB
+    // only.
+    let table_region = config.as_ref().ok().and_then(|c| c.table_region.clone());
+    let dynamodb = match table_region {
+        Some(region) => aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+                .region(aws_sdk_dynamodb::config::Region::new(region))
+                .build(),
+        ),
+        None => aws_sdk_dynamodb::Client::new(&sdk_config),
+    };
     let approver = Approver::new(aws_sdk_ec2::Client::new(&sdk_config), config, |config| {
         Registry::new(dynamodb, config.table.clone())
     });

@@ -490,6 +490,7 @@ fn problem_setting(problem: &ConfigProblem) -> &'static str {
         ConfigProblem::Missing { name, .. }
         | ConfigProblem::ServiceId { name, .. }
         | ConfigProblem::Table { name, .. }
+        | ConfigProblem::Region { name, .. }
         | ConfigProblem::Policy { name, .. }
         | ConfigProblem::Bool { name, .. } => name,
     }

@@ -35,9 +35,23 @@ pub enum StackNameError {
 }
 
 /// A validated stack name, from which every resource name derives.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(transparent)]
-pub struct StackName(String);
+///
+/// IAM is global, so a stack built in several regions cannot give each
+/// region's approver role the same name: outside the home region the role
+/// and its boundary carry the region ([`StackName::in_region`]). Every other
+/// name is regional and stays the same in every region.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StackName {
+    name: String,
+    /// The region the IAM names carry (`None`: the home region's names).
+    iam_region: Option<String>,
+}
+
+impl serde::Serialize for StackName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
+    }
+}
 
 impl StackName {
     pub fn parse(name: &str) -> Result<StackName, StackNameError> {
@@ -55,50 +69,70 @@ impl StackName {
         if !ok {
             return Err(StackNameError::Characters(name.to_string()));
         }
-        Ok(StackName(name.to_string()))
+        Ok(StackName {
+            name: name.to_string(),
+            iam_region: None,
+        })
+    }
+
+    /// The same stack in `region`, outside its home region: its IAM names
+    /// carry the region (the role `acme-approver-eu-west-1`), since one
+    /// account's roles are shared by all its regions.
+    pub fn in_region(&self, region: &str) -> StackName {
+        StackName {
+            name: self.name.clone(),
+            iam_region: Some(region.to_string()),
+        }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
+    }
+
+    fn iam_suffix(&self) -> String {
+        self.iam_region
+            .as_deref()
+            .map(|r| format!("-{r}"))
+            .unwrap_or_default()
     }
 
     /// The internal Network Load Balancer.
     pub fn load_balancer(&self) -> String {
-        format!("{}-nlb", self.0)
+        format!("{}-nlb", self.name)
     }
     /// The target group for one service port.
     pub fn target_group(&self, port: u16) -> String {
-        format!("{}-tg-{port}", self.0)
+        format!("{}-tg-{port}", self.name)
     }
     /// The SNS topic receiving connection notifications.
     pub fn topic(&self) -> String {
-        format!("{}-connections", self.0)
+        format!("{}-connections", self.name)
     }
     /// The approver Lambda function.
     pub fn function(&self) -> String {
-        format!("{}-approver", self.0)
+        format!("{}-approver", self.name)
     }
     /// The approver's IAM role.
     pub fn role(&self) -> String {
-        format!("{}-approver", self.0)
+        format!("{}-approver{}", self.name, self.iam_suffix())
     }
     /// The managed policy that is the approver role's permissions boundary.
     pub fn boundary(&self) -> String {
-        format!("{}-approver-boundary", self.0)
+        format!("{}-approver-boundary{}", self.name, self.iam_suffix())
     }
     /// The tenant registry's DynamoDB table.
     pub fn tenants_table(&self) -> String {
-        format!("{}-tenants", self.0)
+        format!("{}-tenants", self.name)
     }
     /// The EventBridge rule that runs the scheduled sweep.
     pub fn sweep_rule(&self) -> String {
-        format!("{}-sweep", self.0)
+        format!("{}-sweep", self.name)
     }
 }
 
 impl std::fmt::Display for StackName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name)
     }
 }
 
@@ -122,6 +156,22 @@ mod tests {
         let name = StackName::parse("acme-api").unwrap();
         assert_eq!(name.load_balancer(), "acme-api-nlb");
         assert_eq!(name.target_group(443), "acme-api-tg-443");
+    }
+
+    #[test]
+    fn outside_the_home_region_only_the_iam_names_carry_the_region() {
+        let home = StackName::parse("acme-api").unwrap();
+        let other = home.in_region("eu-west-1");
+        assert_eq!(home.role(), "acme-api-approver");
+        assert_eq!(other.role(), "acme-api-approver-eu-west-1");
+        assert_eq!(other.boundary(), "acme-api-approver-boundary-eu-west-1");
+        assert_eq!(other.function(), home.function());
+        assert_eq!(other.tenants_table(), home.tenants_table());
+        assert_eq!(other.load_balancer(), home.load_balancer());
+        assert_eq!(other.to_string(), "acme-api");
+        // IAM role names are at most 64 characters.
+        let longest = StackName::parse(&"a".repeat(MAX_STACK_NAME)).unwrap();
+        assert!(longest.in_region("ap-southeast-5").role().len() <= 64);
     }
 
     #[test]

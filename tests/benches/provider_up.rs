@@ -589,6 +589,7 @@ fn cli_sequence(cli: &Path, account: &Account, spec: &StackSpec, zip: &Path) -> 
         &mut n,
     )?;
     let scope = Scope {
+        registry_region: None,
         stack: s.clone(),
         region: REGION.into(),
         account: account.id.clone(),

@@ -128,6 +128,7 @@ fn config(provider: &Provider, revoke: bool) -> ApproverConfig {
     ApproverConfig {
         service_id: provider.service_id.clone(),
         table: provider.table.clone(),
+        table_region: None,
         non_allowlisted: NonAllowlistedPolicy::Reject,
         revoke,
         dry_run: false,

@@ -4,15 +4,24 @@
 //!
 //! Three accounts in one emulator: the vendor (provider), a customer who is
 //! a tenant (the config's allowlist seeds the tenant registry), and a
-//! customer who is not. The vendor's app is
-//! [`StandIn`], an HTTPS server on 127.0.0.1. The approver Lambda is the
-//! compiled binary under the Lambda Runtime API emulator; [`Bridge`] carries
-//! the emulator's SNS deliveries to it (test infrastructure, see its docs).
+//! customer who is not. The vendor's app is [`IdentityEchoApp`] (plain HTTP
+//! on 127.0.0.1) behind the real `gateway` binary ([`Gateway`]: TLS with a
+//! certificate for the service's name from a CA made on the spot), which the
+//! stack's `[gateway]` section makes the load balancer's target, with PROXY
+//! protocol v2 on. Each customer's endpoint is an [`NlbStandIn`] on a
+//! loopback address of its own: the NLB's data plane, which the emulator does
+//! not have (test infrastructure, see its docs). So every request a customer
+//! makes goes endpoint → gateway → app, and the app's answer says which
+//! tenant the gateway told it it serves. The approver Lambda is the compiled
+//! binary under the Lambda Runtime API emulator; [`Bridge`] carries the
+//! emulator's SNS deliveries to it (test infrastructure, see its docs).
 //!
 //! Every step says in plain words what it did. Everything started here (the
 //! emulator, the runtime emulator, child commands) stops when the returned
 //! future is dropped, which is what happens on Ctrl-C.
 
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -24,12 +33,25 @@ use serde_json::Value;
 use crate::bins::binary;
 use crate::bridge::{Bridge, Deliver};
 use crate::fixtures;
+use crate::gateway_process::{free_local_addr, Gateway, GatewayOptions};
 use crate::lambda_runtime::{build_release, FunctionSpec, LambdaRuntime};
-use crate::tls_server::{StandIn, BODY};
+use crate::nlb_stand_in::{Bound, NlbStandIn, Route};
+use crate::tls_server::{echoed, https_get, tenant_line, IdentityEchoApp, TestCa};
 use crate::{Account, Emulator};
+use privatelink_core::naming::StackName;
 
 /// The name consumers use for the vendor's service.
 pub const DNS_NAME: &str = "api.vendor.internal";
+
+/// The name the operator gives the second customer when it makes it a
+/// tenant (the first one, seeded from the allowlist, is named by its
+/// account id).
+pub const OTHER_TENANT_NAME: &str = "Other Corp";
+
+/// Where each customer's endpoint is reached: a loopback address of its own
+/// (the service's port is the same for both, as on AWS).
+const CUSTOMER_ENDPOINT_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+const OTHER_ENDPOINT_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 
 /// What the demo showed, for the end-to-end test to assert on.
 #[derive(Debug, Default)]
@@ -57,6 +79,22 @@ pub struct Summary {
     pub manual_decision_after_override: String,
     /// `verify` passed for both customers.
     pub verified: Vec<String>,
+    /// The target group's `proxy_protocol_v2.enabled` after `up`, as
+    /// `status` reported it (the stack's `[gateway]` turns it on).
+    pub proxy_protocol_v2: bool,
+    /// Per customer account, the tenant the app was told it served (the
+    /// `X-PrivateLink-Tenant` header the gateway added) on a request made
+    /// through that customer's endpoint.
+    pub tenants_seen: BTreeMap<String, String>,
+    /// Per customer account, its tenant's name in the registry.
+    pub tenant_names: BTreeMap<String, String>,
+    /// The tenant customer's request that sent `X-PrivateLink-Tenant` (and
+    /// `-Account-Id`) of the other customer: the tenant it claimed and the
+    /// tenant the app saw.
+    pub impersonation: Option<(String, String)>,
+    /// The other customer's request after the operator accepted its
+    /// connection but before it was a tenant: the gateway's status and body.
+    pub refused_before_tenant: Option<(u16, String)>,
     /// Resources found after teardown (should be empty).
     pub leftovers: Vec<String>,
     /// With the operator tour: the commands it ran, and the changes the
@@ -155,12 +193,26 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
         vendor.id, customer.id, stranger.id
     ));
 
-    say.step("2. The vendor's app: an HTTPS server answering GET / with \"API OK\"");
-    let standin = StandIn::start(DNS_NAME, &options.workdir).await?;
+    say.step(
+        "2. The vendor's app behind the gateway: plain HTTP, answering \"API OK\" and the \
+         X-PrivateLink-* headers it received",
+    );
+    let app = IdentityEchoApp::start().await?;
+    let ca = TestCa::new("privatelink-kit demo CA");
+    let ca_file = options.workdir.join("ca.pem");
+    std::fs::write(&ca_file, &ca.cert_pem)
+        .with_context(|| format!("writing {}", ca_file.display()))?;
+    let (cert, key) = ca.write_leaf_pem(&[DNS_NAME], &options.workdir)?;
+    // The gateway's ports, and one address per customer endpoint, all on
+    // the service's port.
+    let (gateway_listen, gateway_health) = (free_local_addr()?, free_local_addr()?);
+    let (customer_bound, other_bound) = endpoint_addresses().await?;
+    let port = customer_bound.addr()?.port();
     say.detail(&format!(
-        "listening on https://{} with a certificate for {DNS_NAME} from a fresh CA ({})",
-        standin.addr,
-        standin.ca_file.display()
+        "app on http://{}; the gateway will terminate TLS for {DNS_NAME} (certificate from a \
+         fresh CA, {}) on {gateway_listen}, health check on {gateway_health}",
+        app.addr,
+        ca_file.display()
     ));
 
     say.step("3. Vendor: `endpoint-service up` from a config file");
@@ -172,9 +224,13 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
         &StackConfig {
             stack: &stack,
             region: crate::accounts::REGION,
-            port: standin.port(),
+            port,
             allowlisted: &customer.id,
             package: &options.lambda_zip,
+            gateway: Some(GatewayTarget {
+                port: gateway_listen.port(),
+                health_port: gateway_health.port(),
+            }),
         },
     )?;
     say.detail(&format!("config: {}", config.display()));
@@ -204,6 +260,62 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
     ));
     summary.service_name = service_name.clone();
     summary.service_id = service_id.clone();
+    let targets = status
+        .get("targets")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    summary.proxy_protocol_v2 =
+        !targets.is_empty() && targets.iter().all(|t| t["proxy_protocol_v2"] == true);
+    say.detail(&format!(
+        "[gateway]: the target group targets the gateway ({}), PROXY protocol v2 {}, health \
+         check HTTP / on {}",
+        targets
+            .iter()
+            .map(|t| format!(
+                "{}:{}",
+                t["target"].as_str().unwrap_or("?"),
+                t["target_port"]
+            ))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if summary.proxy_protocol_v2 {
+            "on"
+        } else {
+            "OFF"
+        },
+        gateway_health.port()
+    ));
+
+    say.step("3b. The gateway (the real binary): the NLB's target in front of the app");
+    let stack_name = StackName::parse(&stack)?;
+    let gateway = Gateway::start(
+        &vendor,
+        GatewayOptions {
+            listen: gateway_listen,
+            health: gateway_health,
+            upstream: app.addr,
+            service_id: service_id.clone(),
+            registry_table: stack_name.tenants_table(),
+            cert,
+            key,
+            log: options.workdir.join("gateway.log"),
+        },
+    )
+    .await?;
+    say.detail(&format!(
+        "gateway --mode http on {gateway_listen}, upstream http://{}, tenants from table {}; \
+         healthy",
+        app.addr,
+        stack_name.tenants_table()
+    ));
+    let route = |consumer: &Account, vpc_id: &str| Route {
+        provider: vendor.clone(),
+        target_group: stack_name.target_group(port),
+        consumer: consumer.clone(),
+        vpc_id: vpc_id.to_string(),
+        service_name: service_name.clone(),
+    };
 
     say.step("4. The approver Lambda: the compiled binary under the Lambda Runtime API emulator");
     // The function runs with the configuration `up` gave it in the
@@ -240,7 +352,18 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
     say.step("5. The tenant customer: `consumer-cli connect` (waits for the Lambda to accept)");
     let (customer_vpc_id, _) = customer_vpc(&customer).await?;
     summary.customer_vpc = customer_vpc_id.clone();
-    let connected = connect(&customer, &service_name, &customer_vpc_id, &standin).await?;
+    let customer_nlb = customer_bound.serve(route(&customer, &customer_vpc_id))?;
+    // Seeded from the allowlist: the tenant is named by its account id.
+    summary
+        .tenant_names
+        .insert(customer.id.clone(), customer.id.clone());
+    let customer_check = Check {
+        resolve: format!("{DNS_NAME}:{CUSTOMER_ENDPOINT_IP}"),
+        ca_file: ca_file.clone(),
+        port,
+        expect_body: Some(tenant_line(&customer.id)),
+    };
+    let connected = connect(&customer, &service_name, &customer_vpc_id, &customer_check).await?;
     summary.auto_endpoint = string_at(&connected, &["endpoint_id"])?;
     summary.auto_decision = recorded_decision(&vendor, &stack, &customer.id).await?;
     if let Some(line) = decision_log(&runtime, &summary.auto_endpoint) {
@@ -273,21 +396,62 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
     ));
     summary.verified.push(customer.id.clone());
 
+    say.step(
+        "5b. Through the tenant customer's endpoint, what the app saw (endpoint -> gateway -> app)",
+    );
+    let seen = app_saw(&customer_nlb, &ca.cert_pem, &[]).await?;
+    say.detail(&format!(
+        "the app served tenant {:?} (account {}, endpoint {}); the NLB stand-in sent the PROXY \
+         v2 header: {}",
+        seen.tenant,
+        seen.account,
+        seen.endpoint,
+        customer_nlb
+            .drain_log()
+            .iter()
+            .any(|f| f.as_ref().is_ok_and(|f| f.proxy_header))
+    ));
+    summary
+        .tenants_seen
+        .insert(customer.id.clone(), seen.tenant.clone());
+    let spoofed = app_saw(
+        &customer_nlb,
+        &ca.cert_pem,
+        &[
+            ("X-PrivateLink-Tenant", OTHER_TENANT_NAME),
+            ("X-PrivateLink-Account-Id", stranger.id.as_str()),
+        ],
+    )
+    .await?;
+    say.detail(&format!(
+        "a request sending X-PrivateLink-Tenant: {OTHER_TENANT_NAME:?} (and the other \
+         customer's account id): the app still saw tenant {:?}, account {} (the gateway drops \
+         the client's copies)",
+        spoofed.tenant, spoofed.account
+    ));
+    summary.impersonation = Some((OTHER_TENANT_NAME.to_string(), spoofed.tenant));
+
     say.step("6. Other customer (not a tenant): the Lambda leaves it pending for review");
     let (stranger_vpc_id, _) = customer_vpc(&stranger).await?;
     summary.other_vpc = stranger_vpc_id.clone();
+    let other_nlb = other_bound.serve(route(&stranger, &stranger_vpc_id))?;
+    let other_check = Check {
+        resolve: format!("{DNS_NAME}:{OTHER_ENDPOINT_IP}"),
+        ca_file: ca_file.clone(),
+        port,
+        expect_body: Some(tenant_line(OTHER_TENANT_NAME)),
+    };
     let stranger_connect = {
         let stranger = stranger.clone();
         let service_name = service_name.clone();
         let vpc = stranger_vpc_id.clone();
-        let standin_args = (
-            standin.resolve_arg(DNS_NAME),
-            standin.ca_file.clone(),
-            standin.port(),
-        );
-        tokio::spawn(
-            async move { connect_with(&stranger, &service_name, &vpc, &standin_args).await },
-        )
+        // Not a tenant: the gateway would refuse its check (step 7b shows
+        // that, then the operator makes it a tenant and it verifies).
+        let no_check = Check {
+            expect_body: None,
+            ..other_check.clone()
+        };
+        tokio::spawn(async move { connect(&stranger, &service_name, &vpc, &no_check).await })
     };
     let (endpoint, decision) = wait_for_pending_review(&vendor, &stack, &stranger.id).await?;
     summary.manual_endpoint = endpoint.clone();
@@ -319,9 +483,61 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
     summary.manual_decision_after_override =
         recorded_decision(&vendor, &stack, &stranger.id).await?;
     say.detail(&format!(
-        "the second customer's connect finished and verify passed; decision recorded: {}",
+        "the second customer's connect finished (endpoint available); decision recorded: {}",
         summary.manual_decision_after_override
     ));
+
+    say.step(
+        "7b. The gateway serves tenants only: the other customer is refused until the registry \
+         names it",
+    );
+    let (status, body) = https_get(other_nlb.addr, DNS_NAME, &ca.cert_pem, &[]).await?;
+    say.detail(&format!(
+        "accepted by the operator, not a tenant: the gateway answered {status} {:?}; nothing \
+         reached the app",
+        body.trim()
+    ));
+    summary.refused_before_tenant = Some((status, body));
+    cli(
+        &vendor,
+        "endpoint-service",
+        &[
+            "tenants",
+            "add",
+            "--stack",
+            &stack,
+            &stranger.id,
+            "--name",
+            OTHER_TENANT_NAME,
+        ],
+    )
+    .await?;
+    summary
+        .tenant_names
+        .insert(stranger.id.clone(), OTHER_TENANT_NAME.to_string());
+    say.detail(&format!(
+        "vendor: `endpoint-service tenants add {} --name {OTHER_TENANT_NAME:?}`",
+        stranger.id
+    ));
+    // The gateway trusts a tenant read for a second (--tenant-ttl-secs 1),
+    // the refusal above included: verify until that has passed.
+    verify_within(
+        &stranger,
+        &service_name,
+        &stranger_vpc_id,
+        &other_check,
+        Duration::from_secs(15),
+    )
+    .await?;
+    let seen = app_saw(&other_nlb, &ca.cert_pem, &[]).await?;
+    say.detail(&format!(
+        "`consumer-cli verify` passed through the gateway; the app served tenant {:?} \
+         (account {}, endpoint {})",
+        seen.tenant, seen.account, seen.endpoint
+    ));
+    summary
+        .tenants_seen
+        .insert(stranger.id.clone(), seen.tenant);
     summary.verified.push(stranger.id.clone());
 
     if options.operator_tour {
@@ -333,7 +549,7 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
             config: path_str(&config)?,
             service_name: &service_name,
             customer_vpc: &customer_vpc_id,
-            standin: &standin,
+            check: &customer_check,
             workdir: &options.workdir,
         };
         tour.run(&mut summary).await?;
@@ -368,6 +584,12 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
     }
     bridge.stop().await?;
     drop(runtime);
+    gateway.stop().await?;
+    say.detail(&format!(
+        "gateway stopped (SIGTERM, drained, exited cleanly); its JSON log: {}",
+        options.workdir.join("gateway.log").display()
+    ));
+    drop((customer_nlb, other_nlb, app));
     let down = cli(
         &vendor,
         "endpoint-service",
@@ -399,7 +621,6 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
         }
     }
     summary.elapsed = say.start.elapsed();
-    drop(standin);
     Ok(summary)
 }
 
@@ -415,7 +636,8 @@ struct Tour<'a> {
     config: &'a str,
     service_name: &'a str,
     customer_vpc: &'a str,
-    standin: &'a StandIn,
+    /// How the customer reaches the service (its endpoint's address).
+    check: &'a Check,
     /// Where the export is written before it is imported again.
     workdir: &'a Path,
 }
@@ -479,27 +701,22 @@ impl Tour<'_> {
         let mut status = vec!["status"];
         status.extend(target);
         cli(self.customer, "consumer-cli", &status).await?;
-        let resolve = self.standin.resolve_arg(DNS_NAME);
-        let ca = self.standin.ca_file.to_string_lossy().into_owned();
-        let port = self.standin.port().to_string();
-        let mut verify = vec!["verify"];
-        verify.extend(target);
-        verify.extend([
-            "--dns-name",
-            DNS_NAME,
-            "--port",
-            &port,
-            "--resolve",
-            &resolve,
-            "--ca-file",
-            &ca,
-            "--expect-body",
-            BODY,
-        ]);
+        let mut verify = vec!["verify".to_string()];
+        verify.extend(target.iter().map(|a| a.to_string()));
+        verify.extend(self.check.args()?);
+        let verify: Vec<&str> = verify.iter().map(String::as_str).collect();
         cli(self.customer, "consumer-cli", &verify).await?;
         summary.tour.push("customer: status, verify".to_string());
         Ok(())
     }
+}
+
+/// The stack's `[gateway]`: the gateway's listen and health ports (its
+/// host, in the stack's VPC, is `10.0.0.10`).
+#[derive(Debug, Clone, Copy)]
+pub struct GatewayTarget {
+    pub port: u16,
+    pub health_port: u16,
 }
 
 /// What varies in the stack config the demo (and the live test) write.
@@ -515,10 +732,14 @@ pub struct StackConfig<'a> {
     pub allowlisted: &'a str,
     /// The approver's `bootstrap.zip`.
     pub package: &'a Path,
+    /// `Some`: the gateway is the target (`[gateway]`, PROXY protocol v2
+    /// on); `None`: the app is, at `10.0.0.10` on the service port.
+    pub gateway: Option<GatewayTarget>,
 }
 
 /// Writes the vendor's stack config to `path`: a new VPC with a subnet in
-/// every AZ, the service port, the customer that seeds the tenant registry,
+/// every AZ, the service port, its target (the app, or the gateway with
+/// its `[gateway]` section), the customer that seeds the tenant registry,
 /// and `leave-pending` so other requests wait for the operator.
 /// `allow_any_principal` is the named opt-in that lets an account that is
 /// not a tenant *request* a connection at all (the registry still decides
@@ -530,7 +751,15 @@ pub fn write_stack_config(path: &Path, config: &StackConfig<'_>) -> Result<()> {
         port,
         allowlisted,
         package,
+        gateway,
     } = *config;
+    let targets = match gateway {
+        None => "targets = [\"10.0.0.10\"]\n".to_string(),
+        Some(GatewayTarget { port, health_port }) => format!(
+            "\n# The gateway is the target, with PROXY protocol v2 on; the app is its upstream.\n\
+             [gateway]\ntargets = [\"10.0.0.10\"]\nport = {port}\nhealth_port = {health_port}\n"
+        ),
+    };
     let text = format!(
         r#"# Demo stack: see docs/provider.md for every key.
 name = "{stack}"
@@ -543,8 +772,7 @@ vpc_cidr = "10.0.0.0/16"
 
 [service]
 ports = [{port}]
-targets = ["10.0.0.10"]
-
+{targets}
 [access]
 allowlist = ["{allowlisted}"]
 non_allowlisted = "leave-pending"
@@ -652,51 +880,125 @@ async fn customer_vpc(account: &Account) -> Result<(String, Vec<String>)> {
     fixtures::vpc_with_subnets(account, "customer-vpc", &ids).await
 }
 
-async fn connect(
-    account: &Account,
-    service_name: &str,
-    vpc: &str,
-    standin: &StandIn,
-) -> Result<Value> {
-    let args = (
-        standin.resolve_arg(DNS_NAME),
-        standin.ca_file.clone(),
-        standin.port(),
-    );
-    connect_with(account, service_name, vpc, &args).await
+/// How a customer reaches the service and what its check expects: the
+/// `--resolve NAME:IP` of its endpoint, the CA, the service's port, and the
+/// body (`None`: `connect` skips the check).
+#[derive(Debug, Clone)]
+struct Check {
+    resolve: String,
+    ca_file: PathBuf,
+    port: u16,
+    expect_body: Option<String>,
 }
 
-async fn connect_with(
-    account: &Account,
-    service_name: &str,
-    vpc: &str,
-    (resolve, ca_file, port): &(String, PathBuf, u16),
-) -> Result<Value> {
-    let port = port.to_string();
-    cli(
-        account,
-        "consumer-cli",
-        &[
-            "connect",
-            "--service-name",
-            service_name,
-            "--vpc",
-            vpc,
+impl Check {
+    /// The `consumer-cli` arguments of the check.
+    fn args(&self) -> Result<Vec<String>> {
+        let mut args: Vec<String> = [
             "--dns-name",
             DNS_NAME,
             "--port",
-            &port,
+            &self.port.to_string(),
             "--resolve",
-            resolve,
+            &self.resolve,
             "--ca-file",
-            path_str(ca_file)?,
-            "--expect-body",
-            BODY,
-            "--wait",
-            "120s",
-        ],
-    )
-    .await
+            path_str(&self.ca_file)?,
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        match &self.expect_body {
+            Some(body) => args.extend(["--expect-body".to_string(), body.clone()]),
+            None => args.push("--no-verify".to_string()),
+        }
+        Ok(args)
+    }
+}
+
+async fn connect(account: &Account, service_name: &str, vpc: &str, check: &Check) -> Result<Value> {
+    let mut args: Vec<String> = ["connect", "--service-name", service_name, "--vpc", vpc]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    args.extend(check.args()?);
+    args.extend(["--wait".to_string(), "120s".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cli(account, "consumer-cli", &args).await
+}
+
+/// `consumer-cli verify` until it passes, at most `limit`.
+async fn verify_within(
+    account: &Account,
+    service_name: &str,
+    vpc: &str,
+    check: &Check,
+    limit: Duration,
+) -> Result<Value> {
+    let mut args: Vec<String> = ["verify", "--service-name", service_name, "--vpc", vpc]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    args.extend(check.args()?);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let deadline = Instant::now() + limit;
+    loop {
+        match cli(account, "consumer-cli", &args).await {
+            Ok(report) => return Ok(report),
+            Err(e) if Instant::now() > deadline => {
+                return Err(e.context(format!("verify did not pass within {} s", limit.as_secs())))
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+        }
+    }
+}
+
+/// Whom the app was told it served on one request.
+#[derive(Debug, Clone)]
+struct Seen {
+    tenant: String,
+    account: String,
+    endpoint: String,
+}
+
+/// One HTTPS request through `endpoint` (its NLB stand-in, the gateway, the
+/// app) with extra `headers`; what the app's answer says it saw. An answer
+/// other than `200` is an error that shows it.
+async fn app_saw(endpoint: &NlbStandIn, ca_pem: &str, headers: &[(&str, &str)]) -> Result<Seen> {
+    let (status, body) = https_get(endpoint.addr, DNS_NAME, ca_pem, headers).await?;
+    if status != 200 {
+        bail!(
+            "the request through {} got {status}: {}",
+            endpoint.addr,
+            body.trim()
+        );
+    }
+    let header = |name: &str| {
+        echoed(&body, name)
+            .ok_or_else(|| anyhow!("the app's answer has no X-PrivateLink-{name}: {body}"))
+    };
+    Ok(Seen {
+        tenant: header("tenant")?,
+        account: header("account-id")?,
+        endpoint: header("endpoint-id")?,
+    })
+}
+
+/// The two customers' endpoint addresses, bound: 127.0.0.2 and 127.0.0.3
+/// on one free port (the service's port).
+async fn endpoint_addresses() -> Result<(Bound, Bound)> {
+    let mut last = None;
+    for _ in 0..20 {
+        let first = Bound::bind(IpAddr::V4(CUSTOMER_ENDPOINT_IP), 0).await?;
+        let port = first.addr()?.port();
+        match Bound::bind(IpAddr::V4(OTHER_ENDPOINT_IP), port).await {
+            Ok(second) => return Ok((first, second)),
+            // Taken on the second address: try another port.
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| anyhow!("no port"))
+        .context("binding both endpoint addresses on one port"))
 }
 
 /// Polls the operator's `connections` view until `owner`'s request is

@@ -10,8 +10,10 @@ pub mod bridge;
 pub mod demo;
 pub mod emulator;
 pub mod fixtures;
+pub mod gateway_process;
 pub mod iam_coverage;
 pub mod lambda_runtime;
+pub mod nlb_stand_in;
 pub mod provider_cli;
 pub mod tls_server;
 

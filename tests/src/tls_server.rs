@@ -6,7 +6,10 @@
 //! tested against what it meets in production.
 //!
 //! Used by consumer-cli's HTTPS-check tests (a dev-dependency), the consumer
-//! scenarios, and the demo's [`StandIn`] for the vendor's application.
+//! scenarios, and the demo's [`StandIn`] for the vendor's application. Behind
+//! the gateway (which terminates TLS) the demo's app is [`IdentityEchoApp`],
+//! plain HTTP, and [`https_get`] is the demo's own client for the requests
+//! `consumer-cli verify` cannot make (an impersonation header).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -59,6 +62,25 @@ impl TestCa {
             vec![cert.der().clone(), self.cert_der.clone()],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
         )
+    }
+
+    /// Writes a leaf certificate for `names` (chain: leaf, then this CA) and
+    /// its key as PEM files into `dir`: what a server that reads PEM files,
+    /// such as the gateway (`--cert`, `--key`), needs.
+    pub fn write_leaf_pem(&self, names: &[&str], dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+        let key = KeyPair::generate().context("leaf key")?;
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .context("leaf params")?;
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .context("leaf certificate")?;
+        let (cert_file, key_file) = (dir.join("server.pem"), dir.join("server.key"));
+        std::fs::write(&cert_file, format!("{}{}", cert.pem(), self.cert_pem))
+            .with_context(|| format!("writing {}", cert_file.display()))?;
+        std::fs::write(&key_file, key.serialize_pem())
+            .with_context(|| format!("writing {}", key_file.display()))?;
+        Ok((cert_file, key_file))
     }
 
     /// Writes the CA certificate as PEM into `dir`.
@@ -199,4 +221,132 @@ impl StandIn {
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
+}
+
+/// The request headers [`IdentityEchoApp`] echoes: the identity the gateway
+/// adds (`X-PrivateLink-Endpoint-Id`, `-Account-Id`, `-Tenant`).
+pub const IDENTITY_HEADER_PREFIX: &str = "x-privatelink-";
+
+/// The line of [`IdentityEchoApp`]'s body that says which tenant it served,
+/// e.g. for `consumer-cli verify --expect-body`.
+pub fn tenant_line(tenant: &str) -> String {
+    format!("{IDENTITY_HEADER_PREFIX}tenant: {tenant}")
+}
+
+/// The value of header `name` (lowercase, without the prefix: `tenant`,
+/// `account-id`, `endpoint-id`) as [`IdentityEchoApp`] echoed it in `body`;
+/// `None` when the request did not carry it.
+pub fn echoed(body: &str, name: &str) -> Option<String> {
+    let wanted = format!("{IDENTITY_HEADER_PREFIX}{name}: ");
+    body.lines()
+        .find_map(|line| line.strip_prefix(&wanted))
+        .map(str::to_string)
+}
+
+/// The vendor's app as it runs behind the gateway: plain HTTP/1.1 on
+/// 127.0.0.1 (the gateway terminates TLS), answering every request with
+/// `200`, [`BODY`] and then, one per line (`name: value`, names in lower
+/// case, sorted, every value of a repeated header), the `X-PrivateLink-*`
+/// headers it received. So a response shows which tenant the app was told
+/// it serves, and whether a copy a client sent got through. Stops when
+/// dropped.
+#[derive(Debug)]
+pub struct IdentityEchoApp {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for IdentityEchoApp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl IdentityEchoApp {
+    pub async fn start() -> anyhow::Result<IdentityEchoApp> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the app")?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(|request: hyper::Request<_>| {
+                        let mut seen: Vec<String> = request
+                            .headers()
+                            .iter()
+                            .filter(|(name, _)| name.as_str().starts_with(IDENTITY_HEADER_PREFIX))
+                            .map(|(name, value)| {
+                                format!("{name}: {}", String::from_utf8_lossy(value.as_bytes()))
+                            })
+                            .collect();
+                        seen.sort();
+                        let body = format!("{BODY}\n{}\n", seen.join("\n"));
+                        async move {
+                            Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(body))))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await;
+                });
+            }
+        });
+        Ok(IdentityEchoApp { addr, task })
+    }
+}
+
+/// One HTTPS `GET /` to `addr` as `server_name` (SNI and `Host`), trusting
+/// only `ca_pem`, with extra request `headers`: the status and the body.
+/// The demo's client for what `consumer-cli verify` does not send (a header
+/// that tries to impersonate another tenant).
+pub async fn https_get(
+    addr: SocketAddr,
+    server_name: &str,
+    ca_pem: &str,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<(u16, String)> {
+    use http_body_util::{BodyExt, Empty};
+    use rustls::pki_types::pem::PemObject;
+
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots
+            .add(cert.context("reading the CA certificate")?)
+            .context("trusting the CA certificate")?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("protocol versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from(server_name.to_string())
+        .with_context(|| format!("{server_name} is not a server name"))?;
+    let exchange = async {
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+        let tls = connector
+            .connect(name, tcp)
+            .await
+            .with_context(|| format!("TLS with {server_name} at {addr}"))?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+        tokio::spawn(connection);
+        let mut request = hyper::Request::get("/").header("host", server_name);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = sender
+            .send_request(request.body(Empty::<Bytes>::new())?)
+            .await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        anyhow::Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    };
+    tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .with_context(|| format!("no answer from {addr} within 10 s"))?
 }

@@ -363,6 +363,8 @@ async fn flow(live: &Live) -> Result<()> {
             port: 443,
             allowlisted: &live.customer.id,
             package: &package,
+            // A placeholder target: the live test checks the control plane only.
+            gateway: None,
         },
     )?;
     live.created().stack_config = Some(config.clone());

@@ -9,7 +9,8 @@
 # (account, region, service id, VPC, private DNS name and zone given) and an unscoped one (the
 # defaults, `*`), and writes each document to its own file:
 #   operator policy (with and without private DNS), approver role inline policy, approver
-#   permissions boundary, approver trust policy, SNS topic policy, consumer policy.
+#   permissions boundary, approver trust policy, SNS topic policy, the gateway role's policy,
+#   consumer policy.
 # parliament reads the trust and topic policies as resource policies (they have a Principal).
 # Then it runs parliament on each file, with the community auditors, at every severity, and
 # fails on any finding not listed in tests/tools/iam-lint-exceptions.yaml (by finding type, file
@@ -59,7 +60,8 @@ import json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
 documents = {
     "provider": ["operator_policy", "approver_role_policy", "approver_boundary_policy",
-                 "approver_trust_policy", "topic_policy", "boundary_admin_policy"],
+                 "approver_trust_policy", "topic_policy", "boundary_admin_policy",
+                 "gateway_role_policy"],
     "consumer": ["consumer_policy"],
 }
 for report in sorted(out.glob("*.out")):

@@ -88,6 +88,7 @@ pub fn config(policy: NonAllowlistedPolicy, revoke: bool) -> ApproverConfig {
     ApproverConfig {
         service_id: SVC.into(),
         table: TABLE.into(),
+        table_region: None,
         non_allowlisted: policy,
         revoke,
         dry_run: false,

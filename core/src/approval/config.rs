@@ -11,6 +11,10 @@ use std::fmt;
 pub const ENV_SERVICE_ID: &str = "APPROVER_SERVICE_ID";
 /// The tenant registry: the DynamoDB table the approver reads tenants from.
 pub const ENV_TABLE: &str = "APPROVER_TABLE";
+/// The region of that table when it is not the function's own: a stack in
+/// several regions keeps one registry, in its home region, and every
+/// region's approver reads it there (docs/regions.md says why).
+pub const ENV_TABLE_REGION: &str = "APPROVER_TABLE_REGION";
 /// Where earlier versions kept the allowlist (account ids separated by
 /// commas or spaces). Read only by `up`, which moves it into the registry
 /// once; the approver ignores it.
@@ -26,7 +30,7 @@ pub const ENV_DRY_RUN: &str = "APPROVER_DRY_RUN";
 
 /// Every variable the approver reads, with its help text, for `--help`
 /// output and documentation.
-pub const ENV_VARS: [(&str, &str); 5] = [
+pub const ENV_VARS: [(&str, &str); 6] = [
     (
         ENV_SERVICE_ID,
         "required; the endpoint service to decide for, e.g. vpce-svc-0123456789abcdef0",
@@ -34,6 +38,10 @@ pub const ENV_VARS: [(&str, &str); 5] = [
     (
         ENV_TABLE,
         "required; the tenant registry's DynamoDB table, e.g. acme-tenants",
+    ),
+    (
+        ENV_TABLE_REGION,
+        "the table's region when it is not the function's own (a stack in several regions reads its home region's registry), e.g. us-east-1",
     ),
     (
         ENV_NON_ALLOWLISTED_POLICY,
@@ -90,6 +98,8 @@ pub struct ApproverConfig {
     pub service_id: String,
     /// The tenant registry's table name.
     pub table: String,
+    /// The table's region; `None`: the function's own.
+    pub table_region: Option<String>,
     pub non_allowlisted: NonAllowlistedPolicy,
     pub revoke: bool,
     pub dry_run: bool,
@@ -111,6 +121,8 @@ pub enum ConfigProblem {
         "{name}={value:?} is not a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'"
     )]
     Table { name: &'static str, value: String },
+    #[error("{name}={value:?} is not an AWS region: write it like us-east-1")]
+    Region { name: &'static str, value: String },
     #[error("{name}={value:?} is not a policy: write reject or leave-pending")]
     Policy { name: &'static str, value: String },
     #[error("{name}={value:?} is not a boolean: write true or false")]
@@ -158,6 +170,17 @@ pub fn is_table_name(raw: &str) -> bool {
         && raw
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// The shape of a region name (`us-east-1`, `us-gov-west-1`): lowercase
+/// letters, digits and '-', with at least one '-'.
+pub fn is_region(raw: &str) -> bool {
+    raw.contains('-')
+        && !raw.starts_with('-')
+        && !raw.ends_with('-')
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn parse_bool(name: &'static str, value: Option<String>) -> Result<bool, ConfigProblem> {
@@ -214,6 +237,18 @@ impl ApproverConfig {
             }
         };
 
+        let table_region = match lookup(ENV_TABLE_REGION) {
+            None => None,
+            Some(value) if is_region(value.trim()) => Some(value.trim().to_string()),
+            Some(value) => {
+                problems.push(ConfigProblem::Region {
+                    name: ENV_TABLE_REGION,
+                    value,
+                });
+                None
+            }
+        };
+
         let non_allowlisted = match lookup(ENV_NON_ALLOWLISTED_POLICY) {
             None => NonAllowlistedPolicy::default(),
             Some(value) => match NonAllowlistedPolicy::parse(&value) {
@@ -241,6 +276,7 @@ impl ApproverConfig {
             (Some(service_id), Some(table)) if problems.is_empty() => Ok(ApproverConfig {
                 service_id,
                 table,
+                table_region,
                 non_allowlisted,
                 revoke,
                 dry_run,
@@ -279,6 +315,19 @@ mod tests {
         assert_eq!(c.non_allowlisted, NonAllowlistedPolicy::Reject);
         assert!(!c.revoke);
         assert!(!c.dry_run);
+        assert_eq!(c.table_region, None, "the function's own region");
+    }
+
+    #[test]
+    fn the_table_region_is_read_and_a_bad_one_accepts_nothing() {
+        let c = config(&[SVC, LIST, (ENV_TABLE_REGION, " us-east-1 ")]).expect("valid");
+        assert_eq!(c.table_region.as_deref(), Some("us-east-1"));
+        let error = config(&[SVC, LIST, (ENV_TABLE_REGION, "US East")]).expect_err("not a region");
+        assert_eq!(
+            error.to_string(),
+            "invalid approver configuration (nothing will be accepted): \
+             APPROVER_TABLE_REGION=\"US East\" is not an AWS region: write it like us-east-1"
+        );
     }
 
     #[test]

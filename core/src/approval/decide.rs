@@ -273,6 +273,7 @@ mod tests {
         ApproverConfig {
             service_id: "vpce-svc-0123456789abcdef0".into(),
             table: "acme-tenants".into(),
+            table_region: None,
             non_allowlisted: policy,
             revoke,
             dry_run: false,

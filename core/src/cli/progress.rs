@@ -29,6 +29,9 @@ pub struct Progress {
     tty: bool,
     started: Instant,
     state: Mutex<State>,
+    /// Put before every line (`[eu-west-1] `), when several regions report
+    /// at once.
+    prefix: String,
 }
 
 impl Progress {
@@ -44,6 +47,18 @@ impl Progress {
             tty,
             started: Instant::now(),
             state: Mutex::new(State::default()),
+            prefix: String::new(),
+        }
+    }
+
+    /// Plain lines on stderr, each starting with `[label] `: one of several
+    /// reporters working at once (one per region), whose lines interleave,
+    /// so none rewrites a status line.
+    pub fn labelled(&self, label: &str) -> Progress {
+        Progress {
+            enabled: self.enabled,
+            prefix: format!("[{label}] "),
+            ..Progress::new(false)
         }
     }
 
@@ -84,7 +99,7 @@ impl Progress {
         self.with(|state, err| {
             self.close(state, err);
             state.last = None;
-            let _ = writeln!(err, "[{index}/{total}] {text}");
+            let _ = writeln!(err, "{}[{index}/{total}] {text}", self.prefix);
         });
     }
 
@@ -93,13 +108,13 @@ impl Progress {
         self.with(|state, err| {
             self.close(state, err);
             state.last = None;
-            let _ = writeln!(err, "{text}");
+            let _ = writeln!(err, "{}{text}", self.prefix);
         });
     }
 
     /// One poll of a wait inside a step saw `seen`.
     pub fn waiting(&self, what: &str, seen: &str) {
-        let line = format!("  waiting for {what}: {seen}");
+        let line = format!("{}  waiting for {what}: {seen}", self.prefix);
         self.with(|state, err| {
             if self.tty {
                 let _ = write!(err, "\r\x1b[2K{line}");
@@ -126,7 +141,7 @@ impl Progress {
                 );
                 state.open = true;
             } else if state.last.as_deref() != Some(message) {
-                let _ = writeln!(err, "{}", plain_line(elapsed, message));
+                let _ = writeln!(err, "{}{}", self.prefix, plain_line(elapsed, message));
             }
             state.last = Some(message.to_string());
         });
@@ -139,7 +154,7 @@ impl Progress {
             if self.tty {
                 let _ = writeln!(err, "\r\x1b[2K{message} ({elapsed:.1}s)");
             } else if state.last.as_deref() != Some(message) {
-                let _ = writeln!(err, "{}", plain_line(elapsed, message));
+                let _ = writeln!(err, "{}{}", self.prefix, plain_line(elapsed, message));
             }
             state.open = false;
             state.last = Some(message.to_string());
@@ -151,7 +166,7 @@ impl Progress {
         let elapsed = self.elapsed();
         self.with(|state, err| {
             self.close(state, err);
-            let _ = writeln!(err, "{}", plain_line(elapsed, message));
+            let _ = writeln!(err, "{}{}", self.prefix, plain_line(elapsed, message));
             state.last = Some(message.to_string());
         });
     }

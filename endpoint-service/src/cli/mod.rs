@@ -6,6 +6,7 @@
 //! `privatelink_core::cli`.
 
 pub mod operator;
+pub mod regions;
 pub mod stack;
 
 use std::process::ExitCode;

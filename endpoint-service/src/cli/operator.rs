@@ -282,7 +282,10 @@ async fn approver_rule(
         let config = ApproverFunction::load(&clients.lambda, target)
             .await
             .and_then(|f| f.config())?;
-        let registry = Registry::new(clients.dynamodb.clone(), config.table.clone());
+        let registry = Registry::new(
+            ops::registry_client(&clients.dynamodb, config.table_region.as_deref()),
+            config.table.clone(),
+        );
         let (found, _) = registry.get_many(&owners).await?;
         Ok::<_, OperatorError>((config, Tenants::new(found, now_epoch())))
     };

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::exit::CliError;
 use super::output::emit;
+use super::regions::each_region;
 use super::GlobalArgs;
 use crate::aws::AwsOptions;
 use crate::naming::StackName;
@@ -140,11 +141,78 @@ fn target(
 
 async fn clients(global: &GlobalArgs, spec: Option<&StackSpec>) -> Result<Clients, CliError> {
     let mut options = AwsOptions::from(&global.aws).for_app(crate::aws::app::ENDPOINT_SERVICE);
-    if options.region.is_none() {
-        options.region = spec.and_then(|s| s.region.clone());
+    // The spec's region already is `--region` when given; in a spec of one
+    // region of several it is that region.
+    if let Some(region) = spec.and_then(|s| s.region.clone()) {
+        options.region = Some(region);
     }
     let config = options.load().await?;
-    Clients::new(&config).map_err(provision_error)
+    Clients::with_registry_region(&config, spec.and_then(|s| s.registry_region.as_deref()))
+        .map_err(provision_error)
+}
+
+/// Runs a stack command for the spec's regions and prints the result: as
+/// today for a one-region file; for a file with `regions`, in every region
+/// at once (or the one `--region` picks), each region's report, and which
+/// regions failed ([`super::regions`]).
+async fn in_regions<T, F, Fut>(
+    command: &'static str,
+    spec: &StackSpec,
+    global: &GlobalArgs,
+    run: F,
+) -> Result<(), CliError>
+where
+    T: fmt::Display + serde::Serialize,
+    F: Fn(StackSpec, Clients, Progress) -> Fut,
+    Fut: std::future::Future<Output = Result<T, CliError>>,
+{
+    let specs = spec.per_region();
+    let progress = Progress::stderr();
+    if !spec.is_multi_region() {
+        let Some(spec) = specs.into_iter().next() else {
+            return Err(CliError::Usage("the config names no region".into()));
+        };
+        let clients = clients(global, Some(&spec)).await?;
+        let report = run(spec, clients, progress).await?;
+        return Ok(emit(global.output, &report)?);
+    }
+    let regions = specs
+        .iter()
+        .map(|s| {
+            (
+                s.region.clone().unwrap_or_default(),
+                s.registry_region.clone(),
+            )
+        })
+        .collect();
+    let (specs, run, progress) = (&specs, &run, &progress);
+    let report = each_region(command, regions, |i| async move {
+        let spec = specs[i].clone();
+        let label = spec.region.clone().unwrap_or_default();
+        let clients = clients(global, Some(&spec)).await?;
+        run(spec, clients, progress.labelled(&label)).await
+    })
+    .await;
+    emit(global.output, &report)?;
+    match report.failure() {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+fn up_error(error: UpError) -> CliError {
+    match error {
+        UpError::Before(e) => provision_error(e),
+        UpError::Apply(e) => CliError::Failed(anyhow!(e)),
+    }
+}
+
+fn down_error(error: DownError) -> CliError {
+    match error {
+        e @ DownError::LiveConnections(_) => CliError::Refused(e.to_string()),
+        DownError::Before(e) => provision_error(e),
+        e => CliError::Failed(anyhow!(e)),
+    }
 }
 
 fn provision_error(error: ProvisionError) -> CliError {
@@ -171,6 +239,9 @@ pub struct IamPolicies {
     pub approver_trust_policy: Value,
     /// The SNS topic's policy (what `up` sets, with the real service id).
     pub topic_policy: Value,
+    /// For the role the gateway runs as (a `[gateway]`): read-only, the
+    /// service's connections and the stack's registry.
+    pub gateway_role_policy: Value,
 }
 
 impl fmt::Display for IamPolicies {
@@ -202,12 +273,17 @@ impl fmt::Display for IamPolicies {
         writeln!(f, "\n# Approver Lambda role: trust policy")?;
         writeln!(f, "{}", pretty(&self.approver_trust_policy))?;
         writeln!(f, "\n# Notification topic: resource policy")?;
-        write!(f, "{}", pretty(&self.topic_policy))
+        writeln!(f, "{}", pretty(&self.topic_policy))?;
+        writeln!(
+            f,
+            "\n# Gateway role ([gateway]; the gateway runs on your hosts): read-only, \
+             the service's connections and the stack's tenant registry"
+        )?;
+        write!(f, "{}", pretty(&self.gateway_role_policy))
     }
 }
 
 pub async fn run(command: StackCommand, global: &GlobalArgs) -> Result<(), CliError> {
-    let progress = Progress::stderr();
     match command {
         StackCommand::Plan(args) => {
             let spec = load(
@@ -217,9 +293,10 @@ pub async fn run(command: StackCommand, global: &GlobalArgs) -> Result<(), CliEr
                 true,
                 global,
             )?;
-            let clients = clients(global, Some(&spec)).await?;
-            let report = preview(&clients, &spec).await.map_err(provision_error)?;
-            emit(global.output, &report)?;
+            in_regions("plan", &spec, global, |spec, clients, _| async move {
+                preview(&clients, &spec).await.map_err(provision_error)
+            })
+            .await?;
         }
         StackCommand::Up(args) => {
             let spec = load(
@@ -229,44 +306,76 @@ pub async fn run(command: StackCommand, global: &GlobalArgs) -> Result<(), CliEr
                 true,
                 global,
             )?;
-            let clients = clients(global, Some(&spec)).await?;
-            match up(&clients, &spec, &progress).await {
-                Ok(report) => emit(global.output, &report)?,
-                Err(UpError::Before(e)) => return Err(provision_error(e)),
-                Err(UpError::Apply(e)) => return Err(CliError::Failed(anyhow!(e))),
+            in_regions("up", &spec, global, |spec, clients, progress| async move {
+                up(&clients, &spec, &progress).await.map_err(up_error)
+            })
+            .await?;
+        }
+        StackCommand::Status(args) => match target(&args, global)? {
+            (Some(spec), _) => {
+                in_regions("status", &spec, global, |spec, clients, _| async move {
+                    status(&clients, &spec.name, Some(&spec))
+                        .await
+                        .map_err(provision_error)
+                })
+                .await?
             }
-        }
-        StackCommand::Status(args) => {
-            let (spec, name) = target(&args, global)?;
-            let clients = clients(global, spec.as_ref()).await?;
-            let report = status(&clients, &name, spec.as_ref())
-                .await
-                .map_err(provision_error)?;
-            emit(global.output, &report)?;
-        }
+            (None, name) => {
+                let clients = clients(global, None).await?;
+                let report = status(&clients, &name, None)
+                    .await
+                    .map_err(provision_error)?;
+                emit(global.output, &report)?;
+            }
+        },
         StackCommand::Down(args) => {
-            let (spec, name) = target(&args.target, global)?;
-            let clients = clients(global, spec.as_ref()).await?;
-            match down(
-                &clients,
-                &name,
-                spec.as_ref().map(|s| &s.network),
-                args.force,
-                args.delete_tenants,
-                &progress,
-            )
-            .await
-            {
-                Ok(report) => emit(global.output, &report)?,
-                Err(e @ DownError::LiveConnections(_)) => {
-                    return Err(CliError::Refused(e.to_string()))
+            let (force, delete_tenants) = (args.force, args.delete_tenants);
+            match target(&args.target, global)? {
+                (Some(spec), _) => {
+                    if spec.is_multi_region() && delete_tenants && spec.region_chosen {
+                        return Err(CliError::Usage(
+                            "--delete-tenants deletes the one registry every region of the stack \
+                             reads: take the stack down in all its regions at once (drop \
+                             --region) to delete it"
+                                .into(),
+                        ));
+                    }
+                    in_regions(
+                        "down",
+                        &spec,
+                        global,
+                        |spec, clients, progress| async move {
+                            down(
+                                &clients,
+                                &spec.name,
+                                Some(&spec.network),
+                                force,
+                                delete_tenants,
+                                &progress,
+                            )
+                            .await
+                            .map_err(down_error)
+                        },
+                    )
+                    .await?
                 }
-                Err(DownError::Before(e)) => return Err(provision_error(e)),
-                Err(e) => return Err(CliError::Failed(anyhow!(e))),
+                (None, name) => {
+                    let clients = clients(global, None).await?;
+                    let progress = Progress::stderr();
+                    let report = down(&clients, &name, None, force, delete_tenants, &progress)
+                        .await
+                        .map_err(down_error)?;
+                    emit(global.output, &report)?;
+                }
             }
         }
         StackCommand::IamPolicy(args) => {
             let (spec, name) = target(&args.target, global)?;
+            // A stack in several regions: the policies of one region, the
+            // home region's unless --region picks another (the IAM names and
+            // the registry's region differ by region).
+            let spec = spec.and_then(|s| s.per_region().into_iter().next());
+            let name = spec.as_ref().map_or(name, |s| s.name.clone());
             if let Some(account) = &args.account {
                 crate::approval::AccountId::parse(account)
                     .map_err(|e| CliError::Usage(format!("--account: {e}")))?;
@@ -276,17 +385,17 @@ pub async fn run(command: StackCommand, global: &GlobalArgs) -> Result<(), CliEr
                     return Err(CliError::Usage(format!("--service-id {id:?} is not an endpoint service id: write it like vpce-svc-0123456789abcdef0")));
                 }
             }
-            let region = global
-                .aws
-                .region
-                .clone()
-                .or_else(|| spec.as_ref().and_then(|s| s.region.clone()))
+            let region = spec
+                .as_ref()
+                .and_then(|s| s.region.clone())
+                .or_else(|| global.aws.region.clone())
                 .unwrap_or_else(|| "*".into());
             let scope = Scope {
                 stack: name.clone(),
                 region,
                 account: args.account.clone().unwrap_or_else(|| "*".into()),
                 service_id: args.service_id.clone(),
+                registry_region: spec.as_ref().and_then(|s| s.registry_region.clone()),
             };
             let dns = args
                 .private_dns_name
@@ -317,6 +426,7 @@ pub async fn run(command: StackCommand, global: &GlobalArgs) -> Result<(), CliEr
                     &scope.account,
                     scope.service_id.as_deref().unwrap_or("vpce-svc-*"),
                 ),
+                gateway_role_policy: policy::gateway_role_policy(&scope),
             };
             emit(global.output, &report)?;
         }

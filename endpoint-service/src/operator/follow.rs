@@ -343,6 +343,7 @@ mod tests {
         let mut config = ApproverConfig {
             service_id: "vpce-svc-1".into(),
             table: "ops-tenants".into(),
+            table_region: None,
             non_allowlisted: NonAllowlistedPolicy::Reject,
             revoke: false,
             dry_run: false,

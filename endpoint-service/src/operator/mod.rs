@@ -147,7 +147,29 @@ pub async fn sweep(
     let function = ApproverFunction::load(lambda, target).await?;
     let mut config = function.config()?;
     config.dry_run |= dry_run;
-    let registry = Registry::new(dynamodb.clone(), config.table.clone());
+    let registry = Registry::new(
+        registry_client(dynamodb, config.table_region.as_deref()),
+        config.table.clone(),
+    );
     let scope = Scope::for_trigger(&Trigger::Manual, &config);
     Ok(reconcile(ec2, &registry, &config, Trigger::Manual, None, scope).await?)
+}
+
+/// The DynamoDB client for the registry the approver reads: `dynamodb`
+/// itself, or the same client in `table_region` when the function reads its
+/// home region's registry (a stack in several regions).
+pub fn registry_client(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table_region: Option<&str>,
+) -> aws_sdk_dynamodb::Client {
+    match table_region {
+        Some(region) => aws_sdk_dynamodb::Client::from_conf(
+            dynamodb
+                .config()
+                .to_builder()
+                .region(aws_sdk_dynamodb::config::Region::new(region.to_string()))
+                .build(),
+        ),
+        None => dynamodb.clone(),
+    }
 }

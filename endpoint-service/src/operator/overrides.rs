@@ -401,6 +401,7 @@ mod tests {
         ApproverConfig {
             service_id: "vpce-svc-1".into(),
             table: "ops-tenants".into(),
+            table_region: None,
             non_allowlisted: NonAllowlistedPolicy::Reject,
             revoke: false,
             dry_run: false,

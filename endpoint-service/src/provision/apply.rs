@@ -238,6 +238,8 @@ async fn apply_step(
                     healthy_threshold: i32::from(health_check.healthy_threshold),
                     unhealthy_threshold: i32::from(health_check.unhealthy_threshold),
                 },
+                // A new target group has the attribute off (AWS's default).
+                proxy_protocol_v2: false,
                 targets: Vec::new(),
             });
         }
@@ -247,6 +249,15 @@ async fn apply_step(
                 "the target group",
             )?;
             nlb::set_health_check(&clients.elbv2, &arn, health_check).await?;
+        }
+        Change::SetProxyProtocolV2 { port, enabled } => {
+            let tg = observed
+                .target_groups
+                .iter_mut()
+                .find(|t| t.port == *port)
+                .ok_or_else(|| unknown("the target group"))?;
+            nlb::set_proxy_protocol_v2(&clients.elbv2, &tg.arn, *enabled).await?;
+            tg.proxy_protocol_v2 = *enabled;
         }
         Change::RegisterTargets { port, targets } => {
             set_targets(clients, observed, *port, targets, &[]).await?;

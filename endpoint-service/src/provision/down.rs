@@ -313,7 +313,13 @@ pub async fn down(
         );
     }
     // The registry after the approver, its one reader.
-    if let Some(table) = &observed.tenants_table {
+    // Another region's registry (the home region's) is never this region's
+    // to delete or to report as kept.
+    let own_table = observed
+        .tenants_table
+        .as_ref()
+        .filter(|_| clients.registry_region.is_none());
+    if let Some(table) = own_table {
         if delete_tenants {
             step!(
                 format!(

@@ -48,10 +48,16 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     pub sts: aws_sdk_sts::Client,
     pub route53: aws_sdk_route53::Client,
-    /// The tenant registry's table and its items.
+    /// The tenant registry's table and its items, in the registry's region
+    /// (the home region's, for a stack in several regions).
     pub dynamodb: aws_sdk_dynamodb::Client,
-    /// The region every client works in.
+    /// The region every client works in (but DynamoDB, with
+    /// `registry_region`).
     pub region: String,
+    /// The tenant registry's region when it is another region's (the home
+    /// region's, for a stack in several regions): this region's stack reads
+    /// the registry but never creates, changes or deletes its table.
+    pub registry_region: Option<String>,
     pub calls: CallLog,
 }
 
@@ -59,6 +65,16 @@ impl Clients {
     /// Clients built from one SDK configuration. Fails only when no region
     /// is configured.
     pub fn new(config: &SdkConfig) -> Result<Clients, ProvisionError> {
+        Clients::with_registry_region(config, None)
+    }
+
+    /// [`Clients::new`], with the DynamoDB client in `registry_region` when
+    /// the registry is another region's (the home region of a stack in
+    /// several regions).
+    pub fn with_registry_region(
+        config: &SdkConfig,
+        registry_region: Option<&str>,
+    ) -> Result<Clients, ProvisionError> {
         let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
             ProvisionError::Input(
                 "no AWS region: set region in the stack file, pass --region, or set AWS_REGION"
@@ -84,8 +100,17 @@ impl Clients {
             events: client!(aws_sdk_eventbridge),
             sts: client!(aws_sdk_sts),
             route53: client!(aws_sdk_route53),
-            dynamodb: client!(aws_sdk_dynamodb),
+            dynamodb: match registry_region {
+                Some(region) => aws_sdk_dynamodb::Client::from_conf(
+                    aws_sdk_dynamodb::config::Builder::from(config)
+                        .region(aws_sdk_dynamodb::config::Region::new(region.to_string()))
+                        .interceptor(calls.interceptor())
+                        .build(),
+                ),
+                None => client!(aws_sdk_dynamodb),
+            },
             region,
+            registry_region: registry_region.map(str::to_string),
             calls,
         })
     }

@@ -83,6 +83,8 @@ pub struct TargetGroupObs {
     pub port: u16,
     pub target_type: String,
     pub health_check: HealthCheckObs,
+    /// The attribute `proxy_protocol_v2.enabled` (off unless set).
+    pub proxy_protocol_v2: bool,
     pub targets: Vec<TargetObs>,
 }
 

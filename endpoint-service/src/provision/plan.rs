@@ -20,7 +20,7 @@ use super::spec::{subnet_cidr, NetworkSpec, StackSpec};
 use super::ProvisionError;
 use crate::approval::config::{
     ENV_DRY_RUN, ENV_NON_ALLOWLISTED_POLICY, ENV_REVOKE, ENV_SERVICE_ID, ENV_TABLE,
-    LEGACY_ENV_ALLOWLIST,
+    ENV_TABLE_REGION, LEGACY_ENV_ALLOWLIST,
 };
 use crate::approval::{AccountId, Tenant};
 
@@ -125,7 +125,7 @@ pub fn with_service_id(
 /// [`desired_environment`] but the service id: what a plan knows before a
 /// run that creates the service.
 fn approver_environment(spec: &StackSpec) -> BTreeMap<String, String> {
-    BTreeMap::from([
+    let mut environment = BTreeMap::from([
         (ENV_TABLE.to_string(), spec.name.tenants_table()),
         (
             ENV_NON_ALLOWLISTED_POLICY.to_string(),
@@ -133,7 +133,11 @@ fn approver_environment(spec: &StackSpec) -> BTreeMap<String, String> {
         ),
         (ENV_REVOKE.to_string(), spec.revoke.to_string()),
         (ENV_DRY_RUN.to_string(), "false".to_string()),
-    ])
+    ]);
+    if let Some(home) = &spec.registry_region {
+        environment.insert(ENV_TABLE_REGION.to_string(), home.clone());
+    }
+    environment
 }
 
 /// The policy scope of this stack in the observed account.
@@ -143,6 +147,7 @@ pub fn scope(spec: &StackSpec, observed: &Observed) -> Scope {
         region: observed.region.clone(),
         account: observed.account.clone(),
         service_id: observed.service.as_ref().map(|s| s.id.clone()),
+        registry_region: spec.registry_region.clone(),
     }
 }
 /// Computes the plan. `package_sha256` is the base64 SHA-256 of the
@@ -190,6 +195,13 @@ fn registry(
     observed: &Observed,
     steps: &mut Vec<Step>,
 ) -> Result<(), ProvisionError> {
+    // Outside the home region the registry is the home region's: its table
+    // and tenants are the home stack's to create, so this region's plan only
+    // reads them (and the principals follow them, or the seeds until the
+    // home region's `up` has written them).
+    if spec.registry_region.is_some() {
+        return Ok(());
+    }
     match &observed.tenants_table {
         None => {
             steps.push(Step::new(
@@ -351,21 +363,32 @@ fn network(
     }
 }
 
-/// One target group per port: its health check and targets.
+/// One target group per port: its health check, PROXY protocol v2 (on
+/// exactly with a `[gateway]`) and targets. The attribute is set before the
+/// targets change: with a new gateway, no connection should reach it without
+/// the header that names its endpoint (the gateway refuses those).
 fn target_groups(
     spec: &StackSpec,
     observed: &Observed,
     steps: &mut Vec<Step>,
 ) -> Result<(), ProvisionError> {
     let vpc_new = observed.vpc.is_none();
+    let proxy_v2 = spec.proxy_protocol_v2();
+    let proxy_reason = |enabled: bool| {
+        if enabled {
+            "the gateway is the target: it reads the VPC endpoint id from the PROXY v2 header"
+        } else {
+            "no [gateway]: the app is the target and expects no PROXY header"
+        }
+    };
     for &port in &spec.ports {
         let desired = desired_targets(&spec.targets.ids, port, spec.target_port);
         match observed.target_group(port) {
             Some(tg) if !vpc_new => {
                 if !tg.target_type.eq_ignore_ascii_case(spec.targets.kind.as_str()) {
                     return Err(ProvisionError::Refused(format!(
-                        "target group {} holds {} targets but service.targets lists {} targets: a target group's type \
-                         cannot change; list {} targets, or run `down` and `up` again",
+                        "target group {} holds {} targets but the configured targets (service.targets or gateway.targets) \
+                         are {} targets: a target group's type cannot change; list {} targets, or run `down` and `up` again",
                         tg.name, tg.target_type, spec.targets.kind.as_str(), tg.target_type
                     )));
                 }
@@ -376,6 +399,15 @@ fn target_groups(
                             health_check: spec.health_check.clone(),
                         },
                         "the health check differs from health_check",
+                    ));
+                }
+                if tg.proxy_protocol_v2 != proxy_v2 {
+                    steps.push(Step::new(
+                        Change::SetProxyProtocolV2 {
+                            port,
+                            enabled: proxy_v2,
+                        },
+                        proxy_reason(proxy_v2),
                     ));
                 }
                 let observed_targets: BTreeSet<(String, u16)> =
@@ -424,6 +456,16 @@ fn target_groups(
                     },
                     "TCP, with the configured health check",
                 ));
+                // AWS creates target groups with the attribute off.
+                if proxy_v2 {
+                    steps.push(Step::new(
+                        Change::SetProxyProtocolV2 {
+                            port,
+                            enabled: true,
+                        },
+                        proxy_reason(true),
+                    ));
+                }
                 steps.push(Step::new(
                     Change::RegisterTargets {
                         port,

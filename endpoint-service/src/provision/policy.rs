@@ -41,6 +41,9 @@ pub struct Scope {
     pub region: String,
     pub account: String,
     pub service_id: Option<String>,
+    /// The tenant registry's region when it is not `region` (a stack in
+    /// several regions keeps one registry, in its home region).
+    pub registry_region: Option<String>,
 }
 
 impl Scope {
@@ -96,12 +99,13 @@ impl Scope {
         )
     }
     /// The tenant registry's table,
-    /// `arn:PARTITION:dynamodb:REGION:ACCOUNT:table/STACK-tenants`.
+    /// `arn:PARTITION:dynamodb:REGION:ACCOUNT:table/STACK-tenants`, in the
+    /// registry's region.
     pub fn table_arn(&self) -> String {
         format!(
             "arn:{}:dynamodb:{}:{}:table/{}",
             self.partition(),
-            self.region,
+            self.registry_region.as_deref().unwrap_or(&self.region),
             self.account,
             self.stack.tenants_table()
         )
@@ -335,6 +339,37 @@ pub fn boundary_admin_policy(scope: &Scope) -> Value {
     })
 }
 
+/// The gateway's role (`gateway/`, the NLB's target, on the vendor's
+/// hosts): read-only. It lists the connections of the service to learn each
+/// VPC endpoint's owner, and reads that owner's tenant from the stack's
+/// registry; it never accepts, rejects, tags or writes anything.
+///
+/// SAR (EC2): `DescribeVpcEndpointConnections` is a List action with no
+/// resource type (its one condition key is `ec2:Region`, which names no
+/// service), so it is granted on `*` (the approver's `ListConnections` is
+/// the same statement): IAM cannot limit the listing to one service, only
+/// the gateway's `service-id` filter does. SAR (DynamoDB): `GetItem` and `BatchGetItem` authorize `table*`,
+/// so they are granted on this stack's registry table only.
+pub fn gateway_role_policy(scope: &Scope) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ListConnections",
+                "Effect": "Allow",
+                "Action": "ec2:DescribeVpcEndpointConnections",
+                "Resource": "*"
+            },
+            {
+                "Sid": "ReadTheTenantsOfThisStack",
+                "Effect": "Allow",
+                "Action": APPROVER_DYNAMODB_ACTIONS,
+                "Resource": scope.table_arn()
+            }
+        ]
+    })
+}
+
 /// Read-only calls the commands make; none of them supports resource-level
 /// scoping (SAR: no resource type for these actions).
 pub const OPERATOR_READ_ACTIONS: &[&str] = &[
@@ -390,6 +425,8 @@ pub const OPERATOR_ELB_ACTIONS: &[&str] = &[
     "elasticloadbalancing:ModifyLoadBalancerAttributes",
     "elasticloadbalancing:SetSubnets",
     "elasticloadbalancing:ModifyTargetGroup",
+    // PROXY protocol v2 on the target groups, with a `[gateway]`.
+    "elasticloadbalancing:ModifyTargetGroupAttributes",
     "elasticloadbalancing:ModifyListener",
     "elasticloadbalancing:RegisterTargets",
     "elasticloadbalancing:DeregisterTargets",
@@ -801,6 +838,7 @@ mod tests {
 
     fn scope() -> Scope {
         Scope {
+            registry_region: None,
             stack: StackName::parse("acme").unwrap(),
             region: "us-east-1".into(),
             account: "111111111111".into(),

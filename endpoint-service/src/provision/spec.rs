@@ -29,8 +29,21 @@ pub const DEFAULT_SWEEP_SCHEDULE: &str = "rate(15 minutes)";
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StackSpec {
     pub name: StackName,
-    /// From the file; `--region` and the environment win when absent.
+    /// From the file; `--region` and the environment win when absent. In a
+    /// spec of [`StackSpec::per_region`], the one region it acts on.
     pub region: Option<String>,
+    /// `regions = [...]`: every region the stack is built in, the home
+    /// region first (empty: the one region above). The home region holds
+    /// the tenant registry and the `supported_regions`.
+    pub regions: Vec<String>,
+    /// `--region` picked [`StackSpec::region`] out of `regions` (or this is
+    /// already one region's spec): act on it alone.
+    #[serde(skip)]
+    pub region_chosen: bool,
+    /// Where the tenant registry lives when it is not this region's own:
+    /// the home region, in a spec of [`StackSpec::per_region`] for another
+    /// region (`None`: this region's stack owns the registry).
+    pub registry_region: Option<String>,
     /// Other regions whose consumers may connect to the service (AWS's
     /// cross-region PrivateLink, the service's `SupportedRegions`); the
     /// home region is implied and never listed.
@@ -42,8 +55,15 @@ pub struct StackSpec {
     pub ports: Vec<u16>,
     /// The port on the targets, when it differs from the listener port.
     pub target_port: Option<u16>,
+    /// What the target groups forward to: `service.targets`, or with a
+    /// `[gateway]` the gateway's hosts.
     pub targets: TargetsSpec,
     pub health_check: HealthCheckSpec,
+    /// `[gateway]`: the target groups target the kit's gateway (`targets`,
+    /// `target_port` and `health_check` above are then the gateway's) with
+    /// PROXY protocol v2 on, so the gateway learns each connection's VPC
+    /// endpoint. `None`: the app is the target and gets no PROXY header.
+    pub gateway: Option<GatewaySpec>,
     /// Seeds the tenant registry: `up` creates each account that is not a
     /// tenant yet as an active tenant, and never changes an existing one.
     pub allowlist: Allowlist,
@@ -91,6 +111,27 @@ impl TargetKind {
             TargetKind::Ip => "ip",
             TargetKind::Instance => "instance",
         }
+    }
+}
+
+/// The gateway in front of the app (`gateway/`, the NLB's target): where
+/// it listens. Its hosts are [`StackSpec::targets`]; the app is the
+/// gateway's `--upstream`, never a target of the load balancer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GatewaySpec {
+    /// The gateway's `--listen` port: the port on every target.
+    pub port: u16,
+    /// The gateway's `--health-listen` port: the target groups check
+    /// `GET /` there over HTTP (`200` while serving, `503` while draining).
+    /// `None`: a TCP check on `port`.
+    pub health_port: Option<u16>,
+}
+
+impl StackSpec {
+    /// The target groups' `proxy_protocol_v2.enabled`: on exactly when a
+    /// gateway is the target (the app itself would not expect the header).
+    pub fn proxy_protocol_v2(&self) -> bool {
+        self.gateway.is_some()
     }
 }
 
@@ -301,10 +342,12 @@ pub struct Overrides {
 struct RawConfig {
     name: Spanned<String>,
     region: Option<Spanned<String>>,
+    regions: Option<Spanned<Vec<String>>>,
     supported_regions: Option<Spanned<Vec<String>>>,
     network: RawNetwork,
     service: RawService,
     health_check: Option<RawHealthCheck>,
+    gateway: Option<RawGateway>,
     access: RawAccess,
     approver: RawApprover,
     #[serde(default)]
@@ -326,7 +369,8 @@ struct RawNetwork {
 struct RawService {
     ports: Spanned<Vec<i64>>,
     target_port: Option<Spanned<i64>>,
-    targets: Spanned<Vec<String>>,
+    /// Absent with a `[gateway]`: its hosts are the targets then.
+    targets: Option<Spanned<Vec<String>>>,
     private_dns_name: Option<Spanned<String>>,
 }
 
@@ -339,6 +383,14 @@ struct RawHealthCheck {
     interval_seconds: Option<Spanned<i64>>,
     healthy_threshold: Option<Spanned<i64>>,
     unhealthy_threshold: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGateway {
+    targets: Spanned<Vec<String>>,
+    port: Spanned<i64>,
+    health_port: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -394,6 +446,43 @@ impl Problems<'_> {
 }
 
 impl StackSpec {
+    /// True when the file names several regions (`regions = [...]`).
+    pub fn is_multi_region(&self) -> bool {
+        self.regions.len() > 1
+    }
+
+    /// One spec per region the command acts on, the home region first:
+    /// every region of `regions`, or the one of `--region` when given
+    /// (checked at load to be one of them). A single-region file gives
+    /// itself. Outside the home region the stack reads the home region's
+    /// registry, leaves `supported_regions` to the home service, and its IAM
+    /// names carry the region ([`StackName::in_region`]).
+    pub fn per_region(&self) -> Vec<StackSpec> {
+        let Some(home) = self.regions.first() else {
+            return vec![self.clone()];
+        };
+        let chosen: Vec<&String> = match &self.region {
+            Some(one) if self.regions.len() > 1 && self.region_chosen => {
+                self.regions.iter().filter(|r| *r == one).collect()
+            }
+            _ => self.regions.iter().collect(),
+        };
+        chosen
+            .into_iter()
+            .map(|region| {
+                let mut spec = self.clone();
+                spec.region = Some(region.clone());
+                spec.region_chosen = true;
+                if region != home {
+                    spec.name = self.name.in_region(region);
+                    spec.registry_region = Some(home.clone());
+                    spec.supported_regions = BTreeSet::new();
+                }
+                spec
+            })
+            .collect()
+    }
+
     /// Reads and validates the configuration file at `path`.
     pub fn load(path: &Path, overrides: &Overrides) -> Result<StackSpec, SpecError> {
         let source = std::fs::read_to_string(path).map_err(|e| SpecError {

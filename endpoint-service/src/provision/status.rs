@@ -61,6 +61,8 @@ pub struct TargetStatus {
     pub listener_port: u16,
     pub target: String,
     pub target_port: u16,
+    /// The target group sends a PROXY protocol v2 header (a `[gateway]`).
+    pub proxy_protocol_v2: bool,
     pub health: String,
     pub reason: Option<String>,
 }
@@ -292,6 +294,7 @@ pub fn report(
                 listener_port: tg.port,
                 target: t.id.clone(),
                 target_port: t.port,
+                proxy_protocol_v2: tg.proxy_protocol_v2,
                 health: t.health.clone(),
                 reason: t.reason.clone(),
             })
@@ -481,16 +484,17 @@ impl fmt::Display for StatusReport {
         if !self.targets.is_empty() {
             writeln!(
                 f,
-                "  {:<6} {:<22} {:<6} {:<10} reason",
-                "port", "target", "to", "health"
+                "  {:<6} {:<22} {:<6} {:<9} {:<10} reason",
+                "port", "target", "to", "proxy v2", "health"
             )?;
             for t in &self.targets {
                 writeln!(
                     f,
-                    "  {:<6} {:<22} {:<6} {:<10} {}",
+                    "  {:<6} {:<22} {:<6} {:<9} {:<10} {}",
                     t.listener_port,
                     t.target,
                     t.target_port,
+                    if t.proxy_protocol_v2 { "on" } else { "off" },
                     t.health,
                     t.reason.as_deref().unwrap_or("")
                 )?;

@@ -11,18 +11,33 @@
   because it is currently associated with another service` (API: DeleteLoadBalancer lists
   `ResourceInUse`; the wording as AWS returns it is quoted in hashicorp/terraform #18753
   and cloud-custodian #9921). moto deleted it and left the service dangling.
+- A target group's `proxy_protocol_v2.enabled` attribute: AWS lists it, `false` by default,
+  for the target groups of network load balancers (API: TargetGroupAttribute, "The
+  following attributes are supported only by Network Load Balancers:
+  proxy_protocol_v2.enabled - Indicates whether Proxy Protocol version 2 is enabled. The
+  value is true or false. The default is false."). moto 5.2.1 stores whatever
+  ModifyTargetGroupAttributes sends but lists no default, so a new group had no such
+  attribute at all. Here TCP, TLS, UDP and TCP_UDP groups start with `false`, and a
+  value other than `true` or `false` is refused with `ValidationError` (ASSUMED wording:
+  the documented values are only `true` and `false`).
 """
 
 from typing import Any
 
 from moto.ec2.models import ec2_backends
-from moto.elbv2.exceptions import ResourceInUseError
+from moto.elbv2.exceptions import ResourceInUseError, ValidationError
 from moto.elbv2.models import ELBv2Backend
 
 TYPE_TOKENS = {"network": "net", "gateway": "gwy"}
 
 MOTO_CREATE_LOAD_BALANCER = ELBv2Backend.create_load_balancer
 MOTO_DELETE_LOAD_BALANCER = ELBv2Backend.delete_load_balancer
+MOTO_CREATE_TARGET_GROUP = ELBv2Backend.create_target_group
+MOTO_MODIFY_TARGET_GROUP_ATTRIBUTES = ELBv2Backend.modify_target_group_attributes
+
+PROXY_PROTOCOL_V2 = "proxy_protocol_v2.enabled"
+# The target group protocols of network load balancers (the attribute is theirs only).
+NETWORK_PROTOCOLS = ("TCP", "TLS", "UDP", "TCP_UDP")
 
 
 def create_load_balancer(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -57,7 +72,27 @@ def delete_load_balancer(self: Any, arn: str) -> None:
     MOTO_DELETE_LOAD_BALANCER(self, arn)
 
 
+def create_target_group(self: Any, *args: Any, **kwargs: Any) -> Any:
+    target_group = MOTO_CREATE_TARGET_GROUP(self, *args, **kwargs)
+    if (target_group.protocol or "").upper() in NETWORK_PROTOCOLS:
+        target_group.attributes.setdefault(PROXY_PROTOCOL_V2, "false")
+    return target_group
+
+
+def modify_target_group_attributes(
+    self: Any, target_group_arn: str, attributes: dict[str, Any]
+) -> None:
+    value = attributes.get(PROXY_PROTOCOL_V2)
+    if value is not None and str(value) not in ("true", "false"):
+        raise ValidationError(
+            f"'{PROXY_PROTOCOL_V2}' must be one of [true, false], not '{value}'"
+        )
+    MOTO_MODIFY_TARGET_GROUP_ATTRIBUTES(self, target_group_arn, attributes)
+
+
 def apply() -> None:
     """Patch moto in place. Idempotent."""
     ELBv2Backend.create_load_balancer = create_load_balancer
     ELBv2Backend.delete_load_balancer = delete_load_balancer
+    ELBv2Backend.create_target_group = create_target_group
+    ELBv2Backend.modify_target_group_attributes = modify_target_group_attributes

@@ -70,3 +70,29 @@ def test_load_balancer_of_an_endpoint_service_is_in_use(world):
     with pytest.raises(ClientError) as excinfo:
         elb.describe_load_balancers(LoadBalancerArns=[nlb])
     assert excinfo.value.response["Error"]["Code"] == "LoadBalancerNotFound"
+
+
+def test_proxy_protocol_v2_is_listed_off_by_default_and_takes_true_or_false(world):
+    account = world.account()
+    vpc, _ = world.network(account, ("use1-az6",))
+    elb = account.client("elbv2")
+    arn = elb.create_target_group(
+        Name=f"tg-{uuid.uuid4().hex[:8]}", Protocol="TCP", Port=443, VpcId=vpc, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+
+    def proxy_v2() -> str:
+        attributes = elb.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+        return {a["Key"]: a["Value"] for a in attributes}["proxy_protocol_v2.enabled"]
+
+    assert proxy_v2() == "false"
+    for value in ("true", "false"):
+        elb.modify_target_group_attributes(
+            TargetGroupArn=arn, Attributes=[{"Key": "proxy_protocol_v2.enabled", "Value": value}]
+        )
+        assert proxy_v2() == value
+    with pytest.raises(ClientError) as excinfo:
+        elb.modify_target_group_attributes(
+            TargetGroupArn=arn, Attributes=[{"Key": "proxy_protocol_v2.enabled", "Value": "yes"}]
+        )
+    assert excinfo.value.response["Error"]["Code"] == "ValidationError"
+    assert proxy_v2() == "false"

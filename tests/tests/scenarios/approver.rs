@@ -36,6 +36,7 @@ fn approver(provider: &Provider, policy: NonAllowlistedPolicy, revoke: bool) -> 
     ApproverConfig {
         service_id: provider.service_id.clone(),
         table: provider.table.clone(),
+        table_region: None,
         non_allowlisted: policy,
         revoke,
         dry_run: false,

@@ -8,8 +8,9 @@
 //! binary's app name, and every one of them (with what AWS authorizes on top
 //! of it) must be allowed by the policy that binary's own `iam-policy`
 //! command generates: `endpoint-service iam-policy` for `endpoint-service`
-//! (the operator's policy) and for `approver-lambda` (its role's policy),
-//! `consumer-cli iam-policy` for `consumer-cli`.
+//! (the operator's policy), for `approver-lambda` (its role's policy) and
+//! for `gateway` (the gateway role's policy), `consumer-cli iam-policy` for
+//! `consumer-cli`.
 
 use privatelink_core::aws::app;
 use privatelink_core::naming::StackName;
@@ -55,6 +56,34 @@ async fn the_whole_flow_works_and_leaves_nothing_behind() {
     );
     // The second `up` found the stack converged.
     assert_eq!(summary.rerun_changes, Some(0), "{:#?}", summary.tour);
+
+    // Behind the gateway: `[gateway]` turned PROXY protocol v2 on, and the
+    // app saw each customer as its own tenant, named as in the registry.
+    assert!(summary.proxy_protocol_v2);
+    assert_eq!(summary.tenant_names.len(), 2, "{:#?}", summary.tenant_names);
+    assert_eq!(summary.tenants_seen, summary.tenant_names);
+    assert_ne!(
+        summary.tenants_seen[&summary.customer_account],
+        summary.tenants_seen[&summary.other_account]
+    );
+    // The tenant customer claiming to be the other one: the app still saw
+    // the true tenant.
+    let (claimed, seen) = summary
+        .impersonation
+        .clone()
+        .expect("the impersonation request");
+    assert_eq!(claimed, summary.tenant_names[&summary.other_account]);
+    assert_eq!(seen, summary.tenant_names[&summary.customer_account]);
+    // Accepted by the operator but not a tenant yet: refused by the gateway.
+    let (status, body) = summary
+        .refused_before_tenant
+        .clone()
+        .expect("the request before the other customer was a tenant");
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("not_a_tenant") || body.contains("not a tenant"),
+        "{body}"
+    );
 
     // IAM action coverage of the same run.
     let log = emulator
@@ -124,7 +153,10 @@ fn coverage(summary: &Summary, log: &Value) -> anyhow::Result<Report> {
     // `boundary_admin_policy`, because the demo's vendor is also the
     // administrator who creates the boundary (first `up`) and deletes it
     // (last `down`).
-    let (approver_docs, operator_docs) = documents(&provider, |key| key.contains("approver"));
+    let (gateway_docs, provider_docs) = documents(&provider, |key| key.contains("gateway"));
+    let (approver_docs, operator_docs): (Docs, Docs) = provider_docs
+        .into_iter()
+        .partition(|(key, _)| key.contains("approver"));
     // The approver role's permissions boundary, if the stack sets one:
     // allowed = allowed by the inline policy and by the boundary.
     let (boundary_docs, approver_docs): (Docs, Docs) = approver_docs
@@ -191,6 +223,15 @@ fn coverage(summary: &Summary, log: &Value) -> anyhow::Result<Report> {
                 &summary.vendor_account,
                 &function,
             ),
+        },
+        // The gateway of the stack's `[gateway]`, run by the demo as the
+        // vendor: its role's policy.
+        Subject {
+            app: "gateway",
+            policy_source: source("endpoint-service", &gateway_docs),
+            policy: policy(&gateway_docs)?,
+            boundary: None,
+            extra: Vec::new(),
         },
         Subject {
             app: app::CONSUMER_CLI,

@@ -23,4 +23,5 @@ mod lambda_runtime;
 mod lifecycle;
 mod operator;
 mod provider;
+mod regions;
 mod registry;

@@ -1462,3 +1462,180 @@ async fn supported_regions_are_added_changed_and_removed_and_a_converged_up_only
     run_json(&account, &["down", "-c", config]).await?.expect(0);
     Ok(())
 }
+
+/// The stack's target group of `port`: its `proxy_protocol_v2.enabled`
+/// attribute, its (target, port) pairs and its health check
+/// (protocol, port, path), read with plain SDK calls.
+async fn target_group_of(
+    account: &Account,
+    stack: &str,
+    port: u16,
+) -> Result<(String, BTreeSet<(String, i32)>, (String, String, String))> {
+    let elb = account.elbv2();
+    let groups = elb
+        .describe_target_groups()
+        .names(format!("{stack}-tg-{port}"))
+        .send()
+        .await?;
+    let group = groups
+        .target_groups()
+        .first()
+        .context("the stack's target group")?;
+    let arn = group.target_group_arn().context("target group ARN")?;
+    let attributes = elb
+        .describe_target_group_attributes()
+        .target_group_arn(arn)
+        .send()
+        .await?;
+    let proxy = attributes
+        .attributes()
+        .iter()
+        .find(|a| a.key() == Some("proxy_protocol_v2.enabled"))
+        .and_then(|a| a.value())
+        .unwrap_or("absent")
+        .to_string();
+    let health = elb
+        .describe_target_health()
+        .target_group_arn(arn)
+        .send()
+        .await?;
+    let targets = health
+        .target_health_descriptions()
+        .iter()
+        .filter_map(|d| d.target())
+        .map(|t| {
+            (
+                t.id().unwrap_or_default().to_string(),
+                t.port().unwrap_or(0),
+            )
+        })
+        .collect();
+    let check = (
+        group
+            .health_check_protocol()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+        group.health_check_port().unwrap_or_default().to_string(),
+        group.health_check_path().unwrap_or_default().to_string(),
+    );
+    Ok((proxy, targets, check))
+}
+
+#[tokio::test]
+async fn a_gateway_section_turns_proxy_protocol_on_targets_the_gateway_and_off_again() -> Result<()>
+{
+    let emulator = Emulator::shared();
+    let account = Account::fresh(emulator).await?;
+    let direct = stack_toml("gw", &["111111111111"], "");
+    let behind_gateway = direct.replacen(
+        "target_port = 8443\ntargets = [\"10.40.0.10\", \"10.40.16.10\"]\n",
+        "",
+        1,
+    ) + "\n[gateway]\ntargets = [\"10.40.0.20\", \"10.40.16.20\"]\nport = 9443\nhealth_port = 9081\n";
+    assert!(!behind_gateway.contains("target_port"), "{behind_gateway}");
+    let stack = StackDir::new(&behind_gateway)?;
+    let config = stack.config().to_str().context("utf-8 path")?;
+
+    let up = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert!(
+        strings(&up["calls"]["mutating_operations"])
+            .contains(&"ModifyTargetGroupAttributes".to_string()),
+        "{up:#}"
+    );
+    let (proxy, targets, check) = target_group_of(&account, "gw", 443).await?;
+    assert_eq!(proxy, "true");
+    assert_eq!(
+        targets,
+        BTreeSet::from([
+            ("10.40.0.20".to_string(), 9443),
+            ("10.40.16.20".to_string(), 9443)
+        ])
+    );
+    assert_eq!(check, ("HTTP".into(), "9081".into(), "/".into()));
+    let status = run_json(&account, &["status", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    let rows = status["targets"].as_array().context("status targets")?;
+    assert_eq!(rows.len(), 2, "{status:#}");
+    assert!(
+        rows.iter().all(|t| t["proxy_protocol_v2"] == true),
+        "{status:#}"
+    );
+    let human = run(&account, &["status", "-c", config])?.expect(0);
+    // The targets table: a `proxy v2` column, `on` for the gateway's hosts.
+    assert!(human.stdout.contains("proxy v2"), "{}", human.stdout);
+    let row = human
+        .stdout
+        .lines()
+        .find(|l| l.contains("10.40.0.20"))
+        .with_context(|| format!("no target row in\n{}", human.stdout))?;
+    assert_eq!(
+        row.split_whitespace().take(4).collect::<Vec<_>>(),
+        ["443", "10.40.0.20", "9443", "on"],
+        "{row}"
+    );
+
+    // Converged: the attribute is read back, nothing is changed.
+    let again = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(again["calls"]["mutating"], 0, "{again:#}");
+
+    // The gateway's role policy: the connections and this stack's registry.
+    let policies = run_json(
+        &account,
+        &["iam-policy", "-c", config, "--account", &account.id],
+    )
+    .await?
+    .expect(0)
+    .json()?;
+    let gateway_policy = &policies["gateway_role_policy"]["Statement"];
+    assert_eq!(
+        gateway_policy[0]["Action"], "ec2:DescribeVpcEndpointConnections",
+        "{policies:#}"
+    );
+    assert_eq!(
+        gateway_policy[1]["Resource"],
+        format!("arn:aws:dynamodb:us-east-1:{}:table/gw-tenants", account.id)
+    );
+
+    // The gateway removed: the attribute goes back off and the app is the
+    // target again, with the default TCP check.
+    stack.rewrite(&direct)?;
+    let plan = run_json(&account, &["plan", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    let proxy_step = plan["steps"]
+        .as_array()
+        .context("plan steps")?
+        .iter()
+        .find(|s| s["resource"]["kind"] == "proxy_protocol_v2")
+        .with_context(|| format!("no proxy_protocol_v2 step in {plan:#}"))?;
+    assert_eq!(proxy_step["resource"]["enabled"], false);
+    run_json(&account, &["up", "-c", config]).await?.expect(0);
+    let (proxy, targets, check) = target_group_of(&account, "gw", 443).await?;
+    assert_eq!(proxy, "false");
+    assert_eq!(
+        targets,
+        BTreeSet::from([
+            ("10.40.0.10".to_string(), 8443),
+            ("10.40.16.10".to_string(), 8443)
+        ])
+    );
+    assert_eq!(check.0, "TCP");
+    let again = run_json(&account, &["up", "-c", config])
+        .await?
+        .expect(0)
+        .json()?;
+    assert_eq!(again["calls"]["mutating"], 0, "{again:#}");
+    run_json(&account, &["down", "-c", config, "--delete-tenants"])
+        .await?
+        .expect(0);
+    Ok(())
+}

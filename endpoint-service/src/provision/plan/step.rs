@@ -72,6 +72,11 @@ pub enum Change {
         port: u16,
         health_check: HealthCheckSpec,
     },
+    /// The target group attribute `proxy_protocol_v2.enabled` of a port:
+    /// on with a `[gateway]` (the NLB then prepends a PROXY v2 header with
+    /// the VPC endpoint's id to every connection), off without one.
+    #[serde(rename = "proxy_protocol_v2")]
+    SetProxyProtocolV2 { port: u16, enabled: bool },
     /// The targets of a target group created by this run.
     #[serde(rename = "targets")]
     RegisterTargets {
@@ -206,6 +211,7 @@ impl Change {
             EnablePitr
             | SetTenantsTableTags
             | SetHealthCheck { .. }
+            | SetProxyProtocolV2 { .. }
             | UpdateTargets { .. }
             | SetLoadBalancerSubnets
             | EnableCrossZone
@@ -247,6 +253,7 @@ impl fmt::Display for Change {
                 write!(f, "target group for port {port}")
             }
             SetHealthCheck { port, .. } => write!(f, "health check of port {port}"),
+            SetProxyProtocolV2 { port, .. } => write!(f, "PROXY protocol v2 of port {port}"),
             RegisterTargets { port, .. } | UpdateTargets { port, .. } => {
                 write!(f, "targets of port {port}")
             }

@@ -128,6 +128,7 @@ fn converged(spec: &StackSpec) -> Observed {
                 healthy_threshold: 3,
                 unhealthy_threshold: 3,
             },
+            proxy_protocol_v2: spec.proxy_protocol_v2(),
             targets: spec
                 .targets
                 .ids
@@ -1337,4 +1338,230 @@ fn listing_the_home_region_as_supported_is_refused() {
     spec.supported_regions = regions(&["us-east-1"]);
     let error = plan(&spec, &converged(&spec), SHA).unwrap_err();
     assert!(error.to_string().contains("us-east-1"), "{error}");
+}
+
+/// A stack whose target groups target the gateway (`[gateway]`).
+fn gateway_spec(gateway: &str) -> StackSpec {
+    let text = format!(
+        r#"
+name = "acme"
+[network]
+vpc_cidr = "10.40.0.0/16"
+[service]
+ports = [443]
+[gateway]
+{gateway}
+[access]
+allowlist = ["111111111111"]
+[approver]
+package = "bootstrap.zip"
+"#
+    );
+    StackSpec::parse(Path::new("s.toml"), &text, &Overrides::default()).expect("valid spec")
+}
+
+/// [`converged`] with the target groups' health check as `spec` asks.
+fn converged_checks(spec: &StackSpec) -> Observed {
+    let mut observed = converged(spec);
+    for tg in &mut observed.target_groups {
+        let hc = &spec.health_check;
+        tg.health_check.protocol = hc.protocol.as_str().to_string();
+        tg.health_check.port = hc
+            .port
+            .map_or_else(|| "traffic-port".to_string(), |p| p.to_string());
+        tg.health_check.path = hc.path.clone();
+    }
+    observed
+}
+
+fn proxy_steps(plan: &Plan) -> Vec<&Change> {
+    plan.steps
+        .iter()
+        .map(|s| &s.change)
+        .filter(|c| matches!(c, Change::SetProxyProtocolV2 { .. }))
+        .collect()
+}
+
+#[test]
+fn a_gateway_is_the_target_with_proxy_protocol_v2_on_before_its_targets() {
+    let gw =
+        gateway_spec("targets = [\"10.40.1.10\", \"10.40.2.10\"]\nport = 8443\nhealth_port = 8081");
+    let p = plan(&gw, &empty(), SHA).unwrap();
+    let changes: Vec<&Change> = p.steps.iter().map(|s| &s.change).collect();
+    let create = changes
+        .iter()
+        .position(|c| matches!(c, Change::CreateTargetGroup { .. }))
+        .expect("a target group");
+    match changes[create] {
+        Change::CreateTargetGroup { health_check, .. } => {
+            assert_eq!(health_check.protocol.as_str(), "HTTP");
+            assert_eq!(health_check.port, Some(8081));
+            assert_eq!(health_check.path.as_deref(), Some("/"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Right after the group, before any target can receive a connection.
+    assert_eq!(
+        changes[create + 1],
+        &Change::SetProxyProtocolV2 {
+            port: 443,
+            enabled: true
+        }
+    );
+    assert_eq!(
+        changes[create + 2],
+        &Change::RegisterTargets {
+            port: 443,
+            targets: vec![("10.40.1.10".into(), 8443), ("10.40.2.10".into(), 8443)]
+        }
+    );
+    assert_eq!(
+        p.steps[create + 1].to_string(),
+        "update PROXY protocol v2 of port 443 (the gateway is the target: it reads the VPC \
+         endpoint id from the PROXY v2 header)"
+    );
+    let json = serde_json::to_value(&p.steps[create + 1]).unwrap();
+    assert_eq!(
+        json["resource"],
+        json!({"kind": "proxy_protocol_v2", "port": 443, "enabled": true})
+    );
+
+    // Without a gateway nothing turns the attribute on.
+    assert!(proxy_steps(&plan(&spec(""), &empty(), SHA).unwrap()).is_empty());
+}
+
+#[test]
+fn a_converged_gateway_stack_plans_nothing() {
+    for gateway in [
+        "targets = [\"10.40.1.10\"]\nport = 8443\nhealth_port = 8081",
+        "targets = [\"10.40.1.10\"]\nport = 8443",
+    ] {
+        let gw = gateway_spec(gateway);
+        let observed = converged_checks(&gw);
+        assert!(observed.target_groups.iter().all(|t| t.proxy_protocol_v2));
+        let p = plan(&gw, &observed, SHA).unwrap();
+        assert!(p.is_empty(), "{gateway}: {p}");
+    }
+}
+
+#[test]
+fn adding_and_removing_the_gateway_switches_targets_health_check_and_proxy_protocol() {
+    let direct = spec("");
+    let gateway =
+        gateway_spec("targets = [\"10.40.1.10\", \"10.40.1.11\"]\nport = 9443\nhealth_port = 9081");
+
+    // A direct stack gets a gateway: the attribute is turned on before the
+    // gateway's hosts replace the app.
+    let p = plan(&gateway, &converged_checks(&direct), SHA).unwrap();
+    let changes: Vec<&Change> = p.steps.iter().map(|s| &s.change).collect();
+    let on = changes
+        .iter()
+        .position(|c| {
+            **c == Change::SetProxyProtocolV2 {
+                port: 443,
+                enabled: true,
+            }
+        })
+        .unwrap_or_else(|| panic!("{p}"));
+    let targets = changes
+        .iter()
+        .position(|c| matches!(c, Change::UpdateTargets { .. }))
+        .unwrap_or_else(|| panic!("{p}"));
+    assert!(on < targets, "{p}");
+    assert_eq!(
+        changes[targets],
+        &Change::UpdateTargets {
+            port: 443,
+            register: vec![("10.40.1.10".into(), 9443), ("10.40.1.11".into(), 9443)],
+            deregister: vec![("10.40.0.10".into(), 8443)],
+        }
+    );
+    assert!(
+        changes.iter().any(|c| matches!(c,
+            Change::SetHealthCheck { port: 443, health_check }
+                if health_check.port == Some(9081) && health_check.protocol.as_str() == "HTTP")),
+        "{p}"
+    );
+
+    // The gateway is removed: the attribute goes back off, the app is the
+    // target again with the default TCP check.
+    let p = plan(&direct, &converged_checks(&gateway), SHA).unwrap();
+    assert_eq!(
+        proxy_steps(&p),
+        [&Change::SetProxyProtocolV2 {
+            port: 443,
+            enabled: false
+        }]
+    );
+    assert!(
+        p.steps.iter().any(|s| s.change
+            == Change::UpdateTargets {
+                port: 443,
+                register: vec![("10.40.0.10".into(), 8443)],
+                deregister: vec![("10.40.1.10".into(), 9443), ("10.40.1.11".into(), 9443)],
+            }),
+        "{p}"
+    );
+    assert!(
+        p.steps.iter().any(|s| matches!(&s.change,
+            Change::SetHealthCheck { health_check, .. } if *health_check == HealthCheckSpec::default())),
+        "{p}"
+    );
+}
+
+#[test]
+fn outside_the_home_region_the_registry_is_read_never_built() {
+    let mut other = spec("");
+    other.registry_region = Some("us-east-1".into());
+    other.name = other.name.in_region("eu-west-1");
+    let mut observed = empty();
+    observed.region = "eu-west-1".into();
+
+    // From empty, before the home region's `up` has made the table: no
+    // registry step, and the principals are the seeds.
+    let p = plan(&other, &observed, SHA).unwrap();
+    let planned: Vec<String> = kinds(&p).into_iter().map(|(_, k)| k).collect();
+    assert!(
+        !planned.iter().any(|k| k.starts_with("tenants")),
+        "the home region's table is not this region's to make: {planned:?}"
+    );
+    assert!(planned.contains(&"function".to_string()), "{planned:?}");
+    assert_eq!(
+        desired_principals(&other, &observed),
+        BTreeSet::from(["arn:aws:iam::111111111111:root".to_string()])
+    );
+    let environment = desired_environment(&other, "vpce-svc-1");
+    assert_eq!(
+        environment.get(crate::approval::config::ENV_TABLE_REGION),
+        Some(&"us-east-1".to_string())
+    );
+    assert_eq!(
+        environment.get(crate::approval::config::ENV_TABLE),
+        Some(&"acme-tenants".to_string())
+    );
+    // The home region's spec names no table region.
+    assert!(!desired_environment(&spec(""), "vpce-svc-1")
+        .contains_key(crate::approval::config::ENV_TABLE_REGION));
+
+    // With the home table's tenants read (a tenant added there, none of
+    // the seeds yet), still no registry step; the principals follow them.
+    observed.tenants_table = Some(TenantsTableObs {
+        name: "acme-tenants".into(),
+        arn: "arn:aws:dynamodb:us-east-1:999999999999:table/acme-tenants".into(),
+        status: "ACTIVE".into(),
+        pitr: false,
+        tags: BTreeMap::new(),
+    });
+    observed.tenants.push(tenant("444444444444"));
+    let p = plan(&other, &observed, SHA).unwrap();
+    assert!(
+        !kinds(&p).iter().any(|(_, k)| k.starts_with("tenants")),
+        "PITR and tags of the home table are the home stack's: {p}"
+    );
+    assert!(desired_principals(&other, &observed).contains("arn:aws:iam::444444444444:root"));
+    // Its policies name the home region's table.
+    assert_eq!(
+        scope(&other, &observed).table_arn(),
+        "arn:aws:dynamodb:us-east-1:999999999999:table/acme-tenants"
+    );
 }

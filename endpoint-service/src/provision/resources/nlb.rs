@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
-    ProtocolEnum, Tag, TargetDescription, TargetTypeEnum,
+    ProtocolEnum, Tag, TargetDescription, TargetGroupAttribute, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 
@@ -22,6 +22,12 @@ use privatelink_core::cli::progress::Progress;
 /// The load balancer attribute for cross-zone load balancing (off by
 /// default on NLBs; on here so every AZ's endpoint reaches every target).
 pub const CROSS_ZONE: &str = "load_balancing.cross_zone.enabled";
+
+/// The target group attribute that makes the NLB prepend a PROXY protocol
+/// v2 header, with the VPC endpoint id TLV for PrivateLink traffic, to every
+/// connection (and health check) it sends to the targets (ELB guide, "Edit
+/// target group attributes", proxy protocol). Off by default.
+pub const PROXY_PROTOCOL_V2: &str = "proxy_protocol_v2.enabled";
 
 fn elb_tags(tags: &StackTags) -> Vec<Tag> {
     tags.pairs()
@@ -181,6 +187,16 @@ pub async fn find_all(
             .send()
             .await
             .map_err(aws_err("DescribeTargetHealth", name.clone()))?;
+        let attributes = elb
+            .describe_target_group_attributes()
+            .target_group_arn(&arn)
+            .send()
+            .await
+            .map_err(aws_err("DescribeTargetGroupAttributes", name.clone()))?;
+        let proxy_protocol_v2 = attributes
+            .attributes()
+            .iter()
+            .any(|a| a.key() == Some(PROXY_PROTOCOL_V2) && a.value() == Some("true"));
         let targets = health
             .target_health_descriptions()
             .iter()
@@ -221,6 +237,7 @@ pub async fn find_all(
                 healthy_threshold: tg.healthy_threshold_count().unwrap_or_default(),
                 unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or_default(),
             },
+            proxy_protocol_v2,
             targets,
             arn,
             name,
@@ -341,6 +358,26 @@ pub async fn set_health_check(
         .await
         .map(drop)
         .map_err(aws_err("ModifyTargetGroup", arn.to_string()))
+}
+
+/// Turns PROXY protocol v2 on or off for a target group's new connections.
+pub async fn set_proxy_protocol_v2(
+    elb: &Client,
+    arn: &str,
+    enabled: bool,
+) -> Result<(), ProvisionError> {
+    elb.modify_target_group_attributes()
+        .target_group_arn(arn)
+        .attributes(
+            TargetGroupAttribute::builder()
+                .key(PROXY_PROTOCOL_V2)
+                .value(enabled.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .map(drop)
+        .map_err(aws_err("ModifyTargetGroupAttributes", arn.to_string()))
 }
 
 fn descriptions(targets: &[(String, u16)]) -> Vec<TargetDescription> {

@@ -50,6 +50,101 @@ team = "platform"
         }
     }
 
+    /// GOOD in three regions, with one more region served cross-region.
+    fn three_regions(region: Option<&str>) -> Result<StackSpec, SpecError> {
+        let text = GOOD.replacen(
+            "region = \"us-east-1\"",
+            "regions = [\"us-east-1\", \"eu-west-1\", \"ap-south-1\"]\n\
+             supported_regions = [\"us-west-2\"]",
+            1,
+        );
+        let overrides = Overrides {
+            region: region.map(str::to_string),
+            ..Overrides::default()
+        };
+        StackSpec::parse(Path::new("stack.toml"), &text, &overrides)
+    }
+
+    #[test]
+    fn regions_give_one_spec_per_region_and_only_the_home_one_owns_the_registry() {
+        let spec = three_regions(None).expect("valid");
+        assert!(spec.is_multi_region());
+        let specs = spec.per_region();
+        let regions: Vec<_> = specs.iter().map(|s| s.region.clone().unwrap()).collect();
+        assert_eq!(regions, ["us-east-1", "eu-west-1", "ap-south-1"]);
+        let home = &specs[0];
+        assert_eq!(home.registry_region, None);
+        assert_eq!(home.name.role(), "acme-api-approver");
+        assert!(home.supported_regions.contains("us-west-2"));
+        for other in &specs[1..] {
+            assert_eq!(other.registry_region.as_deref(), Some("us-east-1"));
+            let region = other.region.as_deref().unwrap();
+            assert_eq!(other.name.role(), format!("acme-api-approver-{region}"));
+            assert_eq!(other.name.tenants_table(), "acme-api-tenants");
+            assert!(
+                other.supported_regions.is_empty(),
+                "served by the home service"
+            );
+            assert_eq!(other.allowlist, home.allowlist);
+        }
+    }
+
+    #[test]
+    fn region_picks_one_of_the_regions_and_refuses_any_other() {
+        let specs = three_regions(Some("eu-west-1"))
+            .expect("valid")
+            .per_region();
+        assert_eq!(specs.len(), 1);
+        assert_eq!(specs[0].region.as_deref(), Some("eu-west-1"));
+        assert_eq!(specs[0].registry_region.as_deref(), Some("us-east-1"));
+        let error = three_regions(Some("sa-east-1")).expect_err("not a region of the stack");
+        assert_eq!(error.problems[0].key, "--region");
+        assert!(error.problems[0]
+            .message
+            .contains("not one of the stack's regions"));
+    }
+
+    #[test]
+    fn a_one_region_file_is_its_own_only_spec() {
+        let spec = parse(GOOD).expect("valid");
+        assert!(!spec.is_multi_region());
+        assert_eq!(spec.per_region(), vec![spec.clone()]);
+    }
+
+    #[test]
+    fn several_regions_refuse_what_lives_in_one_region() {
+        let text = GOOD
+            .replacen(
+                "region = \"us-east-1\"",
+                "regions = [\"us-east-1\", \"eu-west-1\"]",
+                1,
+            )
+            .replacen(
+                "vpc_cidr = \"10.40.0.0/16\"",
+                "vpc_id = \"vpc-0123456789abcdef0\"\nsubnet_ids = [\"subnet-0123456789abcdef0\"]",
+                1,
+            )
+            .replacen(
+                "target_port = 8443\ntargets = [\"10.40.1.10\", \"10.40.2.10\"]",
+                "targets = [\"i-0123456789abcdef0\"]",
+                1,
+            );
+        let error = parse(&text).expect_err("region-bound resources");
+        let keys: Vec<_> = error.problems.iter().map(|p| p.key.as_str()).collect();
+        assert!(keys.contains(&"network.vpc_id"), "{error}");
+        assert!(keys.contains(&"service.targets"), "{error}");
+        assert!(
+            error.to_string().contains("a VPC lives in one region"),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("instance ids name instances of one region"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn the_allowlist_only_seeds_the_registry_so_it_may_be_empty_or_absent() {
         for (from, to) in [
@@ -145,6 +240,36 @@ team = "platform"
                 "region = \"us-east-1\"\nsupported_regions = [\"eu-west-1\", \"eu-west-1\"]",
                 "supported_regions",
                 "twice",
+            ),
+            (
+                "region = \"us-east-1\"",
+                "regions = [\"us-east-1\", \"eu-west-1\", \"us-east-1\"]",
+                "regions",
+                "twice",
+            ),
+            (
+                "region = \"us-east-1\"",
+                "regions = []",
+                "regions",
+                "at least one",
+            ),
+            (
+                "region = \"us-east-1\"",
+                "region = \"us-east-1\"\nregions = [\"us-east-1\", \"eu-west-1\"]",
+                "region",
+                "not both",
+            ),
+            (
+                "region = \"us-east-1\"",
+                "regions = [\"us-east-1\", \"eu-west-1\"]\nsupported_regions = [\"eu-west-1\"]",
+                "supported_regions",
+                "its own stack",
+            ),
+            (
+                "region = \"us-east-1\"",
+                "regions = [\"us-east-1\", \"eu-west-1\"]\nsupported_regions = [\"us-east-1\"]",
+                "supported_regions",
+                "own region",
             ),
             (
                 "\"10.40.1.10\", \"10.40.2.10\"",
@@ -369,5 +494,182 @@ mod examples {
             assert_eq!(spec.ports, ports, "{file}");
             assert_eq!(spec.name.as_str(), "acme-api");
         }
+    }
+}
+
+/// `[gateway]`: the gateway's hosts are the targets, on its port, checked on
+/// its health port; `[service] targets` and the health check's protocol,
+/// port and path are refused beside it, each with the line and the fix.
+mod gateway {
+    use super::super::*;
+
+    fn text(service: &str, gateway: &str, extra: &str) -> String {
+        format!(
+            r#"name = "acme-api"
+[network]
+vpc_cidr = "10.40.0.0/16"
+[service]
+ports = [443, 8443]
+{service}
+{gateway}
+[access]
+allowlist = []
+[approver]
+package = "bootstrap.zip"
+{extra}"#
+        )
+    }
+
+    fn parse(text: &str) -> Result<StackSpec, SpecError> {
+        StackSpec::parse(Path::new("stack.toml"), text, &Overrides::default())
+    }
+
+    #[test]
+    fn the_gateway_hosts_are_the_targets_on_its_port_with_proxy_protocol() {
+        let spec = parse(&text(
+            "",
+            "[gateway]\ntargets = [\"10.40.1.10\", \"10.40.2.10\"]\nport = 9443\nhealth_port = 9081",
+            "[health_check]\ninterval_seconds = 30",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(spec.proxy_protocol_v2());
+        assert_eq!(
+            spec.gateway,
+            Some(GatewaySpec {
+                port: 9443,
+                health_port: Some(9081)
+            })
+        );
+        assert_eq!(spec.targets.kind, TargetKind::Ip);
+        assert_eq!(spec.targets.ids, ["10.40.1.10", "10.40.2.10"]);
+        // Every port's target group forwards to the gateway's one port.
+        assert_eq!(spec.target_port, Some(9443));
+        assert_eq!(
+            spec.health_check,
+            HealthCheckSpec {
+                protocol: HealthProtocol::Http,
+                port: Some(9081),
+                path: Some("/".into()),
+                interval_seconds: 30,
+                ..HealthCheckSpec::default()
+            }
+        );
+
+        // Without a health port: TCP on the gateway's port; instance ids work.
+        let spec = parse(&text(
+            "",
+            "[gateway]\ntargets = [\"i-0123456789abcdef0\"]\nport = 9443",
+            "",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spec.targets.kind, TargetKind::Instance);
+        assert_eq!(spec.health_check, HealthCheckSpec::default());
+
+        // Without a gateway, nothing changes: no PROXY header for the app.
+        let spec = parse(&text("targets = [\"10.40.1.10\"]", "", "")).unwrap();
+        assert!(!spec.proxy_protocol_v2());
+        assert_eq!(spec.gateway, None);
+    }
+
+    #[test]
+    fn mistakes_name_the_line_the_key_and_the_fix() {
+        let gateway = "[gateway]\ntargets = [\"10.40.1.10\"]\nport = 9443\nhealth_port = 9081";
+        let cases: &[(String, &str, usize, &str)] = &[
+            // Two sources of targets.
+            (
+                text("targets = [\"10.40.1.10\"]", gateway, ""),
+                "service.targets",
+                6,
+                "remove service.targets",
+            ),
+            (
+                text("target_port = 8080", gateway, ""),
+                "service.target_port",
+                6,
+                "remove service.target_port",
+            ),
+            // No targets at all.
+            (
+                text("", "", ""),
+                "service.targets",
+                5,
+                "add a [gateway] section",
+            ),
+            // The health check follows the gateway.
+            (
+                text("", gateway, "[health_check]\nprotocol = \"tcp\""),
+                "health_check.protocol",
+                16,
+                "remove health_check.protocol",
+            ),
+            (
+                text("", gateway, "[health_check]\npath = \"/healthz\""),
+                "health_check.path",
+                16,
+                "remove health_check.path",
+            ),
+            (
+                text(
+                    "",
+                    "[gateway]\ntargets = [\"10.40.1.10\"]\nport = 9443\nhealth_port = 9443",
+                    "",
+                ),
+                "gateway.health_port",
+                10,
+                "port of its own",
+            ),
+            (
+                text("", "[gateway]\ntargets = [\"10.40.1.10\"]\nport = 0", ""),
+                "gateway.port",
+                9,
+                "1 to 65535",
+            ),
+            (
+                text("", "[gateway]\ntargets = [\"10.99.1.10\"]\nport = 9443", ""),
+                "gateway.targets",
+                8,
+                "outside network.vpc_cidr",
+            ),
+            (
+                text("", "[gateway]\ntargets = []\nport = 9443", ""),
+                "gateway.targets",
+                8,
+                "at least one target",
+            ),
+        ];
+        for (text, key, line, fix) in cases {
+            let error = parse(text).expect_err(text);
+            let problem = error
+                .problems
+                .iter()
+                .find(|p| p.key == *key && p.message.contains(fix))
+                .unwrap_or_else(|| panic!("{key} ({fix}) not reported for\n{text}\n{error}"));
+            assert_eq!(problem.line, Some(*line), "{text}\n{error}");
+        }
+    }
+
+    #[test]
+    fn the_gateway_example_parses() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gateway.toml");
+        let spec = StackSpec::load(&file, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            spec.gateway,
+            Some(GatewaySpec {
+                port: 8443,
+                health_port: Some(8081)
+            })
+        );
+        assert_eq!(spec.targets.ids, ["10.40.0.20", "10.40.16.20"]);
+    }
+
+    #[test]
+    fn an_unknown_gateway_key_is_an_error() {
+        let error = parse(&text(
+            "",
+            "[gateway]\ntargets = [\"10.40.1.10\"]\nport = 9443\nhealth_path = \"/\"",
+            "",
+        ))
+        .expect_err("unknown key");
+        assert!(error.to_string().contains("health_path"), "{error}");
     }
 }

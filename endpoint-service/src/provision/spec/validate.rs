@@ -88,8 +88,25 @@ pub(super) fn validate(
     }
     .ok();
 
+    let regions = validate_regions(p, &raw);
+    let region_chosen = overrides.region.is_some();
     let region = match (&overrides.region, &raw.region) {
-        (Some(region), _) => Some(region.clone()),
+        (Some(region), _) => {
+            if let (Some(listed), false) = (&raw.regions, regions.is_empty()) {
+                if !regions.contains(region) {
+                    p.at(
+                        listed,
+                        "--region",
+                        format!(
+                            "{region} is not one of the stack's regions ({}): pass one of them \
+                             to act on it alone, or add it to regions",
+                            regions.join(", ")
+                        ),
+                    );
+                }
+            }
+            Some(region.clone())
+        }
         (None, Some(region)) => {
             if !valid_region(region.get_ref()) {
                 p.at(
@@ -103,15 +120,63 @@ pub(super) fn validate(
             }
             Some(region.get_ref().clone())
         }
-        (None, None) => None,
+        (None, None) => regions.first().cloned(),
     };
 
+    let home = regions.first().cloned().or_else(|| region.clone());
     let supported_regions =
-        validate_supported_regions(p, raw.supported_regions.as_ref(), region.as_deref());
+        validate_supported_regions(p, raw.supported_regions.as_ref(), home.as_deref());
+    if let Some(raw_list) = &raw.supported_regions {
+        for listed in supported_regions.iter().filter(|r| regions.contains(r)) {
+            p.at(raw_list, "supported_regions", format!("{listed} has its own stack in regions: consumers there connect to it; list only regions without a stack"));
+        }
+    }
     let network = validate_network(p, &raw.network);
+    if regions.len() > 1 {
+        if let Some(vpc) = &raw.network.vpc_id {
+            p.at(vpc, "network.vpc_id", "a VPC lives in one region, and regions names several: write network.vpc_cidr instead (a VPC with that block is created in each region), or keep one region per file");
+        }
+    }
     let (ports, target_port, targets, private_dns_name) =
         validate_service(p, &raw.service, network.as_ref());
-    let health_check = validate_health(p, raw.health_check.as_ref());
+    // With a gateway, only the check's timing is the file's (see
+    // with_gateway): its protocol, port and path are refused there, not
+    // judged here as well.
+    let timing_only = match (&raw.gateway, &raw.health_check) {
+        (Some(_), Some(hc)) => Some(RawHealthCheck {
+            protocol: None,
+            port: None,
+            path: None,
+            interval_seconds: hc.interval_seconds.clone(),
+            healthy_threshold: hc.healthy_threshold.clone(),
+            unhealthy_threshold: hc.unhealthy_threshold.clone(),
+        }),
+        _ => None,
+    };
+    let health_check = validate_health(p, timing_only.as_ref().or(raw.health_check.as_ref()));
+    let (targets, target_port, health_check, gateway) = with_gateway(
+        p,
+        &raw,
+        network.as_ref(),
+        targets,
+        target_port,
+        health_check,
+    );
+    // The targets' own line and key: the service's, or the gateway's.
+    let targets_at = match (&raw.gateway, &raw.service.targets) {
+        (Some(g), _) => Some((&g.targets, "gateway.targets")),
+        (None, Some(t)) => Some((t, "service.targets")),
+        (None, None) => None,
+    };
+    if let (true, Some((at, key))) = (
+        regions.len() > 1
+            && targets
+                .as_ref()
+                .is_some_and(|t| t.kind == TargetKind::Instance),
+        targets_at,
+    ) {
+        p.at(at, key, "instance ids name instances of one region, and regions names several: target IPv4 addresses in network.vpc_cidr (the same in each region's VPC), or keep one region per file");
+    }
 
     // The allowlist only seeds the registry: empty or absent is fine.
     let allowlist = match &raw.access.allowlist {
@@ -180,6 +245,9 @@ pub(super) fn validate(
     Some(StackSpec {
         name: name?,
         region,
+        regions,
+        region_chosen,
+        registry_region: None,
         supported_regions,
         network: network?,
         allow_partial_az_coverage: raw.network.allow_partial_az_coverage
@@ -188,6 +256,7 @@ pub(super) fn validate(
         target_port,
         targets: targets?,
         health_check: health_check?,
+        gateway,
         allowlist: allowlist?,
         non_allowlisted,
         revoke: raw.access.revoke,
@@ -196,6 +265,43 @@ pub(super) fn validate(
         approver: approver?,
         tags,
     })
+}
+
+/// `regions = [...]`: region names, each once, the home region first; not
+/// together with `region`.
+fn validate_regions(p: &mut Problems, raw: &RawConfig) -> Vec<String> {
+    let Some(listed) = &raw.regions else {
+        return Vec::new();
+    };
+    if let Some(region) = &raw.region {
+        p.at(
+            region,
+            "region",
+            "give either region (one region) or regions (several, the home region first), not both",
+        );
+    }
+    if listed.get_ref().is_empty() {
+        p.at(listed, "regions", "list at least one region, the home region first, e.g. regions = [\"us-east-1\", \"eu-west-1\"]");
+    }
+    let mut regions: Vec<String> = Vec::new();
+    for region in listed.get_ref() {
+        if !valid_region(region) {
+            p.at(
+                listed,
+                "regions",
+                format!("{region:?} is not an AWS region: write it like eu-west-1"),
+            );
+        } else if regions.contains(region) {
+            p.at(
+                listed,
+                "regions",
+                format!("{region} is listed twice: remove one"),
+            );
+        } else {
+            regions.push(region.clone());
+        }
+    }
+    regions
 }
 
 /// The other regions the service accepts endpoints from: region names, each
@@ -373,10 +479,133 @@ fn validate_service(
         p.at(t, "service.target_port", "target_port needs a single service port; with several ports each target group forwards to the same port as its listener: remove target_port");
     }
 
-    let ids = raw.targets.get_ref();
+    let targets = raw
+        .targets
+        .as_ref()
+        .and_then(|t| validate_targets(p, t, "service.targets", network));
+
+    let private_dns_name = raw.private_dns_name.as_ref().and_then(|name| {
+        if valid_dns_name(name.get_ref()) {
+            Some(name.get_ref().clone())
+        } else {
+            p.at(name, "service.private_dns_name", format!("{:?} is not a lowercase DNS name: write it like api.example.com (a leading *. is allowed)", name.get_ref()));
+            None
+        }
+    });
+    (
+        ports_ok.then_some(ports),
+        target_port,
+        targets,
+        private_dns_name,
+    )
+}
+
+type TargetParts = (
+    Option<TargetsSpec>,
+    Option<u16>,
+    Option<HealthCheckSpec>,
+    Option<GatewaySpec>,
+);
+
+/// `[gateway]` and how it relates to the rest. With a gateway, the load
+/// balancer targets the gateway's hosts on its port, and the app is the
+/// gateway's `--upstream`, never a target: `service.targets` and
+/// `service.target_port` are refused (two sources of targets would leave it
+/// unclear which one gets the PROXY header), and so are the health check's
+/// protocol, port and path, which follow the gateway's health listener. The
+/// check's interval and thresholds still apply. Without a gateway,
+/// `service.targets` is required.
+fn with_gateway(
+    p: &mut Problems,
+    raw: &RawConfig,
+    network: Option<&NetworkSpec>,
+    targets: Option<TargetsSpec>,
+    target_port: Option<u16>,
+    health_check: Option<HealthCheckSpec>,
+) -> TargetParts {
+    let Some(gateway) = &raw.gateway else {
+        if raw.service.targets.is_none() {
+            p.at(&raw.service.ports, "service.targets", "list the targets: targets = [\"10.40.1.10\"] (IPv4 addresses or instance ids), or add a [gateway] section to put the kit's gateway in front of the app (see docs/provider.md)");
+        }
+        return (targets, target_port, health_check, None);
+    };
+    let why = "with [gateway] the load balancer targets the gateway (gateway.targets on gateway.port) and the app is the gateway's --upstream";
+    if let Some(t) = &raw.service.targets {
+        p.at(
+            t,
+            "service.targets",
+            format!(
+                "{why}: remove service.targets (or remove [gateway] to target the app directly)"
+            ),
+        );
+    }
+    if let Some(t) = &raw.service.target_port {
+        p.at(
+            t,
+            "service.target_port",
+            format!("{why}: remove service.target_port"),
+        );
+    }
+    if let Some(hc) = &raw.health_check {
+        let decided = "with [gateway] the health check is the gateway's: HTTP GET / on gateway.health_port, or TCP on gateway.port without it";
+        for (value, key) in [
+            (
+                hc.protocol.as_ref().map(|v| v.span()),
+                "health_check.protocol",
+            ),
+            (hc.port.as_ref().map(|v| v.span()), "health_check.port"),
+            (hc.path.as_ref().map(|v| v.span()), "health_check.path"),
+        ] {
+            if let Some(span) = value {
+                let line = Some(p.line_of(span.start));
+                p.push(
+                    line,
+                    key,
+                    format!(
+                        "{decided}: remove {key} (interval_seconds and the thresholds still apply)"
+                    ),
+                );
+            }
+        }
+    }
+    let health_port = gateway
+        .health_port
+        .as_ref()
+        .and_then(|h| port(p, h, "gateway.health_port"));
+    let port = port(p, &gateway.port, "gateway.port");
+    if let (Some(h), Some(raw_health)) = (health_port, &gateway.health_port) {
+        if Some(h) == port {
+            p.at(raw_health, "gateway.health_port", "is gateway.port too: the gateway's health listener (--health-listen) needs a port of its own; write another port, or remove health_port for a TCP check on gateway.port");
+        }
+    }
+    let targets = validate_targets(p, &gateway.targets, "gateway.targets", network);
+    let health_check = health_check.map(|h| HealthCheckSpec {
+        protocol: if health_port.is_some() {
+            HealthProtocol::Http
+        } else {
+            HealthProtocol::Tcp
+        },
+        port: health_port,
+        // The gateway's health listener answers every path.
+        path: health_port.map(|_| "/".to_string()),
+        ..h
+    });
+    let gateway = port.map(|port| GatewaySpec { port, health_port });
+    (targets, port, health_check, gateway)
+}
+
+/// IPv4 addresses (inside a created VPC's block) or instance ids, one kind:
+/// `service.targets` or `gateway.targets`.
+fn validate_targets(
+    p: &mut Problems,
+    raw: &Spanned<Vec<String>>,
+    key: &str,
+    network: Option<&NetworkSpec>,
+) -> Option<TargetsSpec> {
+    let ids = raw.get_ref();
     let mut targets = None;
     if ids.is_empty() {
-        p.at(&raw.targets, "service.targets", "list at least one target: IPv4 addresses (\"10.40.1.10\") or instance ids (\"i-0123456789abcdef0\")");
+        p.at(raw, key, "list at least one target: IPv4 addresses (\"10.40.1.10\") or instance ids (\"i-0123456789abcdef0\")");
     } else {
         let ips: Vec<Option<Ipv4Addr>> = ids.iter().map(|id| id.parse().ok()).collect();
         let all_ip = ips.iter().all(Option::is_some);
@@ -385,7 +614,7 @@ fn validate_service(
             if let Some(NetworkSpec::Create { cidr }) = network {
                 for (id, ip) in ids.iter().zip(&ips) {
                     if ip.is_some_and(|ip| !cidr.contains(ip)) {
-                        p.at(&raw.targets, "service.targets", format!("{id} is outside network.vpc_cidr {cidr}: IP targets must be addresses in the stack's VPC"));
+                        p.at(raw, key, format!("{id} is outside network.vpc_cidr {cidr}: IP targets must be addresses in the stack's VPC"));
                     }
                 }
             }
@@ -409,24 +638,10 @@ fn validate_service(
             } else {
                 format!("{bad:?} are neither IPv4 addresses nor instance ids: write \"10.40.1.10\" or \"i-0123456789abcdef0\"")
             };
-            p.at(&raw.targets, "service.targets", message);
+            p.at(raw, key, message);
         }
     }
-
-    let private_dns_name = raw.private_dns_name.as_ref().and_then(|name| {
-        if valid_dns_name(name.get_ref()) {
-            Some(name.get_ref().clone())
-        } else {
-            p.at(name, "service.private_dns_name", format!("{:?} is not a lowercase DNS name: write it like api.example.com (a leading *. is allowed)", name.get_ref()));
-            None
-        }
-    });
-    (
-        ports_ok.then_some(ports),
-        target_port,
-        targets,
-        private_dns_name,
-    )
+    targets
 }
 
 fn validate_health(p: &mut Problems, raw: Option<&RawHealthCheck>) -> Option<HealthCheckSpec> {

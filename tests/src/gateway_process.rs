@@ -1,0 +1,146 @@
+//! The real `gateway` binary as the demo runs it: HTTP mode (TLS with the
+//! demo's certificate, the app over plain HTTP upstream), as the provider,
+//! against the emulator. Started, waited for until its health check
+//! answers, stopped with SIGTERM (its graceful drain) and killed if it does
+//! not exit. Its JSON log lines go to a file, shown when it fails to start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::bins::binary;
+use crate::Account;
+
+/// What the gateway is started with.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    pub listen: SocketAddr,
+    pub health: SocketAddr,
+    /// The app, host:port, plain HTTP.
+    pub upstream: SocketAddr,
+    pub service_id: String,
+    pub registry_table: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Where its log lines go.
+    pub log: PathBuf,
+}
+
+/// A running gateway; killed when dropped (stop it with [`Gateway::stop`]).
+#[derive(Debug)]
+pub struct Gateway {
+    child: tokio::process::Child,
+    pub options: GatewayOptions,
+}
+
+/// A free port on 127.0.0.1 (bound, then released for the gateway to bind).
+pub fn free_local_addr() -> Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+impl Gateway {
+    /// Starts it as `provider` and waits (at most 20 s) for its health
+    /// check to answer `200`.
+    pub async fn start(provider: &Account, options: GatewayOptions) -> Result<Gateway> {
+        let log = std::fs::File::create(&options.log)
+            .with_context(|| format!("creating {}", options.log.display()))?;
+        let mut command = tokio::process::Command::new(binary("gateway")?);
+        provider.apply_env(command.as_std_mut());
+        command
+            .args(["--mode", "http"])
+            .args(["--listen", &options.listen.to_string()])
+            .args(["--health-listen", &options.health.to_string()])
+            .args(["--upstream", &options.upstream.to_string()])
+            .args(["--service-id", &options.service_id])
+            .args(["--registry-table", &options.registry_table])
+            .arg("--cert")
+            .arg(&options.cert)
+            .arg("--key")
+            .arg(&options.key)
+            // The demo's endpoints appear seconds apart: list again on every
+            // unknown one (the default allows one listing per 5 s), and read a
+            // tenant again after a second, so a tenant added during the demo
+            // is served at once.
+            .args(["--refresh-interval-secs", "0", "--tenant-ttl-secs", "1"])
+            .args(["--drain-secs", "2"])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true);
+        let child = command.spawn().context("starting the gateway")?;
+        let mut gateway = Gateway { child, options };
+        let started = Instant::now();
+        while health(gateway.options.health).await.as_deref() != Some("HTTP/1.1 200 OK") {
+            if let Some(status) = gateway.child.try_wait()? {
+                bail!(
+                    "the gateway exited ({status}) before its health check answered:\n{}",
+                    gateway.log_text()
+                );
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                bail!(
+                    "the gateway's health check did not answer within 20 s:\n{}",
+                    gateway.log_text()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(gateway)
+    }
+
+    /// Its log so far.
+    pub fn log_text(&self) -> String {
+        read(&self.options.log)
+    }
+
+    /// SIGTERM (stop accepting, drain), then waits for it to exit; kills it
+    /// after 10 s. Returns its log.
+    pub async fn stop(mut self) -> Result<String> {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        match tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await {
+            Ok(status) => {
+                let status = status?;
+                if !status.success() {
+                    bail!("the gateway exited with {status}:\n{}", self.log_text());
+                }
+            }
+            Err(_) => {
+                self.child.kill().await?;
+                bail!(
+                    "the gateway did not stop within 10 s of SIGTERM (killed):\n{}",
+                    self.log_text()
+                );
+            }
+        }
+        Ok(self.log_text())
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// The health check's status line, or `None` when nothing answers.
+async fn health(addr: SocketAddr) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).await.ok()?;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: health\r\nConnection: close\r\n\r\n")
+        .await
+        .ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.ok()?;
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .map(str::to_string)
+}
