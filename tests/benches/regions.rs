@@ -1,11 +1,14 @@
-//! `cargo bench -p privatelink-tests --bench regions` (release): how long
+//! `cargo test --workspace --bench regions` (or `cargo bench -p privatelink-tests --bench regions`): how long
 //! `endpoint-service up` takes from empty for a stack in three regions
 //! (`regions = [...]`, run concurrently) against the same stack in one
 //! region, in the same run against the same emulator, and the AWS calls of
 //! a converged three-region re-run. Goals (issue 15): three regions take at
 //! most 1.5× one region's time; the converged re-run makes 0 mutating calls.
 //!
-//! The real binary, built first in this bench's profile. Each round uses
+//! The real binary: the one built next to this bench (`cargo test --workspace
+//! --bench regions` runs it with the test build's binary), else built first
+//! in this bench's profile. The time of `up` is the emulator's answers and
+//! the waits between them, so both profiles give the same ratio. Each round uses
 //! fresh accounts, so every `up` starts from empty; the one-region and
 //! three-region rounds alternate, so a drift of the machine's speed falls on
 //! both.
@@ -15,7 +18,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use privatelink_tests::bins::build_binary;
+use privatelink_tests::bins::{binary, build_binary};
 use privatelink_tests::provider_cli::StackDir;
 use privatelink_tests::{Account, Emulator};
 use serde_json::Value;
@@ -55,7 +58,10 @@ fn main() -> Result<()> {
 }
 
 async fn bench() -> Result<()> {
-    let binary = build_binary("endpoint-service").context("building endpoint-service")?;
+    let binary = match binary("endpoint-service") {
+        Ok(path) => path,
+        Err(_) => build_binary("endpoint-service").context("building endpoint-service")?,
+    };
     let emulator = Emulator::shared();
     let one = StackDir::new(&config(&THREE[..1]))?;
     let three = StackDir::new(&config(&THREE))?;
