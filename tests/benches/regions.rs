@@ -5,20 +5,20 @@
 //! a converged three-region re-run. Goals (issue 15): three regions take at
 //! most 1.5× one region's time; the converged re-run makes 0 mutating calls.
 //!
-//! The real binary: the one built next to this bench (`cargo test --workspace
-//! --bench regions` runs it with the test build's binary), else built first
-//! in this bench's profile. The time of `up` is the emulator's answers and
+//! The real binary built next to this bench (`cargo test --workspace
+//! --bench regions` runs it with the test build's binary), run as the
+//! scenarios run it ([`provider_cli::run`]). The time of `up` is the emulator's answers and
 //! the waits between them, so both profiles give the same ratio. Each round uses
 //! fresh accounts, so every `up` starts from empty; the one-region and
 //! three-region rounds alternate, so a drift of the machine's speed falls on
 //! both.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use privatelink_tests::bins::{binary, build_binary};
+use privatelink_tests::bins::binary;
+use privatelink_tests::provider_cli;
 use privatelink_tests::provider_cli::StackDir;
 use privatelink_tests::{Account, Emulator};
 use serde_json::Value;
@@ -58,23 +58,20 @@ fn main() -> Result<()> {
 }
 
 async fn bench() -> Result<()> {
-    let binary = match binary("endpoint-service") {
-        Ok(path) => path,
-        Err(_) => build_binary("endpoint-service").context("building endpoint-service")?,
-    };
+    let binary = binary("endpoint-service")?;
     let emulator = Emulator::shared();
     let one = StackDir::new(&config(&THREE[..1]))?;
     let three = StackDir::new(&config(&THREE))?;
 
     // Warm-up: the emulator sets each service and region up lazily.
-    up(&binary, &Account::fresh(emulator).await?, three.config())?;
+    up(&Account::fresh(emulator).await?, three.config())?;
 
     let (mut one_times, mut three_times) = (Vec::new(), Vec::new());
     let mut last = None;
     for _ in 0..ROUNDS {
         let account = Account::fresh(emulator).await?;
         let started = Instant::now();
-        let report = up(&binary, &account, one.config())?;
+        let report = up(&account, one.config())?;
         one_times.push(started.elapsed());
         if report["changes"].as_array().is_none_or(Vec::is_empty) {
             bail!("one-region up from empty made no changes: {report:#}");
@@ -82,7 +79,7 @@ async fn bench() -> Result<()> {
 
         let account = Account::fresh(emulator).await?;
         let started = Instant::now();
-        let report = up(&binary, &account, three.config())?;
+        let report = up(&account, three.config())?;
         three_times.push(started.elapsed());
         if report["succeeded"].as_array().map(Vec::len) != Some(THREE.len()) {
             bail!("three-region up did not succeed everywhere: {report:#}");
@@ -90,7 +87,7 @@ async fn bench() -> Result<()> {
         last = Some(account);
     }
     let account = last.context("no round ran")?;
-    let rerun = up(&binary, &account, three.config())?;
+    let rerun = up(&account, three.config())?;
 
     one_times.sort();
     three_times.sort();
@@ -136,21 +133,13 @@ async fn bench() -> Result<()> {
     Ok(())
 }
 
-fn up(binary: &Path, account: &Account, config: &Path) -> Result<Value> {
-    let mut command = Command::new(binary);
-    account.apply_env(&mut command);
-    let out = command
-        .args(["up", "--output", "json", "-c"])
-        .arg(config)
-        .output()
-        .context("running endpoint-service up")?;
-    if !out.status.success() {
-        bail!(
-            "endpoint-service up failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(serde_json::from_slice(&out.stdout)?)
+/// One `up` with the workspace's own runner (the binary next to this bench),
+/// returning its JSON report.
+fn up(account: &Account, config: &Path) -> Result<Value> {
+    let config = config.to_str().context("utf-8 config path")?;
+    provider_cli::run(account, &["up", "-c", config, "--output", "json"])?
+        .expect(0)
+        .json()
 }
 
 fn ms(d: Duration) -> f64 {
