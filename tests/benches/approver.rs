@@ -1,4 +1,4 @@
-//! `cargo bench -p privatelink-tests --bench approver`: the approver Lambda
+//! `cargo bench --workspace --bench approver`: the approver Lambda
 //! (the release `bootstrap` from `cargo lambda build --release`) next to a
 //! Python 3 + boto3 floor, in the same run, against the local emulator.
 //! Printed figures, not a timed test: nothing here fails on a slow machine.

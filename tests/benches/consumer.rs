@@ -1,4 +1,4 @@
-//! `cargo bench -p privatelink-tests --bench consumer` (release) or
+//! `cargo bench --workspace --bench consumer` (release) or
 //! `cargo test -p privatelink-tests --bench consumer` (debug): how quickly
 //! `consumer-cli connect` notices that the vendor's acceptance has made the
 //! endpoint `available`, and how much time `connect` spends beyond waiting,

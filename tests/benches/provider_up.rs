@@ -1,4 +1,4 @@
-//! `cargo bench -p privatelink-tests --bench provider_up` (release) or
+//! `cargo bench --workspace --bench provider_up` (release) or
 //! `cargo test -p privatelink-tests --bench provider_up` (debug): how long
 //! `endpoint-service up` takes to build a provider stack from empty, next
 //! to the equivalent AWS CLI sequence run against the same emulator in the

@@ -1,4 +1,4 @@
-//! `cargo bench -p privatelink-tests --bench registry`: what the tenant
+//! `cargo bench --workspace --bench registry`: what the tenant
 //! registry costs the approver, against the local emulator (its own server,
 //! so the call log holds only this run). Printed figures, not a timed test.
 //!

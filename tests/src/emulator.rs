@@ -127,7 +127,8 @@ impl Emulator {
     }
 
     /// Changes the emulator's timings (`pending_seconds`, `deleting_seconds`,
-    /// `deleted_visible_seconds`, `route53_pending_seconds`; see
+    /// `deleted_visible_seconds`, `route53_pending_seconds`,
+    /// `nlb_provisioning_seconds`; see
     /// tests/emulator/README.md). They apply to the whole server: a test that
     /// slows transitions starts its own emulator ([`Emulator::start`]).
     pub async fn configure(&self, settings: Value) -> Result<Value> {

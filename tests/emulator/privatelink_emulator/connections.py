@@ -46,7 +46,9 @@ class Settings:
     - `deleted_visible_seconds`: how long a `deleted` endpoint (and its connection) is
       still listed before it is gone;
     - `route53_pending_seconds`: a Route 53 change is PENDING, then INSYNC
-      (`route53_strict.py`).
+      (`route53_strict.py`);
+    - `nlb_provisioning_seconds`: a new load balancer is `provisioning`, then `active`
+      (`elbv2_patches.py`).
     """
 
     KEYS = (
@@ -54,6 +56,7 @@ class Settings:
         "deleting_seconds",
         "deleted_visible_seconds",
         "route53_pending_seconds",
+        "nlb_provisioning_seconds",
     )
 
     def __init__(self) -> None:
@@ -61,6 +64,9 @@ class Settings:
         self.deleting_seconds = 0.5
         self.deleted_visible_seconds = 60.0
         self.route53_pending_seconds = 0.5  # a Route 53 change: PENDING -> INSYNC
+        # 0: `active` at the first Describe, as moto does, so tests never wait for the
+        # SDK waiter's 15 s poll. Benchmarks that measure waits set it (regions bench).
+        self.nlb_provisioning_seconds = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in self.KEYS}

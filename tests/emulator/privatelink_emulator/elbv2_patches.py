@@ -20,13 +20,22 @@
   attribute at all. Here TCP, TLS, UDP and TCP_UDP groups start with `false`, and a
   value other than `true` or `false` is refused with `ValidationError` (ASSUMED wording:
   the documented values are only `true` and `false`).
+- A new load balancer is `provisioning` until `nlb_provisioning_seconds` (control API,
+  default 0) have passed since CreateLoadBalancer, then `active` (API: LoadBalancerState
+  `Code`: `active | provisioning | active_impaired | failed`; CreateLoadBalancer output
+  shows `provisioning`; the SDK waiter LoadBalancerAvailable retries while
+  `provisioning`). AWS takes minutes; how long is ASSUMED and set per run. moto 5.2.1
+  turns it `active` at the first Describe (the default here, 0 s).
 """
 
+import time
 from typing import Any
 
 from moto.ec2.models import ec2_backends
 from moto.elbv2.exceptions import ResourceInUseError, ValidationError
-from moto.elbv2.models import ELBv2Backend
+from moto.elbv2.models import ELBv2Backend, FakeLoadBalancer
+
+from .connections import SETTINGS
 
 TYPE_TOKENS = {"network": "net", "gateway": "gwy"}
 
@@ -34,6 +43,7 @@ MOTO_CREATE_LOAD_BALANCER = ELBv2Backend.create_load_balancer
 MOTO_DELETE_LOAD_BALANCER = ELBv2Backend.delete_load_balancer
 MOTO_CREATE_TARGET_GROUP = ELBv2Backend.create_target_group
 MOTO_MODIFY_TARGET_GROUP_ATTRIBUTES = ELBv2Backend.modify_target_group_attributes
+MOTO_ACTIVATE = FakeLoadBalancer.activate
 
 PROXY_PROTOCOL_V2 = "proxy_protocol_v2.enabled"
 # The target group protocols of network load balancers (the attribute is theirs only).
@@ -50,7 +60,15 @@ def create_load_balancer(self: Any, *args: Any, **kwargs: Any) -> Any:
         self.tagging_service.copy_tags(old, new)
         self.tagging_service.delete_all_tags_for_resource(old)
         load_balancer.arn = new
+    load_balancer.privatelink_created_at = time.monotonic()
     return load_balancer
+
+
+def activate(self: Any) -> None:
+    """moto calls this on every Describe: `active` only once provisioning has lasted."""
+    created = getattr(self, "privatelink_created_at", None)
+    if created is None or time.monotonic() - created >= SETTINGS.nlb_provisioning_seconds:
+        MOTO_ACTIVATE(self)
 
 
 def _services_using(self: Any, arn: str) -> list[Any]:
@@ -96,3 +114,4 @@ def apply() -> None:
     ELBv2Backend.delete_load_balancer = delete_load_balancer
     ELBv2Backend.create_target_group = create_target_group
     ELBv2Backend.modify_target_group_attributes = modify_target_group_attributes
+    FakeLoadBalancer.activate = activate

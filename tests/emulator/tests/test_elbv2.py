@@ -2,10 +2,13 @@
 cannot be deleted."""
 
 import re
+import time
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+
+from conftest import control
 
 
 def test_network_load_balancer_arn_says_net_and_application_says_app(world):
@@ -96,3 +99,35 @@ def test_proxy_protocol_v2_is_listed_off_by_default_and_takes_true_or_false(worl
         )
     assert excinfo.value.response["Error"]["Code"] == "ValidationError"
     assert proxy_v2() == "false"
+
+
+def test_a_new_load_balancer_is_provisioning_for_nlb_provisioning_seconds(world, server_url):
+    account = world.account()
+    _, subnets = world.network(account, ("use1-az6",))
+    elb = account.client("elbv2")
+
+    def state(arn: str) -> str:
+        [lb] = elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"]
+        return lb["State"]["Code"]
+
+    def create() -> str:
+        [lb] = elb.create_load_balancer(
+            Name=f"nlb-{uuid.uuid4().hex[:8]}", Type="network", Scheme="internal", Subnets=subnets
+        )["LoadBalancers"]
+        assert lb["State"]["Code"] == "provisioning"
+        return lb["LoadBalancerArn"]
+
+    # The default (0 s): active at the first Describe, as moto does.
+    assert control(server_url, "GET", "config")[1]["nlb_provisioning_seconds"] == 0
+    assert state(create()) == "active"
+    try:
+        control(server_url, "POST", "config", {"nlb_provisioning_seconds": 1})
+        arn = create()
+        assert [state(arn), state(arn)] == ["provisioning", "provisioning"]
+        time.sleep(1.1)
+        assert state(arn) == "active"
+        # Once active it stays active, whatever the setting becomes.
+        control(server_url, "POST", "config", {"nlb_provisioning_seconds": 30})
+        assert state(arn) == "active"
+    finally:
+        control(server_url, "POST", "config", {"nlb_provisioning_seconds": 0})
