@@ -518,12 +518,25 @@ pub async fn create_endpoint(
     vpc_id: &str,
     subnet_ids: &[String],
 ) -> Result<String> {
+    create_endpoint_in(consumer, service_name, vpc_id, subnet_ids, None).await
+}
+
+/// [`create_endpoint`] to a service in `service_region` (`ServiceRegion`:
+/// a cross-region endpoint); `None` for the consumer's own region.
+pub async fn create_endpoint_in(
+    consumer: &Account,
+    service_name: &str,
+    vpc_id: &str,
+    subnet_ids: &[String],
+    service_region: Option<&str>,
+) -> Result<String> {
     let created = consumer
         .ec2()
         .create_vpc_endpoint()
         .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
         .vpc_id(vpc_id)
         .service_name(service_name)
+        .set_service_region(service_region.map(str::to_string))
         .set_subnet_ids(Some(subnet_ids.to_vec()))
         .private_dns_enabled(false)
         .send()

@@ -15,33 +15,21 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use privatelink_core::approval::TenantStatus;
 use privatelink_core::state::EndpointState;
-use privatelink_tests::bins;
 use privatelink_tests::fixtures::{
     create_endpoint, vpc_with_subnets, wait_for_endpoint_state, Provider,
 };
-use privatelink_tests::{Account, Emulator};
+use privatelink_tests::{bins, nlb_stand_in, Account, Emulator};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// The NLB's v2 header for a TCP/IPv4 connection, written byte by byte:
-/// signature, 0x21 (v2, PROXY), 0x11 (IPv4, stream), length, addresses,
-/// then TLV 0xEA with subtype 0x01 and the endpoint id.
-fn nlb_v2_ipv4(endpoint: &str) -> Vec<u8> {
-    let mut tlv = vec![0xEA];
-    tlv.extend_from_slice(&((1 + endpoint.len()) as u16).to_be_bytes());
-    tlv.push(0x01);
-    tlv.extend_from_slice(endpoint.as_bytes());
-    let mut out = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
-    out.push(0x21);
-    out.push(0x11);
-    out.extend_from_slice(&((12 + tlv.len()) as u16).to_be_bytes());
-    out.extend_from_slice(&[192, 0, 2, 10]);
-    out.extend_from_slice(&[10, 0, 0, 5]);
-    out.extend_from_slice(&40000u16.to_be_bytes());
-    out.extend_from_slice(&443u16.to_be_bytes());
-    out.extend_from_slice(&tlv);
-    out
+/// The NLB's v2 header for a TCP/IPv4 connection (client 192.0.2.10:40000
+/// to 10.0.0.5:443) with the AWS TLV naming `endpoint`, as the NLB stand-in
+/// writes it.
+fn nlb_v2_ipv4(endpoint: &str) -> Result<Vec<u8>> {
+    let source = SocketAddr::from(([192, 0, 2, 10], 40000));
+    let destination = SocketAddr::from(([10, 0, 0, 5], 443));
+    nlb_stand_in::header(source, destination, endpoint)
 }
 
 /// An upstream on 127.0.0.1 that reads each connection to EOF and answers
@@ -93,7 +81,7 @@ async fn health_after(addr: SocketAddr, prefix: &[u8]) -> Option<String> {
 /// what came back before the gateway closed.
 async fn exchange(gateway: SocketAddr, endpoint: &str, payload: &[u8]) -> Result<Vec<u8>> {
     let mut s = TcpStream::connect(gateway).await?;
-    let mut bytes = nlb_v2_ipv4(endpoint);
+    let mut bytes = nlb_v2_ipv4(endpoint)?;
     bytes.extend_from_slice(payload);
     // A refused connection may be closed before all is written or read.
     let _ = s.write_all(&bytes).await;
@@ -176,7 +164,9 @@ async fn the_binary_forwards_tenants_refuses_others_and_drains_on_sigterm() -> R
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The NLB's health checks carry a PROXY v2 `LOCAL` header (no
-    // addresses, no TLV) when the target group has PROXY v2 on.
+    // addresses, no TLV) when the target group has PROXY v2 on. Written by
+    // hand, as is the v1 header below: `nlb_stand_in::header` makes only
+    // the `PROXY` command with addresses and the endpoint TLV.
     let local_v2 = b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00";
     assert_eq!(
         health_after(health_addr, local_v2).await.as_deref(),
@@ -211,7 +201,7 @@ async fn the_binary_forwards_tenants_refuses_others_and_drains_on_sigterm() -> R
 
     // A connection open when SIGTERM arrives is drained, not cut.
     let mut open = TcpStream::connect(listen).await?;
-    let mut bytes = nlb_v2_ipv4(&tenant_endpoint);
+    let mut bytes = nlb_v2_ipv4(&tenant_endpoint)?;
     bytes.extend_from_slice(b"late");
     open.write_all(&bytes).await?;
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -19,7 +19,9 @@
 use anyhow::{Context, Result};
 use privatelink_core::state::EndpointState;
 use privatelink_tests::demo::leftovers;
-use privatelink_tests::fixtures::{vpc_with_subnets, wait_for_endpoint_state, zones};
+use privatelink_tests::fixtures::{
+    create_endpoint_in, vpc_with_subnets, wait_for_endpoint_state, zones,
+};
 use privatelink_tests::provider_cli::{run_json, StackDir};
 use privatelink_tests::{Account, Emulator};
 use serde_json::Value;
@@ -72,30 +74,15 @@ async fn customer_vpc(customer: &Account) -> Result<(String, Vec<String>)> {
     vpc_with_subnets(customer, "customer", &[&zones[0].id, &zones[1].id]).await
 }
 
-/// The customer's interface endpoint to `service_name`, in its own region;
-/// `service_region` for a cross-region endpoint.
+/// The customer's interface endpoint to `service_name`, in a VPC of its
+/// own in its region; `service_region` for a cross-region endpoint.
 async fn endpoint(
     customer: &Account,
     service_name: &str,
     service_region: Option<&str>,
 ) -> Result<String> {
     let (vpc_id, subnets) = customer_vpc(customer).await?;
-    let created = customer
-        .ec2()
-        .create_vpc_endpoint()
-        .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
-        .vpc_id(vpc_id)
-        .service_name(service_name)
-        .set_service_region(service_region.map(str::to_string))
-        .set_subnet_ids(Some(subnets))
-        .send()
-        .await
-        .context("CreateVpcEndpoint")?;
-    Ok(created
-        .vpc_endpoint()
-        .and_then(|e| e.vpc_endpoint_id())
-        .context("no endpoint id")?
-        .to_string())
+    create_endpoint_in(customer, service_name, &vpc_id, &subnets, service_region).await
 }
 
 async fn function_environment(vendor: &Account, name: &str) -> Result<Value> {
