@@ -41,12 +41,18 @@ pub fn binary(name: &str) -> Result<PathBuf> {
 /// its path. Benchmarks use this so they never time a stale binary; cargo
 /// makes it a no-op when the binary is up to date.
 pub fn build_binary(name: &str) -> Result<PathBuf> {
+    build_binary_of(name, name)
+}
+
+/// [`build_binary`] for a binary `name` of the package `package` (the
+/// gateway's package is `privatelink-gateway`).
+pub fn build_binary_of(package: &str, name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("locating the running executable")?;
     let release = exe.components().any(|c| c.as_os_str() == "release");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = std::process::Command::new(cargo);
     build
-        .args(["build", "--package", name, "--bin", name])
+        .args(["build", "--package", package, "--bin", name])
         .current_dir(crate::emulator::repo_root());
     if release {
         build.arg("--release");

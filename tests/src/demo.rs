@@ -33,7 +33,7 @@ use serde_json::Value;
 use crate::bins::binary;
 use crate::bridge::{Bridge, Deliver};
 use crate::fixtures;
-use crate::gateway_process::{free_local_addr, Gateway, GatewayOptions};
+use crate::gateway_process::{free_local_addr, Gateway, GatewayOptions, Mode};
 use crate::lambda_runtime::{build_release, FunctionSpec, LambdaRuntime};
 use crate::nlb_stand_in::{Bound, NlbStandIn, Route};
 use crate::tls_server::{echoed, https_get, tenant_line, IdentityEchoApp, TestCa};
@@ -297,9 +297,17 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
             upstream: app.addr,
             service_id: service_id.clone(),
             registry_table: stack_name.tenants_table(),
-            cert,
-            key,
+            mode: Mode::Http { cert, key },
             log: options.workdir.join("gateway.log"),
+            log_level: "info",
+            binary: None,
+            // The demo's endpoints appear seconds apart: list again on every
+            // unknown one (the default allows one listing per 5 s), and read a
+            // tenant again after a second, so a tenant added during the demo
+            // is served at once.
+            extra_args: ["--refresh-interval-secs", "0", "--tenant-ttl-secs", "1"]
+                .map(String::from)
+                .to_vec(),
         },
     )
     .await?;

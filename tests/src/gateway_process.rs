@@ -1,8 +1,9 @@
-//! The real `gateway` binary as the demo runs it: HTTP mode (TLS with the
-//! demo's certificate, the app over plain HTTP upstream), as the provider,
-//! against the emulator. Started, waited for until its health check
-//! answers, stopped with SIGTERM (its graceful drain) and killed if it does
-//! not exit. Its JSON log lines go to a file, shown when it fails to start.
+//! The real `gateway` binary as the demo and the gateway bench run it: HTTP
+//! mode (TLS with the demo's certificate, the app over plain HTTP upstream)
+//! or TCP mode, as the provider, against the emulator. Started, waited for
+//! until its health check answers, stopped with SIGTERM (its graceful drain)
+//! and killed if it does not exit. Its JSON log lines go to a file, shown
+//! when it fails to start.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -25,10 +26,22 @@ pub struct GatewayOptions {
     pub upstream: SocketAddr,
     pub service_id: String,
     pub registry_table: String,
-    pub cert: PathBuf,
-    pub key: PathBuf,
+    pub mode: Mode,
     /// Where its log lines go.
     pub log: PathBuf,
+    /// Its `RUST_LOG` (`info`: a line per connection and request).
+    pub log_level: &'static str,
+    /// The binary; `None`: the one built next to this test ([`binary`]).
+    pub binary: Option<PathBuf>,
+    /// More arguments (cache times and the like).
+    pub extra_args: Vec<String>,
+}
+
+/// How the gateway serves: `--mode http` with a certificate, or `--mode tcp`.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    Http { cert: PathBuf, key: PathBuf },
+    Tcp,
 }
 
 /// A running gateway; killed when dropped (stop it with [`Gateway::stop`]).
@@ -49,26 +62,33 @@ impl Gateway {
     pub async fn start(provider: &Account, options: GatewayOptions) -> Result<Gateway> {
         let log = std::fs::File::create(&options.log)
             .with_context(|| format!("creating {}", options.log.display()))?;
-        let mut command = tokio::process::Command::new(binary("gateway")?);
+        let program = match &options.binary {
+            Some(path) => path.clone(),
+            None => binary("gateway")?,
+        };
+        let mut command = tokio::process::Command::new(program);
         provider.apply_env(command.as_std_mut());
+        match &options.mode {
+            Mode::Http { cert, key } => {
+                command
+                    .args(["--mode", "http", "--cert"])
+                    .arg(cert)
+                    .arg("--key")
+                    .arg(key);
+            }
+            Mode::Tcp => {
+                command.args(["--mode", "tcp"]);
+            }
+        }
         command
-            .args(["--mode", "http"])
             .args(["--listen", &options.listen.to_string()])
             .args(["--health-listen", &options.health.to_string()])
             .args(["--upstream", &options.upstream.to_string()])
             .args(["--service-id", &options.service_id])
             .args(["--registry-table", &options.registry_table])
-            .arg("--cert")
-            .arg(&options.cert)
-            .arg("--key")
-            .arg(&options.key)
-            // The demo's endpoints appear seconds apart: list again on every
-            // unknown one (the default allows one listing per 5 s), and read a
-            // tenant again after a second, so a tenant added during the demo
-            // is served at once.
-            .args(["--refresh-interval-secs", "0", "--tenant-ttl-secs", "1"])
             .args(["--drain-secs", "2"])
-            .env("RUST_LOG", "info")
+            .args(&options.extra_args)
+            .env("RUST_LOG", options.log_level)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

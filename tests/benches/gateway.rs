@@ -1,0 +1,716 @@
+//! `cargo bench --workspace --bench gateway`: what the gateway (TCP mode,
+//! release build) adds to a connection, next to HAProxy doing the same job,
+//! in the same run, on 127.0.0.1 only. Printed figures, not a timed test:
+//! nothing here fails on a slow machine.
+//!
+//! Two workloads, each in [`ROUNDS`] rounds that alternate the three paths
+//! so a neighbour's burst of CPU hurts them alike; [`CONNECTIONS`]
+//! kept-alive connections, one request in flight each, back to back, for
+//! [`WARM_UP`] unmeasured then [`MEASURE`] measured. Requests per second and
+//! the p50 / p99 of the round trips, pooled over the rounds:
+//!
+//! - **TCP**: a [`MESSAGE`]-byte message and its echo.
+//!   - direct: client → upstream (a tokio echo server in this process);
+//!   - gateway: client → `gateway --mode tcp` → upstream;
+//!   - haproxy: client → `haproxy` (`mode tcp`, `accept-proxy`) → upstream.
+//! - **HTTPS**: `GET /` over TLS 1.3 and HTTP/1.1, a small answer.
+//!   - direct: client → an HTTPS server (rustls + hyper, this process);
+//!   - gateway: client → `gateway --mode http` (TLS ends there; identity
+//!     headers stripped and added) → a plain HTTP app (this process);
+//!   - haproxy: client → `haproxy` (`mode http`, `accept-proxy ssl`, the
+//!     same three headers deleted) → the same app.
+//!
+//! Through the gateway and HAProxy the client first writes the NLB's PROXY
+//! v2 header with the AWS endpoint TLV (as the demo's NLB stand-in writes
+//! it). The gateway resolves it against the emulator (a real endpoint
+//! service, an accepted endpoint and an active tenant in the registry
+//! table) once per connection, cached after the first; HAProxy only parses
+//! it. Neither writes per-request logs here (the gateway at `warn`, HAProxy
+//! without a `log` line). HAProxy is skipped, and said so, when its binary
+//! is missing (Debian: `apt-get install -y haproxy`).
+//!
+//! The client, the upstream, the proxy and the emulator share the machine,
+//! so the figures compare the paths with each other, not with a production
+//! host.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use privatelink_core::state::EndpointState;
+use privatelink_tests::bins::build_binary_of;
+use privatelink_tests::emulator::repo_root;
+use privatelink_tests::fixtures::{
+    create_endpoint, vpc_with_subnets, wait_for_endpoint_state, Provider,
+};
+use privatelink_tests::gateway_process::{free_local_addr, Gateway, GatewayOptions, Mode};
+use privatelink_tests::nlb_stand_in;
+use privatelink_tests::tls_server::{self, Behaviour, IdentityEchoApp, TestCa};
+use privatelink_tests::Emulator;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The loaded series: requests per second and latency under load.
+const CONNECTIONS: usize = 32;
+/// The unloaded series: one connection, so a request never queues behind
+/// another and its latency is the path's own (what the p50 goal is about).
+const ONE: usize = 1;
+const MESSAGE: usize = 64;
+const WARM_UP: Duration = Duration::from_secs(1);
+const MEASURE: Duration = Duration::from_secs(4);
+const ROUNDS: usize = 3;
+/// A bound on the count too: no connection measures more than this many
+/// round trips per round, whatever the machine.
+const MAX_PER_CONNECTION: usize = 500_000;
+
+/// The issue's goals for the gateway.
+const MAX_ADDED_P50_MICROS: f64 = 100.0;
+
+fn main() -> Result<()> {
+    eprintln!("gateway bench: building the gateway in this bench's profile");
+    let gateway_bin = build_binary_of("privatelink-gateway", "gateway")?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(run(&gateway_bin))
+}
+
+async fn run(gateway_bin: &Path) -> Result<()> {
+    eprintln!(
+        "gateway bench: an endpoint service, an accepted endpoint and a tenant in the emulator"
+    );
+    let setup = Setup::create().await?;
+    // A consumer's address in its VPC, and the NLB's.
+    let header = nlb_stand_in::header(
+        "10.1.0.5:40000".parse()?,
+        "10.0.0.10:443".parse()?,
+        &setup.endpoint,
+    )?;
+    let haproxy = which("haproxy");
+    let dir = bench_dir()?;
+
+    // TCP.
+    let echo = echo_upstream().await?;
+    let gateway = start_gateway(gateway_bin, &setup, echo, Mode::Tcp, "tcp").await?;
+    let mut proxy = match &haproxy {
+        Some(bin) => {
+            let addr = free_local_addr()?;
+            Some(Proc::haproxy(bin, addr, &haproxy_tcp(addr, echo), "tcp").await?)
+        }
+        None => None,
+    };
+    let tcp = Workload::Echo;
+    let tcp_figures = measure(&tcp, echo, &gateway, proxy.as_ref(), &header).await?;
+    gateway.stop().await?;
+    if let Some(p) = &mut proxy {
+        p.stop();
+    }
+
+    // HTTPS.
+    let ca = TestCa::new("gateway bench CA");
+    let (cert, key) = ca.write_leaf_pem(&[SERVER_NAME], &dir)?;
+    let app = IdentityEchoApp::start().await?;
+    let direct_https = tls_server::serve(
+        &ca,
+        &[SERVER_NAME],
+        Behaviour::Respond {
+            status: 200,
+            body: tls_server::BODY.into(),
+        },
+    )
+    .await;
+    let gateway = start_gateway(
+        gateway_bin,
+        &setup,
+        app.addr,
+        Mode::Http {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        "http",
+    )
+    .await?;
+    let mut proxy = match &haproxy {
+        Some(bin) => {
+            // HAProxy reads the certificate and its key from one file.
+            let both = dir.join("haproxy.pem");
+            std::fs::write(
+                &both,
+                std::fs::read_to_string(&cert)? + &std::fs::read_to_string(&key)?,
+            )
+            .with_context(|| format!("writing {}", both.display()))?;
+            let addr = free_local_addr()?;
+            Some(Proc::haproxy(bin, addr, &haproxy_http(addr, app.addr, &both), "http").await?)
+        }
+        None => None,
+    };
+    let https = Workload::https(&ca)?;
+    let https_figures =
+        measure(&https, direct_https.addr, &gateway, proxy.as_ref(), &header).await?;
+    gateway.stop().await?;
+    if let Some(p) = &mut proxy {
+        p.stop();
+    }
+
+    println!("{}", intro());
+    print!(
+        "{}",
+        report(
+            "TCP",
+            &format!("{MESSAGE} B echoed per request"),
+            &tcp_figures
+        )
+    );
+    print!(
+        "{}",
+        report("HTTPS", "GET / over TLS 1.3, HTTP/1.1", &https_figures)
+    );
+    Ok(())
+}
+
+/// The name in the HTTPS workload's certificate (SNI and `Host`).
+const SERVER_NAME: &str = "api.bench.example.com";
+
+async fn start_gateway(
+    bin: &Path,
+    setup: &Setup,
+    upstream: SocketAddr,
+    mode: Mode,
+    name: &str,
+) -> Result<Gateway> {
+    Gateway::start(
+        &setup.provider.account,
+        GatewayOptions {
+            listen: free_local_addr()?,
+            health: free_local_addr()?,
+            upstream,
+            service_id: setup.provider.service_id.clone(),
+            registry_table: setup.provider.table.clone(),
+            mode,
+            log: bench_dir()?.join(format!("gateway-{name}.log")),
+            // No per-request or per-connection lines: HAProxy logs nothing either.
+            log_level: "warn",
+            binary: Some(bin.to_path_buf()),
+            extra_args: Vec::new(),
+        },
+    )
+    .await
+}
+
+/// The three paths of one workload, measured in alternating rounds, at
+/// one concurrency.
+struct PathFigures {
+    direct: Figures,
+    gateway: Figures,
+    haproxy: Option<Figures>,
+}
+
+/// A workload's loaded ([`CONNECTIONS`]) and unloaded ([`ONE`]) series.
+struct Series {
+    loaded: PathFigures,
+    unloaded: PathFigures,
+}
+
+async fn measure(
+    workload: &Workload,
+    direct: SocketAddr,
+    gateway: &Gateway,
+    haproxy: Option<&Proc>,
+    header: &[u8],
+) -> Result<Series> {
+    Ok(Series {
+        loaded: measure_at(CONNECTIONS, workload, direct, gateway, haproxy, header).await?,
+        unloaded: measure_at(ONE, workload, direct, gateway, haproxy, header).await?,
+    })
+}
+
+async fn measure_at(
+    connections: usize,
+    workload: &Workload,
+    direct: SocketAddr,
+    gateway: &Gateway,
+    haproxy: Option<&Proc>,
+    header: &[u8],
+) -> Result<PathFigures> {
+    let gateway_addr = gateway.options.listen;
+    // Every path answers before anything is measured (a refused identity
+    // would show here, not as a fast failure).
+    workload.once(direct, None).await.context("directly")?;
+    workload
+        .once(gateway_addr, Some(header))
+        .await
+        .with_context(|| format!("through the gateway; its log: {}", gateway.log_text()))?;
+    if let Some(h) = haproxy {
+        workload
+            .once(h.addr, Some(header))
+            .await
+            .with_context(|| format!("through haproxy; its log: {}", h.log_tail()))?;
+    }
+    let mut figures = PathFigures {
+        direct: Figures::default(),
+        gateway: Figures::default(),
+        haproxy: haproxy.map(|_| Figures::default()),
+    };
+    for round in 1..=ROUNDS {
+        eprintln!(
+            "gateway bench: {}, {connections} connection(s), round {round} of {ROUNDS}",
+            workload.name()
+        );
+        figures
+            .direct
+            .add(load(connections, workload, direct, None).await?);
+        figures.gateway.add(
+            load(connections, workload, gateway_addr, Some(header))
+                .await
+                .with_context(|| format!("gateway log: {}", gateway.log_text()))?,
+        );
+        if let (Some(h), Some(f)) = (haproxy, figures.haproxy.as_mut()) {
+            f.add(
+                load(connections, workload, h.addr, Some(header))
+                    .await
+                    .with_context(|| format!("haproxy log: {}", h.log_tail()))?,
+            );
+        }
+    }
+    Ok(figures)
+}
+
+/// One path's round trips over all rounds.
+#[derive(Default)]
+struct Figures {
+    /// Round-trip times, nanoseconds.
+    samples: Vec<u64>,
+    measured: Duration,
+}
+
+impl Figures {
+    fn add(&mut self, (samples, measured): (Vec<u64>, Duration)) {
+        self.samples.extend(samples);
+        self.measured += measured;
+    }
+    fn per_second(&self) -> f64 {
+        self.samples.len() as f64 / self.measured.as_secs_f64()
+    }
+    /// The `q` quantile in microseconds.
+    fn quantile_micros(&mut self, q: f64) -> f64 {
+        self.samples.sort_unstable();
+        let i = ((self.samples.len() as f64 - 1.0) * q).round() as usize;
+        self.samples.get(i).copied().unwrap_or(0) as f64 / 1000.0
+    }
+}
+
+/// What one connection does, request after request.
+enum Workload {
+    /// Writes [`MESSAGE`] bytes and reads their echo.
+    Echo,
+    /// TLS to [`SERVER_NAME`] (trusting only the bench's CA), then
+    /// HTTP/1.1 `GET /` and the whole answer, which must be `200`.
+    Https(tokio_rustls::TlsConnector),
+}
+
+/// One open connection of a workload.
+enum Conn {
+    Echo(TcpStream),
+    Https(hyper::client::conn::http1::SendRequest<Empty<Bytes>>),
+}
+
+impl Workload {
+    fn https(ca: &TestCa) -> Result<Workload> {
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes()) {
+            roots.add(cert.context("reading the bench CA")?)?;
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .context("TLS 1.3")?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Workload::Https(tokio_rustls::TlsConnector::from(Arc::new(
+            config,
+        ))))
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Workload::Echo => "TCP",
+            Workload::Https(_) => "HTTPS",
+        }
+    }
+
+    async fn open(&self, addr: SocketAddr, header: Option<&[u8]>) -> Result<Conn> {
+        let tcp = connect(addr, header).await?;
+        match self {
+            Workload::Echo => Ok(Conn::Echo(tcp)),
+            Workload::Https(connector) => {
+                let name = rustls::pki_types::ServerName::try_from(SERVER_NAME)?;
+                let tls = connector.connect(name, tcp).await.context("TLS")?;
+                let (sender, connection) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+                tokio::spawn(connection);
+                Ok(Conn::Https(sender))
+            }
+        }
+    }
+
+    /// One connection, one request, with a 10 s bound.
+    async fn once(&self, addr: SocketAddr, header: Option<&[u8]>) -> Result<()> {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            let mut conn = self.open(addr, header).await?;
+            conn.request().await
+        })
+        .await
+        .context("no answer within 10 s")?
+    }
+}
+
+impl Conn {
+    async fn request(&mut self) -> Result<()> {
+        match self {
+            Conn::Echo(s) => {
+                let message = [b'x'; MESSAGE];
+                let mut echo = [0u8; MESSAGE];
+                s.write_all(&message).await?;
+                s.read_exact(&mut echo)
+                    .await
+                    .context("the connection was closed instead of echoing")?;
+                if echo != message {
+                    bail!("the echo differs from the message");
+                }
+            }
+            Conn::Https(sender) => {
+                let request = hyper::Request::get("/")
+                    .header("host", SERVER_NAME)
+                    .body(Empty::<Bytes>::new())?;
+                let response = sender.send_request(request).await?;
+                let status = response.status();
+                let body = response.into_body().collect().await?.to_bytes();
+                if status != 200 {
+                    bail!("{status}: {}", String::from_utf8_lossy(&body));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `connections` connections to `addr` (each writing `header` first),
+/// busy for [`WARM_UP`] + [`MEASURE`]: the measured round trips and how
+/// long they were measured.
+async fn load(
+    connections: usize,
+    workload: &Workload,
+    addr: SocketAddr,
+    header: Option<&[u8]>,
+) -> Result<(Vec<u64>, Duration)> {
+    let mut conns = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        conns.push(workload.open(addr, header).await?);
+    }
+    let start = Instant::now() + Duration::from_millis(200);
+    let measure_from = start + WARM_UP;
+    let stop_at = measure_from + MEASURE;
+    let mut tasks = tokio::task::JoinSet::new();
+    for mut conn in conns {
+        tasks.spawn(async move {
+            tokio::time::sleep_until(start.into()).await;
+            let mut samples = Vec::with_capacity(64 * 1024);
+            loop {
+                let sent = Instant::now();
+                if sent >= stop_at || samples.len() >= MAX_PER_CONNECTION {
+                    break;
+                }
+                conn.request().await?;
+                if sent >= measure_from {
+                    samples.push(sent.elapsed().as_nanos() as u64);
+                }
+            }
+            anyhow::Ok(samples)
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        all.extend(joined?.context("a connection failed mid-run")?);
+    }
+    Ok((all, MEASURE))
+}
+
+async fn connect(addr: SocketAddr, header: Option<&[u8]>) -> std::io::Result<TcpStream> {
+    let mut s = TcpStream::connect(addr).await?;
+    s.set_nodelay(true)?;
+    if let Some(header) = header {
+        s.write_all(header).await?;
+    }
+    Ok(s)
+}
+
+/// An echo server on 127.0.0.1: every byte read is written back.
+async fn echo_upstream() -> Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// A provider whose service has one accepted, available endpoint of a
+/// consumer who is an active tenant.
+struct Setup {
+    provider: Provider,
+    endpoint: String,
+}
+
+impl Setup {
+    async fn create() -> Result<Setup> {
+        let (provider, consumer) = Provider::with_tenant(Emulator::shared()).await?;
+        let zone = provider.zones[0].id.clone();
+        let (vpc_id, subnets) = vpc_with_subnets(&consumer, "consumer", &[&zone]).await?;
+        let endpoint =
+            create_endpoint(&consumer, &provider.service_name, &vpc_id, &subnets).await?;
+        provider
+            .account
+            .ec2()
+            .accept_vpc_endpoint_connections()
+            .service_id(&provider.service_id)
+            .vpc_endpoint_ids(&endpoint)
+            .send()
+            .await
+            .context("AcceptVpcEndpointConnections")?;
+        wait_for_endpoint_state(&consumer, &endpoint, EndpointState::Available).await?;
+        Ok(Setup { provider, endpoint })
+    }
+}
+
+/// HAProxy doing the gateway's TCP job without identity: the PROXY header
+/// read and dropped, bytes passed through.
+fn haproxy_tcp(listen: SocketAddr, upstream: SocketAddr) -> String {
+    format!(
+        "frontend bench\n  mode tcp\n  bind {listen} accept-proxy\n  default_backend upstream\n\
+         backend upstream\n  mode tcp\n  server echo {upstream}\n"
+    )
+}
+
+/// HAProxy doing the gateway's HTTP job without identity: the PROXY header
+/// read, TLS ended, the identity headers a client sent deleted, HTTP/1.1 to
+/// the app over kept-alive connections.
+fn haproxy_http(listen: SocketAddr, upstream: SocketAddr, pem: &Path) -> String {
+    format!(
+        "frontend bench\n  mode http\n  bind {listen} accept-proxy ssl crt {} alpn http/1.1\n\
+         \x20 http-request del-header x-privatelink-endpoint-id\n\
+         \x20 http-request del-header x-privatelink-account-id\n\
+         \x20 http-request del-header x-privatelink-tenant\n\
+         \x20 default_backend app\n\
+         backend app\n  mode http\n  http-reuse always\n  server app {upstream}\n",
+        pem.display()
+    )
+}
+
+/// HAProxy as this bench runs it: its process, address and log file.
+struct Proc {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Proc {
+    /// HAProxy listening on `addr` with these frontend and backend
+    /// sections, as many threads as the machine has cores.
+    async fn haproxy(bin: &Path, addr: SocketAddr, sections: &str, name: &str) -> Result<Proc> {
+        let dir = bench_dir()?;
+        let log = dir.join(format!("haproxy-{name}.log"));
+        let config = dir.join(format!("haproxy-{name}.cfg"));
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        std::fs::write(
+            &config,
+            format!(
+                "global\n  maxconn 4096\n  nbthread {threads}\n\
+                 defaults\n  timeout connect 5s\n  timeout client 300s\n  timeout server 300s\n\
+                 {sections}"
+            ),
+        )
+        .with_context(|| format!("writing {}", config.display()))?;
+        let mut command = Command::new(bin);
+        // -db: foreground, no daemon, so this process owns it.
+        command.arg("-db").arg("-f").arg(&config);
+        Proc::start(command, addr, log).await
+    }
+
+    async fn start(mut command: Command, addr: SocketAddr, log: PathBuf) -> Result<Proc> {
+        let file =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        command
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file);
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {command:?}"))?;
+        let mut proc = Proc { child, addr, log };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(addr).await.is_err() {
+            if Instant::now() > deadline || proc.child.try_wait()?.is_some() {
+                let tail = proc.log_tail();
+                proc.stop();
+                bail!("{command:?} never listened on {addr}: {tail}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(proc)
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Where the bench's logs, configurations and certificates go.
+fn bench_dir() -> Result<PathBuf> {
+    let dir = repo_root()
+        .join("target")
+        .join("bench-logs")
+        .join("gateway");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// `nproc`, the CPU model and the load average when the figures were taken.
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    format!("{cpus} CPUs ({model}), load average {load}")
+}
+
+fn intro() -> String {
+    format!(
+        "gateway bench: {CONNECTIONS} kept-alive connections (loaded) and {ONE} (unloaded), one \
+         request in flight each; {ROUNDS} rounds of {WARM_UP:?} warm-up + {MEASURE:?} measured \
+         per path and series\nmachine: {}",
+        machine()
+    )
+}
+
+/// Requests per second, p50 and p99 (µs) of one path.
+fn figures(f: &Figures) -> (f64, f64, f64) {
+    let mut f = Figures {
+        samples: f.samples.clone(),
+        measured: f.measured,
+    };
+    (
+        f.per_second(),
+        f.quantile_micros(0.50),
+        f.quantile_micros(0.99),
+    )
+}
+
+fn report(workload: &str, what: &str, series: &Series) -> String {
+    let mut out = format!(
+        "\n{workload} ({what}):\n\
+         | path     | {CONNECTIONS} conns: requests/s | p50 (µs) | p99 (µs) | {ONE} conn: p50 (µs) | p99 (µs) |\n\
+         | -------- | ---------------: | -------: | -------: | ---------------: | -------: |\n"
+    );
+    let mut row = |name: &str, loaded: &Figures, unloaded: &Figures| {
+        let (l, u) = (figures(loaded), figures(unloaded));
+        out.push_str(&format!(
+            "| {name:<8} | {:>16.0} | {:>8.1} | {:>8.1} | {:>16.1} | {:>8.1} |\n",
+            l.0, l.1, l.2, u.1, u.2
+        ));
+        (l, u)
+    };
+    let (loaded, unloaded) = (&series.loaded, &series.unloaded);
+    let (dl, du) = row("direct", &loaded.direct, &unloaded.direct);
+    let (gl, gu) = row("gateway", &loaded.gateway, &unloaded.gateway);
+    let h = loaded
+        .haproxy
+        .as_ref()
+        .zip(unloaded.haproxy.as_ref())
+        .map(|(l, u)| row("haproxy", l, u));
+    let added = gu.1 - du.1;
+    out.push_str(&format!(
+        "gateway p50 − direct p50, {ONE} connection: {added:.1} µs (goal ≤ {MAX_ADDED_P50_MICROS} µs: {}); \
+         at {CONNECTIONS}: {:.1} µs (queueing on the shared cores)\n",
+        met(added <= MAX_ADDED_P50_MICROS),
+        gl.1 - dl.1
+    ));
+    match h {
+        Some((hl, hu)) => {
+            out.push_str(&format!(
+                "gateway / haproxy throughput, {CONNECTIONS} connections: {:.2} (goal ≥ 1: {})\n",
+                gl.0 / hl.0,
+                met(gl.0 >= hl.0)
+            ));
+            out.push_str(&format!(
+                "gateway / haproxy p99, {CONNECTIONS} connections: {:.2} ({:.1} vs {:.1} µs; goal ≤ 1: {})\n",
+                gl.2 / hl.2,
+                gl.2,
+                hl.2,
+                met(gl.2 <= hl.2)
+            ));
+            out.push_str(&format!(
+                "gateway − haproxy p50, {ONE} connection: {:.1} µs\n",
+                gu.1 - hu.1
+            ));
+        }
+        None => out.push_str(
+            "haproxy: SKIPPED, no `haproxy` binary on PATH (Debian: apt-get install -y haproxy); \
+             the throughput and p99 goals were not compared\n",
+        ),
+    }
+    out
+}
+
+fn met(yes: bool) -> &'static str {
+    if yes {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
