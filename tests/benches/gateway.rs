@@ -44,13 +44,11 @@ use anyhow::{bail, Context, Result};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use privatelink_core::state::EndpointState;
 use privatelink_tests::bins::build_binary_of;
 use privatelink_tests::emulator::repo_root;
-use privatelink_tests::fixtures::{
-    create_endpoint, vpc_with_subnets, wait_for_endpoint_state, Provider,
-};
+use privatelink_tests::fixtures::{accepted_endpoint, Provider};
 use privatelink_tests::gateway_process::{free_local_addr, Gateway, GatewayOptions, Mode};
+use privatelink_tests::machine::machine;
 use privatelink_tests::nlb_stand_in;
 use privatelink_tests::tls_server::{self, Behaviour, IdentityEchoApp, TestCa};
 use privatelink_tests::Emulator;
@@ -481,20 +479,7 @@ struct Setup {
 impl Setup {
     async fn create() -> Result<Setup> {
         let (provider, consumer) = Provider::with_tenant(Emulator::shared()).await?;
-        let zone = provider.zones[0].id.clone();
-        let (vpc_id, subnets) = vpc_with_subnets(&consumer, "consumer", &[&zone]).await?;
-        let endpoint =
-            create_endpoint(&consumer, &provider.service_name, &vpc_id, &subnets).await?;
-        provider
-            .account
-            .ec2()
-            .accept_vpc_endpoint_connections()
-            .service_id(&provider.service_id)
-            .vpc_endpoint_ids(&endpoint)
-            .send()
-            .await
-            .context("AcceptVpcEndpointConnections")?;
-        wait_for_endpoint_state(&consumer, &endpoint, EndpointState::Available).await?;
+        let endpoint = accepted_endpoint(&consumer, &provider).await?;
         Ok(Setup { provider, endpoint })
     }
 }
@@ -609,24 +594,6 @@ fn which(name: &str) -> Option<PathBuf> {
         .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
-}
-
-/// `nproc`, the CPU model and the load average when the figures were taken.
-fn machine() -> String {
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default();
-    format!("{cpus} CPUs ({model}), load average {load}")
 }
 
 fn intro() -> String {

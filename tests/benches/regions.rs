@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use privatelink_tests::bins::binary;
+use privatelink_tests::machine::machine;
 use privatelink_tests::provider_cli;
 use privatelink_tests::provider_cli::StackDir;
 use privatelink_tests::{Account, Emulator};
@@ -92,11 +93,7 @@ async fn bench() -> Result<()> {
     let waits = series(&emulator, &one, &three, WAIT_ROUNDS).await?;
     let rerun = up(&waits.last_account, three.config())?;
 
-    println!(
-        "machine: {} cores, {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu_model()
-    );
+    println!("machine: {}", machine());
     println!(
         "endpoint-service up from empty (binary {}):",
         binary.display()
@@ -217,16 +214,4 @@ fn list(times: &[Duration]) -> String {
         .map(|d| format!("{:.0}", ms(*d)))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }

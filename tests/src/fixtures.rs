@@ -572,3 +572,22 @@ pub async fn wait_for_endpoint_state(
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))
 }
+
+/// A consumer endpoint in a VPC of its own in the provider's first zone,
+/// accepted by the provider and available.
+pub async fn accepted_endpoint(consumer: &Account, provider: &Provider) -> Result<String> {
+    let zone = provider.zones[0].id.clone();
+    let (vpc_id, subnets) = vpc_with_subnets(consumer, "consumer", &[&zone]).await?;
+    let endpoint = create_endpoint(consumer, &provider.service_name, &vpc_id, &subnets).await?;
+    provider
+        .account
+        .ec2()
+        .accept_vpc_endpoint_connections()
+        .service_id(&provider.service_id)
+        .vpc_endpoint_ids(&endpoint)
+        .send()
+        .await
+        .context("AcceptVpcEndpointConnections")?;
+    wait_for_endpoint_state(consumer, &endpoint, EndpointState::Available).await?;
+    Ok(endpoint)
+}

@@ -13,6 +13,7 @@ pub mod fixtures;
 pub mod gateway_process;
 pub mod iam_coverage;
 pub mod lambda_runtime;
+pub mod machine;
 pub mod nlb_stand_in;
 pub mod provider_cli;
 pub mod tls_server;

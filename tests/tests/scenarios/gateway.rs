@@ -14,10 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use privatelink_core::approval::TenantStatus;
-use privatelink_core::state::EndpointState;
-use privatelink_tests::fixtures::{
-    create_endpoint, vpc_with_subnets, wait_for_endpoint_state, Provider,
-};
+use privatelink_tests::fixtures::{accepted_endpoint, Provider};
 use privatelink_tests::{bins, nlb_stand_in, Account, Emulator};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -89,25 +86,6 @@ async fn exchange(gateway: SocketAddr, endpoint: &str, payload: &[u8]) -> Result
     let mut answer = Vec::new();
     let _ = s.read_to_end(&mut answer).await;
     Ok(answer)
-}
-
-/// A consumer endpoint in a VPC of its own in the provider's first zone,
-/// accepted by the provider and available.
-async fn accepted_endpoint(consumer: &Account, provider: &Provider) -> Result<String> {
-    let zone = provider.zones[0].id.clone();
-    let (vpc_id, subnets) = vpc_with_subnets(consumer, "consumer", &[&zone]).await?;
-    let endpoint = create_endpoint(consumer, &provider.service_name, &vpc_id, &subnets).await?;
-    provider
-        .account
-        .ec2()
-        .accept_vpc_endpoint_connections()
-        .service_id(&provider.service_id)
-        .vpc_endpoint_ids(&endpoint)
-        .send()
-        .await
-        .context("AcceptVpcEndpointConnections")?;
-    wait_for_endpoint_state(consumer, &endpoint, EndpointState::Available).await?;
-    Ok(endpoint)
 }
 
 #[tokio::test]
