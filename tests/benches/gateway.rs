@@ -1,6 +1,6 @@
-//! `cargo bench --workspace --bench gateway`: what the gateway (TCP mode,
-//! release build) adds to a connection, next to HAProxy doing the same job,
-//! in the same run, on 127.0.0.1 only. Printed figures, not a timed test:
+//! `cargo bench --workspace --bench gateway`: what the gateway (release
+//! build, TCP and HTTP mode) adds, next to HAProxy doing the same job, in
+//! the same run, on 127.0.0.1 only. Printed figures, not a timed test:
 //! nothing here fails on a slow machine.
 //!
 //! Two workloads, each in [`ROUNDS`] rounds that alternate the three paths
@@ -18,14 +18,15 @@
 //!   - gateway: client → `gateway --mode http` (TLS ends there; identity
 //!     headers stripped and added) → a plain HTTP app (this process);
 //!   - haproxy: client → `haproxy` (`mode http`, `accept-proxy ssl`, the
-//!     same three headers deleted) → the same app.
+//!     same three headers deleted and set, to the values the gateway sets)
+//!     → the same app, which echoes them: both answers are the same size.
 //!
 //! Through the gateway and HAProxy the client first writes the NLB's PROXY
 //! v2 header with the AWS endpoint TLV (as the demo's NLB stand-in writes
-//! it). The gateway resolves it against the emulator (a real endpoint
-//! service, an accepted endpoint and an active tenant in the registry
-//! table) once per connection, cached after the first; HAProxy only parses
-//! it. Neither writes per-request logs here (the gateway at `warn`, HAProxy
+//! it). The gateway resolves it for each connection, from the emulator (a
+//! real endpoint service, an accepted endpoint and an active tenant in the
+//! registry table) on the first and from its cache after; HAProxy only
+//! parses it. Neither writes per-request logs here (the gateway at `warn`, HAProxy
 //! without a `log` line). HAProxy is skipped, and said so, when its binary
 //! is missing (Debian: `apt-get install -y haproxy`).
 //!
@@ -143,7 +144,15 @@ async fn run(gateway_bin: &Path) -> Result<()> {
             )
             .with_context(|| format!("writing {}", both.display()))?;
             let addr = free_local_addr()?;
-            Some(Proc::haproxy(bin, addr, &haproxy_http(addr, app.addr, &both), "http").await?)
+            Some(
+                Proc::haproxy(
+                    bin,
+                    addr,
+                    &haproxy_http(addr, app.addr, &both, &setup),
+                    "http",
+                )
+                .await?,
+            )
         }
         None => None,
     };
@@ -239,15 +248,23 @@ async fn measure_at(
     // Every path answers before anything is measured (a refused identity
     // would show here, not as a fast failure).
     workload.once(direct, None).await.context("directly")?;
-    workload
+    let through_gateway = workload
         .once(gateway_addr, Some(header))
         .await
         .with_context(|| format!("through the gateway; its log: {}", gateway.log_text()))?;
     if let Some(h) = haproxy {
-        workload
+        let through_haproxy = workload
             .once(h.addr, Some(header))
             .await
             .with_context(|| format!("through haproxy; its log: {}", h.log_tail()))?;
+        // The same work on both: the same answer (in HTTP, the app echoes the
+        // identity headers it was sent).
+        if through_haproxy != through_gateway {
+            bail!(
+                "the answers differ, so the comparison would not be fair:\n\
+                 through the gateway: {through_gateway:?}\nthrough haproxy: {through_haproxy:?}"
+            );
+        }
     }
     let mut figures = PathFigures {
         direct: Figures::default(),
@@ -358,8 +375,8 @@ impl Workload {
         }
     }
 
-    /// One connection, one request, with a 10 s bound.
-    async fn once(&self, addr: SocketAddr, header: Option<&[u8]>) -> Result<()> {
+    /// One connection, one request, with a 10 s bound: the answer.
+    async fn once(&self, addr: SocketAddr, header: Option<&[u8]>) -> Result<Bytes> {
         tokio::time::timeout(Duration::from_secs(10), async {
             let mut conn = self.open(addr, header).await?;
             conn.request().await
@@ -370,7 +387,8 @@ impl Workload {
 }
 
 impl Conn {
-    async fn request(&mut self) -> Result<()> {
+    /// One request and its whole answer.
+    async fn request(&mut self) -> Result<Bytes> {
         match self {
             Conn::Echo(s) => {
                 let message = [b'x'; MESSAGE];
@@ -382,6 +400,7 @@ impl Conn {
                 if echo != message {
                     bail!("the echo differs from the message");
                 }
+                Ok(Bytes::copy_from_slice(&echo))
             }
             Conn::Https(sender) => {
                 let request = hyper::Request::get("/")
@@ -393,9 +412,9 @@ impl Conn {
                 if status != 200 {
                     bail!("{status}: {}", String::from_utf8_lossy(&body));
                 }
+                Ok(body)
             }
         }
-        Ok(())
     }
 }
 
@@ -474,13 +493,19 @@ async fn echo_upstream() -> Result<SocketAddr> {
 struct Setup {
     provider: Provider,
     endpoint: String,
+    /// The endpoint's owner, an active tenant.
+    consumer: String,
 }
 
 impl Setup {
     async fn create() -> Result<Setup> {
         let (provider, consumer) = Provider::with_tenant(Emulator::shared()).await?;
         let endpoint = accepted_endpoint(&consumer, &provider).await?;
-        Ok(Setup { provider, endpoint })
+        Ok(Setup {
+            provider,
+            endpoint,
+            consumer: consumer.id,
+        })
     }
 }
 
@@ -494,17 +519,25 @@ fn haproxy_tcp(listen: SocketAddr, upstream: SocketAddr) -> String {
 }
 
 /// HAProxy doing the gateway's HTTP job without identity: the PROXY header
-/// read, TLS ended, the identity headers a client sent deleted, HTTP/1.1 to
-/// the app over kept-alive connections.
-fn haproxy_http(listen: SocketAddr, upstream: SocketAddr, pem: &Path) -> String {
+/// read, TLS ended, the identity headers a client sent deleted and set to
+/// fixed values (the ones the gateway sets for this bench's connections, so
+/// both send and get back as many bytes), HTTP/1.1 to the app over
+/// kept-alive connections.
+fn haproxy_http(listen: SocketAddr, upstream: SocketAddr, pem: &Path, setup: &Setup) -> String {
+    let tenant = format!("tenant {}", setup.consumer);
     format!(
         "frontend bench\n  mode http\n  bind {listen} accept-proxy ssl crt {} alpn http/1.1\n\
          \x20 http-request del-header x-privatelink-endpoint-id\n\
          \x20 http-request del-header x-privatelink-account-id\n\
          \x20 http-request del-header x-privatelink-tenant\n\
+         \x20 http-request set-header x-privatelink-endpoint-id {}\n\
+         \x20 http-request set-header x-privatelink-account-id {}\n\
+         \x20 http-request set-header x-privatelink-tenant \"{tenant}\"\n\
          \x20 default_backend app\n\
          backend app\n  mode http\n  http-reuse always\n  server app {upstream}\n",
-        pem.display()
+        pem.display(),
+        setup.endpoint,
+        setup.consumer,
     )
 }
 

@@ -7,12 +7,14 @@
 //!
 //! Two series, in one run, on an emulator of its own:
 //!
-//! - **with AWS's provisioning wait**: a new load balancer stays
-//!   `provisioning` for [`PROVISIONING`] (the emulator's
-//!   `nlb_provisioning_seconds`), as on AWS where it takes minutes, so `up`
-//!   waits with the SDK's `load_balancer_available` waiter (first retry after
-//!   15 s). This is what `up` spends its time on in AWS, and what running the
-//!   regions at once overlaps. The goal is judged on this series.
+//! - **with a provisioning wait**: a new load balancer stays `provisioning`
+//!   for [`PROVISIONING`] (the emulator's `nlb_provisioning_seconds`; on AWS
+//!   it takes minutes), so `up` waits with the SDK's `load_balancer_available`
+//!   waiter as it does on AWS: a first retry after 15 s, then after a random
+//!   15–30 s. Each region draws its own delay, so three regions wait for the
+//!   slowest of three draws, not for one. This is what `up` spends its time
+//!   on in AWS, and what running the regions at once overlaps. The goal is
+//!   judged on this series, in the emulator, with an ASSUMED duration.
 //! - **no waits**: the emulator's default, every resource ready at once. Then
 //!   `up` is only the emulator's answers, and three regions send one
 //!   single-threaded Python process three times the calls on the same
@@ -38,12 +40,13 @@ use serde_json::{json, Value};
 
 /// Rounds of the no-wait series (each about a second per `up`).
 const ROUNDS: usize = 5;
-/// Rounds of the series with the provisioning wait (each about 16 s per `up`).
+/// Rounds of the series with the provisioning wait (30 to 45 s per `up`).
 const WAIT_ROUNDS: usize = 3;
 /// How long a new load balancer is `provisioning` in the wait series: AWS
-/// takes minutes; scaled down to less than the waiter's first 15 s retry, so
-/// each region's `up` waits once, as it would for a fast provisioning.
-const PROVISIONING: Duration = Duration::from_secs(10);
+/// takes minutes; scaled down, but past the waiter's first retry (15 s), so
+/// that its second, random delay (15–30 s) decides when each region sees
+/// `active`, as the waiter's random delays do on AWS.
+const PROVISIONING: Duration = Duration::from_secs(20);
 const THREE: [&str; 3] = ["us-east-1", "eu-west-1", "ap-south-1"];
 
 fn config(regions: &[&str]) -> String {
@@ -99,7 +102,7 @@ async fn bench() -> Result<()> {
         binary.display()
     );
     println!(
-        "with AWS's provisioning wait (a new load balancer provisioning for {} s; the SDK waiter retries after 15 s):",
+        "with a provisioning wait (a new load balancer provisioning for {} s; the SDK waiter retries after 15 s, then after a random 15-30 s):",
         PROVISIONING.as_secs()
     );
     let ratio = waits.print();
