@@ -84,33 +84,26 @@ async fn run(gateway_bin: &Path) -> Result<()> {
         "gateway bench: an endpoint service, an accepted endpoint and a tenant in the emulator"
     );
     let setup = Setup::create().await?;
-    // A consumer's address in its VPC, and the NLB's.
-    let header = nlb_stand_in::header(
-        "10.1.0.5:40000".parse()?,
-        "10.0.0.10:443".parse()?,
-        &setup.endpoint,
-    )?;
-    let haproxy = which("haproxy");
-    let dir = bench_dir()?;
-
-    // TCP.
-    let echo = echo_upstream().await?;
-    let gateway = start_gateway(gateway_bin, &setup, echo, Mode::Tcp, "tcp").await?;
-    let mut proxy = match &haproxy {
-        Some(bin) => {
-            let addr = free_local_addr()?;
-            Some(Proc::haproxy(bin, addr, &haproxy_tcp(addr, echo), "tcp").await?)
-        }
-        None => None,
+    let bench = Bench {
+        gateway_bin,
+        // A consumer's address in its VPC, and the NLB's.
+        header: nlb_stand_in::header(
+            "10.1.0.5:40000".parse()?,
+            "10.0.0.10:443".parse()?,
+            &setup.endpoint,
+        )?,
+        setup,
+        haproxy: which("haproxy"),
     };
-    let tcp = Workload::Echo;
-    let tcp_figures = measure(&tcp, echo, &gateway, proxy.as_ref(), &header).await?;
-    gateway.stop().await?;
-    if let Some(p) = &mut proxy {
-        p.stop();
-    }
 
-    // HTTPS.
+    let echo = echo_upstream().await?;
+    let tcp = bench
+        .compare(&Workload::Echo, echo, echo, Mode::Tcp, |listen| {
+            Ok(haproxy_tcp(listen, echo))
+        })
+        .await?;
+
+    let dir = bench_dir()?;
     let ca = TestCa::new("gateway bench CA");
     let (cert, key) = ca.write_leaf_pem(&[SERVER_NAME], &dir)?;
     let app = IdentityEchoApp::start().await?;
@@ -123,61 +116,153 @@ async fn run(gateway_bin: &Path) -> Result<()> {
         },
     )
     .await;
-    let gateway = start_gateway(
-        gateway_bin,
-        &setup,
-        app.addr,
-        Mode::Http {
-            cert: cert.clone(),
-            key: key.clone(),
-        },
-        "http",
-    )
-    .await?;
-    let mut proxy = match &haproxy {
-        Some(bin) => {
-            // HAProxy reads the certificate and its key from one file.
-            let both = dir.join("haproxy.pem");
-            std::fs::write(
-                &both,
-                std::fs::read_to_string(&cert)? + &std::fs::read_to_string(&key)?,
-            )
-            .with_context(|| format!("writing {}", both.display()))?;
-            let addr = free_local_addr()?;
-            Some(
-                Proc::haproxy(
-                    bin,
-                    addr,
-                    &haproxy_http(addr, app.addr, &both, &setup),
-                    "http",
-                )
-                .await?,
-            )
-        }
-        None => None,
+    let mode = Mode::Http {
+        cert: cert.clone(),
+        key: key.clone(),
     };
-    let https = Workload::https(&ca)?;
-    let https_figures =
-        measure(&https, direct_https.addr, &gateway, proxy.as_ref(), &header).await?;
-    gateway.stop().await?;
-    if let Some(p) = &mut proxy {
-        p.stop();
-    }
+    let https = bench
+        .compare(
+            &Workload::https(&ca)?,
+            direct_https.addr,
+            app.addr,
+            mode,
+            |listen| {
+                // HAProxy reads the certificate and its key from one file.
+                let both = dir.join("haproxy.pem");
+                std::fs::write(
+                    &both,
+                    std::fs::read_to_string(&cert)? + &std::fs::read_to_string(&key)?,
+                )
+                .with_context(|| format!("writing {}", both.display()))?;
+                Ok(haproxy_http(listen, app.addr, &both, &bench.setup))
+            },
+        )
+        .await?;
 
     println!("{}", intro());
     print!(
         "{}",
-        report(
-            "TCP",
-            &format!("{MESSAGE} B echoed per request"),
-            &tcp_figures
-        )
+        report("TCP", &format!("{MESSAGE} B echoed per request"), &tcp)
     );
     print!(
         "{}",
-        report("HTTPS", "GET / over TLS 1.3, HTTP/1.1", &https_figures)
+        report("HTTPS", "GET / over TLS 1.3, HTTP/1.1", &https)
     );
     Ok(())
+}
+
+/// What every workload's comparison shares.
+struct Bench<'a> {
+    gateway_bin: &'a Path,
+    setup: Setup,
+    /// The NLB's PROXY v2 header for the set-up's endpoint.
+    header: Vec<u8>,
+    /// HAProxy's binary; `None`: skipped.
+    haproxy: Option<PathBuf>,
+}
+
+/// A workload's three paths, running.
+struct Paths {
+    direct: SocketAddr,
+    gateway: Gateway,
+    haproxy: Option<Proc>,
+}
+
+impl Bench<'_> {
+    /// Starts the gateway (in `mode`) and HAProxy (configured by
+    /// `haproxy_sections(its listen address)`) in front of `upstream`,
+    /// measures them and `direct` with `workload`, then stops both.
+    async fn compare(
+        &self,
+        workload: &Workload,
+        direct: SocketAddr,
+        upstream: SocketAddr,
+        mode: Mode,
+        haproxy_sections: impl FnOnce(SocketAddr) -> Result<String>,
+    ) -> Result<Series> {
+        let name = workload.name().to_lowercase();
+        let gateway = start_gateway(self.gateway_bin, &self.setup, upstream, mode, &name).await?;
+        let haproxy = match &self.haproxy {
+            Some(bin) => {
+                let listen = free_local_addr()?;
+                Some(Proc::haproxy(bin, listen, &haproxy_sections(listen)?, &name).await?)
+            }
+            None => None,
+        };
+        let mut paths = Paths {
+            direct,
+            gateway,
+            haproxy,
+        };
+        let series = Series {
+            loaded: self.measure_at(CONNECTIONS, workload, &paths).await?,
+            unloaded: self.measure_at(ONE, workload, &paths).await?,
+        };
+        paths.gateway.stop().await?;
+        if let Some(h) = &mut paths.haproxy {
+            h.stop();
+        }
+        Ok(series)
+    }
+
+    async fn measure_at(
+        &self,
+        connections: usize,
+        workload: &Workload,
+        paths: &Paths,
+    ) -> Result<PathFigures> {
+        let header = Some(self.header.as_slice());
+        let (direct, gateway, haproxy) = (paths.direct, &paths.gateway, paths.haproxy.as_ref());
+        let gateway_addr = gateway.options.listen;
+        // Every path answers before anything is measured (a refused identity
+        // would show here, not as a fast failure).
+        workload.once(direct, None).await.context("directly")?;
+        let through_gateway = workload
+            .once(gateway_addr, header)
+            .await
+            .with_context(|| format!("through the gateway; its log: {}", gateway.log_text()))?;
+        if let Some(h) = haproxy {
+            let through_haproxy = workload
+                .once(h.addr, header)
+                .await
+                .with_context(|| format!("through haproxy; its log: {}", h.log_tail()))?;
+            // The same work on both: the same answer (in HTTP, the app echoes
+            // the identity headers it was sent).
+            if through_haproxy != through_gateway {
+                bail!(
+                    "the answers differ, so the comparison would not be fair:\n\
+                     through the gateway: {through_gateway:?}\nthrough haproxy: {through_haproxy:?}"
+                );
+            }
+        }
+        let mut figures = PathFigures {
+            direct: Figures::default(),
+            gateway: Figures::default(),
+            haproxy: haproxy.map(|_| Figures::default()),
+        };
+        for round in 1..=ROUNDS {
+            eprintln!(
+                "gateway bench: {}, {connections} connection(s), round {round} of {ROUNDS}",
+                workload.name()
+            );
+            figures
+                .direct
+                .add(load(connections, workload, direct, None).await?);
+            figures.gateway.add(
+                load(connections, workload, gateway_addr, header)
+                    .await
+                    .with_context(|| format!("gateway log: {}", gateway.log_text()))?,
+            );
+            if let (Some(h), Some(f)) = (haproxy, figures.haproxy.as_mut()) {
+                f.add(
+                    load(connections, workload, h.addr, header)
+                        .await
+                        .with_context(|| format!("haproxy log: {}", h.log_tail()))?,
+                );
+            }
+        }
+        Ok(figures)
+    }
 }
 
 /// The name in the HTTPS workload's certificate (SNI and `Host`).
@@ -221,78 +306,6 @@ struct PathFigures {
 struct Series {
     loaded: PathFigures,
     unloaded: PathFigures,
-}
-
-async fn measure(
-    workload: &Workload,
-    direct: SocketAddr,
-    gateway: &Gateway,
-    haproxy: Option<&Proc>,
-    header: &[u8],
-) -> Result<Series> {
-    Ok(Series {
-        loaded: measure_at(CONNECTIONS, workload, direct, gateway, haproxy, header).await?,
-        unloaded: measure_at(ONE, workload, direct, gateway, haproxy, header).await?,
-    })
-}
-
-async fn measure_at(
-    connections: usize,
-    workload: &Workload,
-    direct: SocketAddr,
-    gateway: &Gateway,
-    haproxy: Option<&Proc>,
-    header: &[u8],
-) -> Result<PathFigures> {
-    let gateway_addr = gateway.options.listen;
-    // Every path answers before anything is measured (a refused identity
-    // would show here, not as a fast failure).
-    workload.once(direct, None).await.context("directly")?;
-    let through_gateway = workload
-        .once(gateway_addr, Some(header))
-        .await
-        .with_context(|| format!("through the gateway; its log: {}", gateway.log_text()))?;
-    if let Some(h) = haproxy {
-        let through_haproxy = workload
-            .once(h.addr, Some(header))
-            .await
-            .with_context(|| format!("through haproxy; its log: {}", h.log_tail()))?;
-        // The same work on both: the same answer (in HTTP, the app echoes the
-        // identity headers it was sent).
-        if through_haproxy != through_gateway {
-            bail!(
-                "the answers differ, so the comparison would not be fair:\n\
-                 through the gateway: {through_gateway:?}\nthrough haproxy: {through_haproxy:?}"
-            );
-        }
-    }
-    let mut figures = PathFigures {
-        direct: Figures::default(),
-        gateway: Figures::default(),
-        haproxy: haproxy.map(|_| Figures::default()),
-    };
-    for round in 1..=ROUNDS {
-        eprintln!(
-            "gateway bench: {}, {connections} connection(s), round {round} of {ROUNDS}",
-            workload.name()
-        );
-        figures
-            .direct
-            .add(load(connections, workload, direct, None).await?);
-        figures.gateway.add(
-            load(connections, workload, gateway_addr, Some(header))
-                .await
-                .with_context(|| format!("gateway log: {}", gateway.log_text()))?,
-        );
-        if let (Some(h), Some(f)) = (haproxy, figures.haproxy.as_mut()) {
-            f.add(
-                load(connections, workload, h.addr, Some(header))
-                    .await
-                    .with_context(|| format!("haproxy log: {}", h.log_tail()))?,
-            );
-        }
-    }
-    Ok(figures)
 }
 
 /// One path's round trips over all rounds.
