@@ -2,8 +2,10 @@
 //! with rustls ([`crate::certs`]: the certificate reloads when its files
 //! change), then HTTP/2 or HTTP/1.1 as ALPN chose (hyper-util's auto
 //! builder), forwarded to a plain-HTTP upstream over HTTP/1.1 whatever the
-//! client spoke (a plain-HTTP app rarely speaks cleartext HTTP/2, and one
-//! pooled HTTP/1.1 client serves both) with the identity in three headers:
+//! client spoke (a plain-HTTP app rarely speaks cleartext HTTP/2) with the
+//! identity in three headers. An HTTP/1.1 client connection gets an
+//! upstream connection of its own ([`crate::upstream`]); HTTP/2 clients
+//! share a pool. The headers:
 //!
 //! - `X-PrivateLink-Endpoint-Id`: the VPC endpoint id;
 //! - `X-PrivateLink-Account-Id`: the 12-digit account that owns it;
@@ -49,6 +51,7 @@ pub use crate::certs::TlsError;
 use crate::identity::{Identify, Identity, Refusal};
 use crate::idle::{Activity, Watched};
 use crate::proxy::{self, ProxyError, ProxyLimits};
+use crate::upstream::Dedicated;
 
 pub const ENDPOINT_ID_HEADER: HeaderName = HeaderName::from_static("x-privatelink-endpoint-id");
 pub const ACCOUNT_ID_HEADER: HeaderName = HeaderName::from_static("x-privatelink-account-id");
@@ -191,29 +194,51 @@ pub fn refusal_response(refusal: &Refusal) -> Response<Body> {
     text(StatusCode::FORBIDDEN, format!("refused: {refusal}\n"))
 }
 
+/// Where one client connection's requests go: HTTP/1.1 clients get their
+/// own upstream connection ([`Dedicated`], see [`crate::upstream`]);
+/// HTTP/2 clients, whose streams run at once, share the pool.
+pub enum UpstreamPath {
+    Pooled(Box<Client<HttpConnector, Incoming>>),
+    Dedicated(Arc<Dedicated>),
+}
+
+/// `host:port` of the upstream URI (port 80 when it names none).
+fn upstream_addr(upstream: &hyper::Uri) -> String {
+    format!(
+        "{}:{}",
+        upstream.host().unwrap_or("127.0.0.1"),
+        upstream.port_u16().unwrap_or(80)
+    )
+}
+
 /// Forwards one request for an accepted identity.
 pub async fn forward(
-    client: &Client<HttpConnector, Incoming>,
+    route: &UpstreamPath,
     upstream: &hyper::Uri,
     identity: &Identity,
     mut request: Request<Incoming>,
 ) -> Response<Body> {
-    let path = request
+    let target = request
         .uri()
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    let uri = match hyper::Uri::builder()
-        .scheme(upstream.scheme_str().unwrap_or("http"))
-        .authority(
-            upstream
-                .authority()
-                .map(|a| a.as_str())
-                .unwrap_or("127.0.0.1"),
-        )
-        .path_and_query(path)
-        .build()
-    {
+    // The pool wants the absolute URI (it picks the connection by it); a
+    // connection of our own is sent the origin form (`/path?query`).
+    let uri = match route {
+        UpstreamPath::Pooled(_) => hyper::Uri::builder()
+            .scheme(upstream.scheme_str().unwrap_or("http"))
+            .authority(
+                upstream
+                    .authority()
+                    .map(|a| a.as_str())
+                    .unwrap_or("127.0.0.1"),
+            )
+            .path_and_query(target)
+            .build(),
+        UpstreamPath::Dedicated(_) => hyper::Uri::builder().path_and_query(target).build(),
+    };
+    let uri = match uri {
         Ok(uri) => uri,
         Err(e) => {
             return text(
@@ -238,7 +263,20 @@ pub async fn forward(
     *request.version_mut() = Version::HTTP_11;
     *request.uri_mut() = uri;
     set_identity_headers(request.headers_mut(), identity);
-    match client.request(request).await {
+    let answer = match route {
+        UpstreamPath::Pooled(client) => client.request(request).await.map_err(|e| e.to_string()),
+        UpstreamPath::Dedicated(dedicated) => {
+            // HTTP/1.1 requires `Host`; the pool would set the upstream's
+            // own when the client sent none, and so does this.
+            if !request.headers().contains_key(hyper::header::HOST) {
+                if let Ok(host) = HeaderValue::from_str(&upstream_addr(upstream)) {
+                    request.headers_mut().insert(hyper::header::HOST, host);
+                }
+            }
+            dedicated.send(request).await.map_err(|e| e.to_string())
+        }
+    };
+    match answer {
         Ok(response) => {
             let mut response = response.map(|body| body.boxed());
             if client_version == Version::HTTP_2 {
@@ -301,21 +339,32 @@ pub async fn handle<R: Identify>(
     .map_err(|_| HttpConnError::Tls("timed out".into()))?
     .map_err(|e| HttpConnError::Tls(e.to_string()))?;
     let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(&b"h2"[..]);
+    let dedicated = (!h2).then(|| Dedicated::new(upstream_addr(&config.upstream)));
+    let route = Arc::new(match &dedicated {
+        Some(dedicated) => UpstreamPath::Dedicated(dedicated.clone()),
+        None => UpstreamPath::Pooled(Box::new(client.clone())),
+    });
+    // Polls the dedicated upstream connection in this task (never ends).
+    let drive = async move {
+        match dedicated {
+            Some(dedicated) => dedicated.drive().await,
+            None => std::future::pending().await,
+        }
+    };
     let service_verdict = verdict.clone();
     let upstream = config.upstream.clone();
-    let client = client.clone();
     // Owned captures only: HTTP/2 runs each request as its own task.
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let verdict = service_verdict.clone();
         let upstream = upstream.clone();
-        let client = client.clone();
+        let route = route.clone();
         async move {
             let started = Instant::now();
             let method = request.method().clone();
             let path = request.uri().path().to_string();
             let version = request.version();
             let response = match &verdict {
-                Ok(identity) => forward(&client, &upstream, identity, request).await,
+                Ok(identity) => forward(&route, &upstream, identity, request).await,
                 Err(refusal) => refusal_response(refusal),
             };
             access_log(
@@ -352,11 +401,12 @@ pub async fn handle<R: Identify>(
         _ = activity.idle(config.idle_timeout) => {
             tracing::debug!(idle = ?config.idle_timeout, "closing an idle HTTP connection");
         }
+        () = drive => {}
     }
     Ok(verdict)
 }
 
-/// A client for the upstream (plain HTTP/1.1, pooled).
+/// A client for the upstream (plain HTTP/1.1, pooled), for HTTP/2 clients.
 pub fn upstream_client() -> Client<HttpConnector, Incoming> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);

@@ -15,3 +15,4 @@ pub mod identity;
 pub mod idle;
 pub mod proxy;
 pub mod tcp;
+pub mod upstream;

@@ -93,17 +93,19 @@ fn pki() -> Pki {
 }
 
 /// An upstream that answers with the identity headers it got, one line
-/// per value (`name: value`), and counts requests.
-async fn upstream() -> (SocketAddr, Arc<AtomicUsize>) {
+/// per value (`name: value`), and counts requests and connections.
+async fn upstream() -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let requests = Arc::new(AtomicUsize::new(0));
-    let counter = requests.clone();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let (counter, accepted) = (requests.clone(), connections.clone());
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
+            accepted.fetch_add(1, Ordering::SeqCst);
             let counter = counter.clone();
             tokio::spawn(async move {
                 let service =
@@ -129,12 +131,14 @@ async fn upstream() -> (SocketAddr, Arc<AtomicUsize>) {
             });
         }
     });
-    (addr, requests)
+    (addr, requests, connections)
 }
 
 struct Running {
     addr: SocketAddr,
     requests: Arc<AtomicUsize>,
+    /// Connections the upstream accepted.
+    upstream_connections: Arc<AtomicUsize>,
     ca: CertificateDer<'static>,
     _stop: tokio::sync::watch::Sender<bool>,
 }
@@ -157,7 +161,7 @@ async fn start_with(
     tls: Arc<rustls::ServerConfig>,
     pki: &Pki,
 ) -> Running {
-    let (up, requests) = upstream().await;
+    let (up, requests, upstream_connections) = upstream().await;
     let up = upstream_override.unwrap_or(up);
     let lister = CountingLister::new(vec![
         available(ENDPOINT, OWNER),
@@ -193,6 +197,7 @@ async fn start_with(
     Running {
         addr,
         requests,
+        upstream_connections,
         ca: pki.ca.clone(),
         _stop: stop,
     }
@@ -308,6 +313,25 @@ async fn refused_identities_get_403_with_the_reason_and_never_reach_the_upstream
         );
     }
     assert_eq!(gw.requests.load(Ordering::SeqCst), 0);
+    assert_eq!(gw.upstream_connections.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn every_http1_client_connection_has_an_upstream_connection_of_its_own() {
+    let gw = start().await;
+    let mut first = connect(&gw, nlb_v2_ipv4(ENDPOINT)).await.unwrap();
+    let mut second = connect(&gw, nlb_v2_ipv4(ENDPOINT)).await.unwrap();
+    // Interleaved, one at a time: a shared pool would carry all six on one
+    // idle upstream connection.
+    for _ in 0..3 {
+        for sender in [&mut first, &mut second] {
+            let (status, body) = get(sender, &[]).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert!(body.contains("x-privatelink-tenant: Acme"), "{body}");
+        }
+    }
+    assert_eq!(gw.requests.load(Ordering::SeqCst), 6);
+    assert_eq!(gw.upstream_connections.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

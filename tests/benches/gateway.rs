@@ -96,13 +96,46 @@ async fn run(gateway_bin: &Path) -> Result<()> {
         haproxy: which("haproxy"),
     };
 
+    // GATEWAY_BENCH_ONLY=tcp or =https: one workload (both when unset).
+    let only = std::env::var("GATEWAY_BENCH_ONLY").unwrap_or_default();
+    let wanted = |name: &str| only.is_empty() || only.eq_ignore_ascii_case(name);
+    let tcp = if wanted("tcp") {
+        Some(bench_tcp(&bench).await?)
+    } else {
+        None
+    };
+    let https = if wanted("https") {
+        Some(bench_https(&bench).await?)
+    } else {
+        None
+    };
+
+    println!("{}", intro());
+    if let Some(tcp) = &tcp {
+        print!(
+            "{}",
+            report("TCP", &format!("{MESSAGE} B echoed per request"), tcp)
+        );
+    }
+    if let Some(https) = &https {
+        print!("{}", report("HTTPS", "GET / over TLS 1.3, HTTP/1.1", https));
+    }
+    Ok(())
+}
+
+/// TCP: a message and its echo, directly, through the gateway and HAProxy.
+async fn bench_tcp(bench: &Bench<'_>) -> Result<Series> {
     let echo = echo_upstream().await?;
-    let tcp = bench
+    bench
         .compare(&Workload::Echo, echo, echo, Mode::Tcp, |listen| {
             Ok(haproxy_tcp(listen, echo))
         })
-        .await?;
+        .await
+}
 
+/// HTTPS: `GET /` from an HTTPS server directly, and from the plain HTTP
+/// identity-echo app through the gateway and HAProxy.
+async fn bench_https(bench: &Bench<'_>) -> Result<Series> {
     let dir = bench_dir()?;
     let ca = TestCa::new("gateway bench CA");
     let (cert, key) = ca.write_leaf_pem(&[SERVER_NAME], &dir)?;
@@ -120,7 +153,7 @@ async fn run(gateway_bin: &Path) -> Result<()> {
         cert: cert.clone(),
         key: key.clone(),
     };
-    let https = bench
+    bench
         .compare(
             &Workload::https(&ca)?,
             direct_https.addr,
@@ -137,18 +170,7 @@ async fn run(gateway_bin: &Path) -> Result<()> {
                 Ok(haproxy_http(listen, app.addr, &both, &bench.setup))
             },
         )
-        .await?;
-
-    println!("{}", intro());
-    print!(
-        "{}",
-        report("TCP", &format!("{MESSAGE} B echoed per request"), &tcp)
-    );
-    print!(
-        "{}",
-        report("HTTPS", "GET / over TLS 1.3, HTTP/1.1", &https)
-    );
-    Ok(())
+        .await
 }
 
 /// What every workload's comparison shares.
@@ -247,18 +269,18 @@ impl Bench<'_> {
             );
             figures
                 .direct
-                .add(load(connections, workload, direct, None).await?);
-            figures.gateway.add(
-                load(connections, workload, gateway_addr, header)
-                    .await
-                    .with_context(|| format!("gateway log: {}", gateway.log_text()))?,
-            );
+                .add(load(connections, workload, direct, None).await?, None);
+            let cpu = CpuClock::of(gateway.pid());
+            let run = load(connections, workload, gateway_addr, header)
+                .await
+                .with_context(|| format!("gateway log: {}", gateway.log_text()))?;
+            figures.gateway.add(run, cpu.used());
             if let (Some(h), Some(f)) = (haproxy, figures.haproxy.as_mut()) {
-                f.add(
-                    load(connections, workload, h.addr, header)
-                        .await
-                        .with_context(|| format!("haproxy log: {}", h.log_tail()))?,
-                );
+                let cpu = CpuClock::of(Some(h.child.id()));
+                let run = load(connections, workload, h.addr, header)
+                    .await
+                    .with_context(|| format!("haproxy log: {}", h.log_tail()))?;
+                f.add(run, cpu.used());
             }
         }
         Ok(figures)
@@ -314,12 +336,21 @@ struct Figures {
     /// Round-trip times, nanoseconds.
     samples: Vec<u64>,
     measured: Duration,
+    /// The proxy's CPU time (user and system, all threads) while it
+    /// served `served` requests, warm-up included; `None` for the direct
+    /// path, or where /proc cannot tell.
+    cpu: Option<(Duration, u64)>,
 }
 
 impl Figures {
-    fn add(&mut self, (samples, measured): (Vec<u64>, Duration)) {
-        self.samples.extend(samples);
-        self.measured += measured;
+    fn add(&mut self, run: Run, cpu: Option<Duration>) {
+        self.samples.extend(run.samples);
+        self.measured += run.measured;
+        if let Some(used) = cpu {
+            let (total, served) = self.cpu.get_or_insert((Duration::ZERO, 0));
+            *total += used;
+            *served += run.served;
+        }
     }
     fn per_second(&self) -> f64 {
         self.samples.len() as f64 / self.measured.as_secs_f64()
@@ -330,6 +361,42 @@ impl Figures {
         let i = ((self.samples.len() as f64 - 1.0) * q).round() as usize;
         self.samples.get(i).copied().unwrap_or(0) as f64 / 1000.0
     }
+    /// The proxy's CPU time per request, microseconds.
+    fn cpu_per_request_micros(&self) -> Option<f64> {
+        let (total, served) = self.cpu?;
+        (served > 0).then(|| total.as_secs_f64() * 1e6 / served as f64)
+    }
+}
+
+/// A process's CPU time so far, to subtract from later: the sum over its
+/// threads of the time they ran (`/proc/PID/task/*/schedstat`, first
+/// field, nanoseconds). A proxy's CPU per request is a steadier comparison
+/// than its throughput when client, app and proxy share the cores.
+struct CpuClock {
+    pid: Option<u32>,
+    start: Option<Duration>,
+}
+
+impl CpuClock {
+    fn of(pid: Option<u32>) -> CpuClock {
+        CpuClock {
+            pid,
+            start: pid.and_then(cpu_time),
+        }
+    }
+    fn used(&self) -> Option<Duration> {
+        let now = cpu_time(self.pid?)?;
+        now.checked_sub(self.start?)
+    }
+}
+
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
 }
 
 /// What one connection does, request after request.
@@ -431,15 +498,23 @@ impl Conn {
     }
 }
 
+/// One path's load, one round.
+struct Run {
+    /// The measured round trips, nanoseconds.
+    samples: Vec<u64>,
+    measured: Duration,
+    /// Every request answered, warm-up included.
+    served: u64,
+}
+
 /// `connections` connections to `addr` (each writing `header` first),
-/// busy for [`WARM_UP`] + [`MEASURE`]: the measured round trips and how
-/// long they were measured.
+/// busy for [`WARM_UP`] + [`MEASURE`].
 async fn load(
     connections: usize,
     workload: &Workload,
     addr: SocketAddr,
     header: Option<&[u8]>,
-) -> Result<(Vec<u64>, Duration)> {
+) -> Result<Run> {
     let mut conns = Vec::with_capacity(connections);
     for _ in 0..connections {
         conns.push(workload.open(addr, header).await?);
@@ -452,24 +527,32 @@ async fn load(
         tasks.spawn(async move {
             tokio::time::sleep_until(start.into()).await;
             let mut samples = Vec::with_capacity(64 * 1024);
+            let mut served = 0u64;
             loop {
                 let sent = Instant::now();
                 if sent >= stop_at || samples.len() >= MAX_PER_CONNECTION {
                     break;
                 }
                 conn.request().await?;
+                served += 1;
                 if sent >= measure_from {
                     samples.push(sent.elapsed().as_nanos() as u64);
                 }
             }
-            anyhow::Ok(samples)
+            anyhow::Ok((samples, served))
         });
     }
-    let mut all = Vec::new();
+    let mut run = Run {
+        samples: Vec::new(),
+        measured: MEASURE,
+        served: 0,
+    };
     while let Some(joined) = tasks.join_next().await {
-        all.extend(joined?.context("a connection failed mid-run")?);
+        let (samples, served) = joined?.context("a connection failed mid-run")?;
+        run.samples.extend(samples);
+        run.served += served;
     }
-    Ok((all, MEASURE))
+    Ok(run)
 }
 
 async fn connect(addr: SocketAddr, header: Option<&[u8]>) -> std::io::Result<TcpStream> {
@@ -656,6 +739,7 @@ fn figures(f: &Figures) -> (f64, f64, f64) {
     let mut f = Figures {
         samples: f.samples.clone(),
         measured: f.measured,
+        cpu: f.cpu,
     };
     (
         f.per_second(),
@@ -711,6 +795,19 @@ fn report(workload: &str, what: &str, series: &Series) -> String {
                 "gateway − haproxy p50, {ONE} connection: {:.1} µs\n",
                 gu.1 - hu.1
             ));
+            if let (Some(g), Some(h)) = (
+                loaded.gateway.cpu_per_request_micros(),
+                loaded
+                    .haproxy
+                    .as_ref()
+                    .and_then(Figures::cpu_per_request_micros),
+            ) {
+                out.push_str(&format!(
+                    "CPU per request, {CONNECTIONS} connections: gateway {g:.1} µs, haproxy {h:.1} µs \
+                     (gateway / haproxy {:.2})\n",
+                    g / h
+                ));
+            }
         }
         None => out.push_str(
             "haproxy: SKIPPED, no `haproxy` binary on PATH (Debian: apt-get install -y haproxy); \

@@ -57,6 +57,11 @@ pub fn free_local_addr() -> Result<SocketAddr> {
 }
 
 impl Gateway {
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Starts it as `provider` and waits (at most 20 s) for its health
     /// check to answer `200`.
     pub async fn start(provider: &Account, options: GatewayOptions) -> Result<Gateway> {
