@@ -266,8 +266,8 @@ pub async fn forward(
     let answer = match route {
         UpstreamPath::Pooled(client) => client.request(request).await.map_err(|e| e.to_string()),
         UpstreamPath::Dedicated(dedicated) => {
-            // HTTP/1.1 requires `Host`; the pool would set the upstream's
-            // own when the client sent none, and so does this.
+            // HTTP/1.1 requires `Host`: a client that sent none gets the
+            // upstream's `host:port` (the pool would leave out port 80).
             if !request.headers().contains_key(hyper::header::HOST) {
                 if let Ok(host) = HeaderValue::from_str(&upstream_addr(upstream)) {
                     request.headers_mut().insert(hyper::header::HOST, host);

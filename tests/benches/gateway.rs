@@ -32,7 +32,11 @@
 //!
 //! The client, the upstream, the proxy and the emulator share the machine,
 //! so the figures compare the paths with each other, not with a production
-//! host.
+//! host. For the same reason each proxy's CPU time per request is printed
+//! too (from /proc, its loaded rounds): a steadier comparison than
+//! throughput when the cores are shared.
+//!
+//! `GATEWAY_BENCH_ONLY=tcp` or `=https` runs one workload.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
