@@ -339,7 +339,9 @@ pub async fn handle<R: Identify>(
     .map_err(|_| HttpConnError::Tls("timed out".into()))?
     .map_err(|e| HttpConnError::Tls(e.to_string()))?;
     let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(&b"h2"[..]);
-    let dedicated = (!h2).then(|| Dedicated::new(upstream_addr(&config.upstream)));
+    // A refused connection never reaches the upstream: no connection for it.
+    let dedicated =
+        (!h2 && verdict.is_ok()).then(|| Dedicated::new(upstream_addr(&config.upstream)));
     let route = Arc::new(match &dedicated {
         Some(dedicated) => UpstreamPath::Dedicated(dedicated.clone()),
         None => UpstreamPath::Pooled(Box::new(client.clone())),

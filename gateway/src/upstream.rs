@@ -230,6 +230,14 @@ mod tests {
             .unwrap()
     }
 
+    /// A dedicated upstream for `addr`, driven by a task of its own (the
+    /// gateway drives it in the client connection's task).
+    fn driven(addr: &str) -> (Arc<Dedicated<Empty<Bytes>>>, tokio::task::JoinHandle<()>) {
+        let dedicated = Dedicated::new(addr.to_string());
+        let driver = tokio::spawn(dedicated.clone().drive());
+        (dedicated, driver)
+    }
+
     async fn body(dedicated: &Dedicated<Empty<Bytes>>, addr: &str) -> Result<Bytes, UpstreamError> {
         let response = dedicated.send(get(addr)).await?;
         Ok(response.into_body().collect().await?.to_bytes())
@@ -238,8 +246,7 @@ mod tests {
     #[tokio::test]
     async fn requests_one_after_another_share_one_upstream_connection() {
         let (addr, accepted) = app(false).await;
-        let dedicated = Dedicated::<Empty<Bytes>>::new(addr.clone());
-        let driver = tokio::spawn(dedicated.clone().drive());
+        let (dedicated, driver) = driven(&addr);
         for _ in 0..5 {
             assert_eq!(body(&dedicated, &addr).await.unwrap(), "ok");
         }
@@ -250,8 +257,7 @@ mod tests {
     #[tokio::test]
     async fn a_connection_the_app_closed_is_replaced() {
         let (addr, accepted) = app(true).await;
-        let dedicated = Dedicated::<Empty<Bytes>>::new(addr.clone());
-        let driver = tokio::spawn(dedicated.clone().drive());
+        let (dedicated, driver) = driven(&addr);
         for _ in 0..3 {
             assert_eq!(body(&dedicated, &addr).await.unwrap(), "ok");
             // Time for the close to arrive, as between a client's requests.
@@ -266,8 +272,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         drop(listener);
-        let dedicated = Dedicated::<Empty<Bytes>>::new(addr.clone());
-        let driver = tokio::spawn(dedicated.clone().drive());
+        let (dedicated, driver) = driven(&addr);
         let error = body(&dedicated, &addr).await.unwrap_err();
         assert!(
             matches!(&error, UpstreamError::Connect { addr: a, .. } if *a == addr),
