@@ -26,6 +26,7 @@
 //! connection (`connection`: served, refused or closed before HTTP).
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
@@ -154,25 +155,43 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
     }
 }
 
-/// Removes every identity header a client sent (header names are matched
-/// case-insensitively: `HeaderMap` keys are normalized) and sets the
-/// gateway's.
-pub fn set_identity_headers(headers: &mut hyper::HeaderMap, identity: &Identity) {
-    for name in [&ENDPOINT_ID_HEADER, &ACCOUNT_ID_HEADER, &TENANT_HEADER] {
-        headers.remove(name);
+/// An identity's three header values, built once per connection (every
+/// request of a connection carries the same ones; cloning a value is a
+/// reference count, not a copy).
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    endpoint_id: HeaderValue,
+    account_id: HeaderValue,
+    tenant: HeaderValue,
+}
+
+impl IdentityHeaders {
+    pub fn new(identity: &Identity) -> IdentityHeaders {
+        // Endpoint and account ids are checked ASCII. A tenant name with
+        // non-ASCII letters goes as its UTF-8 bytes (HTTP's obs-text); one
+        // with control characters cannot be a header value and goes as
+        // `invalid`.
+        let value = |s: &str| {
+            HeaderValue::from_str(s).unwrap_or_else(|_| {
+                HeaderValue::from_bytes(s.as_bytes())
+                    .unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+            })
+        };
+        IdentityHeaders {
+            endpoint_id: value(&identity.endpoint_id),
+            account_id: value(&identity.account_id),
+            tenant: value(&identity.tenant),
+        }
     }
-    // Endpoint and account ids are checked ASCII. A tenant name with
-    // non-ASCII letters goes as its UTF-8 bytes (HTTP's obs-text); one with
-    // control characters cannot be a header value and goes as `invalid`.
-    let value = |s: &str| {
-        HeaderValue::from_str(s).unwrap_or_else(|_| {
-            HeaderValue::from_bytes(s.as_bytes())
-                .unwrap_or_else(|_| HeaderValue::from_static("invalid"))
-        })
-    };
-    headers.insert(ENDPOINT_ID_HEADER, value(&identity.endpoint_id));
-    headers.insert(ACCOUNT_ID_HEADER, value(&identity.account_id));
-    headers.insert(TENANT_HEADER, value(&identity.tenant));
+
+    /// Removes every identity header a client sent (header names are
+    /// matched case-insensitively: `HeaderMap` keys are normalized) and
+    /// sets the gateway's: `insert` drops every earlier value of its name.
+    pub fn set(&self, headers: &mut hyper::HeaderMap) {
+        headers.insert(ENDPOINT_ID_HEADER, self.endpoint_id.clone());
+        headers.insert(ACCOUNT_ID_HEADER, self.account_id.clone());
+        headers.insert(TENANT_HEADER, self.tenant.clone());
+    }
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {
@@ -215,36 +234,43 @@ fn upstream_addr(upstream: &hyper::Uri) -> String {
 pub async fn forward(
     route: &UpstreamPath,
     upstream: &hyper::Uri,
-    identity: &Identity,
+    identity: &IdentityHeaders,
     mut request: Request<Incoming>,
 ) -> Response<Body> {
-    let target = request
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
     // The pool wants the absolute URI (it picks the connection by it); a
-    // connection of our own is sent the origin form (`/path?query`).
+    // connection of our own is sent the origin form (`/path?query`), which
+    // is what an HTTP/1.1 client sends: its URI is kept as it is.
+    let origin_form = request.uri().scheme().is_none() && request.uri().authority().is_none();
     let uri = match route {
-        UpstreamPath::Pooled(_) => hyper::Uri::builder()
-            .scheme(upstream.scheme_str().unwrap_or("http"))
-            .authority(
-                upstream
-                    .authority()
-                    .map(|a| a.as_str())
-                    .unwrap_or("127.0.0.1"),
-            )
-            .path_and_query(target)
-            .build(),
-        UpstreamPath::Dedicated(_) => hyper::Uri::builder().path_and_query(target).build(),
-    };
-    let uri = match uri {
-        Ok(uri) => uri,
-        Err(e) => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                format!("bad request target: {e}\n"),
-            )
+        UpstreamPath::Dedicated(_) if origin_form => None,
+        _ => {
+            let target = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let uri = match route {
+                UpstreamPath::Pooled(_) => hyper::Uri::builder()
+                    .scheme(upstream.scheme_str().unwrap_or("http"))
+                    .authority(
+                        upstream
+                            .authority()
+                            .map(|a| a.as_str())
+                            .unwrap_or("127.0.0.1"),
+                    )
+                    .path_and_query(target)
+                    .build(),
+                UpstreamPath::Dedicated(_) => hyper::Uri::builder().path_and_query(target).build(),
+            };
+            match uri {
+                Ok(uri) => Some(uri),
+                Err(e) => {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        format!("bad request target: {e}\n"),
+                    )
+                }
+            }
         }
     };
     let client_version = request.version();
@@ -261,8 +287,10 @@ pub async fn forward(
     }
     // The upstream is always spoken to in HTTP/1.1 (see the module docs).
     *request.version_mut() = Version::HTTP_11;
-    *request.uri_mut() = uri;
-    set_identity_headers(request.headers_mut(), identity);
+    if let Some(uri) = uri {
+        *request.uri_mut() = uri;
+    }
+    identity.set(request.headers_mut());
     let answer = match route {
         UpstreamPath::Pooled(client) => client.request(request).await.map_err(|e| e.to_string()),
         UpstreamPath::Dedicated(dedicated) => {
@@ -314,6 +342,19 @@ pub enum HttpConnError {
     Tls(String),
 }
 
+/// What every request of one connection shares, behind one `Arc`: a
+/// request costs a reference count, not a copy of the identity.
+struct PerConnection {
+    /// The identity and its header values, or why it was refused.
+    verdict: Result<(Identity, IdentityHeaders), Refusal>,
+    route: UpstreamPath,
+    upstream: hyper::Uri,
+}
+
+/// How many times one wake-up of a connection's task polls its client and
+/// upstream sides in turn (see [`handle`]).
+const PASSES: usize = 3;
+
 /// Handles one TCP connection in HTTP mode.
 pub async fn handle<R: Identify>(
     mut stream: TcpStream,
@@ -342,10 +383,10 @@ pub async fn handle<R: Identify>(
     // A refused connection never reaches the upstream: no connection for it.
     let dedicated =
         (!h2 && verdict.is_ok()).then(|| Dedicated::new(upstream_addr(&config.upstream)));
-    let route = Arc::new(match &dedicated {
+    let route = match &dedicated {
         Some(dedicated) => UpstreamPath::Dedicated(dedicated.clone()),
         None => UpstreamPath::Pooled(Box::new(client.clone())),
-    });
+    };
     // Polls the dedicated upstream connection in this task (never ends).
     let drive = async move {
         match dedicated {
@@ -353,30 +394,40 @@ pub async fn handle<R: Identify>(
             None => std::future::pending().await,
         }
     };
-    let service_verdict = verdict.clone();
-    let upstream = config.upstream.clone();
+    let shared = Arc::new(PerConnection {
+        verdict: verdict
+            .as_ref()
+            .map(|identity| (identity.clone(), IdentityHeaders::new(identity)))
+            .map_err(Clone::clone),
+        route,
+        upstream: config.upstream.clone(),
+    });
     // Owned captures only: HTTP/2 runs each request as its own task.
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-        let verdict = service_verdict.clone();
-        let upstream = upstream.clone();
-        let route = route.clone();
+        let shared = shared.clone();
         async move {
             let started = Instant::now();
             let method = request.method().clone();
-            let path = request.uri().path().to_string();
+            // Copied only for a line that will be written.
+            let path =
+                tracing::enabled!(tracing::Level::INFO).then(|| request.uri().path().to_owned());
             let version = request.version();
-            let response = match &verdict {
-                Ok(identity) => forward(&route, &upstream, identity, request).await,
+            let response = match &shared.verdict {
+                Ok((_, headers)) => {
+                    forward(&shared.route, &shared.upstream, headers, request).await
+                }
                 Err(refusal) => refusal_response(refusal),
             };
-            access_log(
-                &method,
-                &path,
-                version,
-                &verdict,
-                &response,
-                started.elapsed(),
-            );
+            if let Some(path) = path {
+                access_log(
+                    &method,
+                    &path,
+                    version,
+                    shared.verdict.as_ref().map(|(identity, _)| identity),
+                    &response,
+                    started.elapsed(),
+                );
+            }
             Ok::<_, Infallible>(response)
         }
     });
@@ -394,17 +445,32 @@ pub async fn handle<R: Identify>(
         builder.http1_only()
     };
     let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
-    tokio::select! {
-        served = connection => {
-            if let Err(e) = served {
-                tracing::debug!(error = %e, "HTTP connection ended with an error");
+    let idle = activity.idle(config.idle_timeout);
+    tokio::pin!(connection, idle, drive);
+    std::future::poll_fn(|cx| {
+        // The client's side and the upstream's hand each other work through
+        // channels that wake this same task. Polled in a fixed order, a few
+        // times over, a request read from the client is written to the
+        // upstream, and an answer read from the upstream is written to the
+        // client, in the pass that read it, instead of after a trip to the
+        // back of the runtime's queue behind every other connection.
+        for _ in 0..PASSES {
+            let _ = drive.as_mut().poll(cx);
+            if let Poll::Ready(served) = connection.as_mut().poll(cx) {
+                if let Err(e) = served {
+                    tracing::debug!(error = %e, "HTTP connection ended with an error");
+                }
+                return Poll::Ready(());
             }
         }
-        _ = activity.idle(config.idle_timeout) => {
+        let _ = drive.as_mut().poll(cx);
+        if idle.as_mut().poll(cx).is_ready() {
             tracing::debug!(idle = ?config.idle_timeout, "closing an idle HTTP connection");
+            return Poll::Ready(());
         }
-        () = drive => {}
-    }
+        Poll::Pending
+    })
+    .await;
     Ok(verdict)
 }
 
@@ -472,7 +538,7 @@ fn access_log(
     method: &hyper::Method,
     path: &str,
     version: Version,
-    verdict: &Result<Identity, Refusal>,
+    verdict: Result<&Identity, &Refusal>,
     response: &Response<Body>,
     took: Duration,
 ) {
@@ -581,7 +647,7 @@ mod tests {
             account_id: "111111111111".into(),
             tenant: "Acmé".into(),
         };
-        set_identity_headers(&mut headers, &identity);
+        IdentityHeaders::new(&identity).set(&mut headers);
         let all = |n: &HeaderName| {
             headers
                 .get_all(n)

@@ -165,7 +165,14 @@ where
                         false
                     }
                 });
-            state.driver = Some(cx.waker().clone());
+            // The same task polls every time: keep its waker, no clone.
+            if !state
+                .driver
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                state.driver = Some(cx.waker().clone());
+            }
             Poll::Pending
         })
     }

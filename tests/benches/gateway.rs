@@ -34,7 +34,9 @@
 //! so the figures compare the paths with each other, not with a production
 //! host. For the same reason each proxy's CPU time per request is printed
 //! too (from /proc, its loaded rounds): a steadier comparison than
-//! throughput when the cores are shared.
+//! throughput when the cores are shared; with it, how long the proxy
+//! waited for a CPU and how often it was preempted, and the gateway's
+//! latency over HAProxy's from p90 to p99.9 (where the two differ).
 //!
 //! `GATEWAY_BENCH_ONLY=tcp` or `=https` runs one workload.
 
@@ -343,16 +345,16 @@ struct Figures {
     /// The proxy's CPU time (user and system, all threads) while it
     /// served `served` requests, warm-up included; `None` for the direct
     /// path, or where /proc cannot tell.
-    cpu: Option<(Duration, u64)>,
+    cpu: Option<(Sched, u64)>,
 }
 
 impl Figures {
-    fn add(&mut self, run: Run, cpu: Option<Duration>) {
+    fn add(&mut self, run: Run, cpu: Option<Sched>) {
         self.samples.extend(run.samples);
         self.measured += run.measured;
         if let Some(used) = cpu {
-            let (total, served) = self.cpu.get_or_insert((Duration::ZERO, 0));
-            *total += used;
+            let (total, served) = self.cpu.get_or_insert((Sched::default(), 0));
+            total.add(used);
             *served += run.served;
         }
     }
@@ -360,47 +362,103 @@ impl Figures {
         self.samples.len() as f64 / self.measured.as_secs_f64()
     }
     /// The `q` quantile in microseconds.
-    fn quantile_micros(&mut self, q: f64) -> f64 {
-        self.samples.sort_unstable();
-        let i = ((self.samples.len() as f64 - 1.0) * q).round() as usize;
-        self.samples.get(i).copied().unwrap_or(0) as f64 / 1000.0
+    fn quantile_micros(&self, q: f64) -> f64 {
+        let mut samples = self.samples.clone();
+        samples.sort_unstable();
+        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        samples.get(i).copied().unwrap_or(0) as f64 / 1000.0
     }
     /// The proxy's CPU time per request, microseconds.
     fn cpu_per_request_micros(&self) -> Option<f64> {
         let (total, served) = self.cpu?;
-        (served > 0).then(|| total.as_secs_f64() * 1e6 / served as f64)
+        (served > 0).then(|| total.run.as_secs_f64() * 1e6 / served as f64)
+    }
+    /// Per request: the proxy's time waiting for a CPU (µs), how many
+    /// times it was put on one, and how many times it was taken off one
+    /// while it still had work.
+    fn waits_per_request(&self) -> Option<(f64, f64, f64)> {
+        let (total, served) = self.cpu?;
+        (served > 0).then(|| {
+            (
+                total.wait.as_secs_f64() * 1e6 / served as f64,
+                total.slices as f64 / served as f64,
+                total.preempted as f64 / served as f64,
+            )
+        })
     }
 }
 
-/// A process's CPU time so far, to subtract from later: the sum over its
-/// threads of the time they ran (`/proc/PID/task/*/schedstat`, first
-/// field, nanoseconds). A proxy's CPU per request is a steadier comparison
-/// than its throughput when client, app and proxy share the cores.
+/// A process's scheduling so far ([`Sched`]), to subtract from later. A
+/// proxy's CPU per request is a steadier comparison than its throughput
+/// when client, app and proxy share the cores; its wait for a CPU per
+/// request says how much of its latency is the other processes' turn.
 struct CpuClock {
     pid: Option<u32>,
-    start: Option<Duration>,
+    start: Option<Sched>,
 }
 
 impl CpuClock {
     fn of(pid: Option<u32>) -> CpuClock {
         CpuClock {
             pid,
-            start: pid.and_then(cpu_time),
+            start: pid.and_then(sched),
         }
     }
-    fn used(&self) -> Option<Duration> {
-        let now = cpu_time(self.pid?)?;
-        now.checked_sub(self.start?)
+    fn used(&self) -> Option<Sched> {
+        sched(self.pid?)?.since(self.start?)
     }
 }
 
-fn cpu_time(pid: u32) -> Option<Duration> {
-    let mut total = 0u64;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+/// A process's scheduling so far, summed over its threads
+/// (`/proc/PID/task/*/schedstat`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Sched {
+    /// Time on a CPU.
+    run: Duration,
+    /// Time runnable but waiting for a CPU (the run queue).
+    wait: Duration,
+    /// Times put on a CPU.
+    slices: u64,
+    /// Times taken off a CPU while it still had work (preempted).
+    preempted: u64,
+}
+
+impl Sched {
+    fn since(self, start: Sched) -> Option<Sched> {
+        Some(Sched {
+            run: self.run.checked_sub(start.run)?,
+            wait: self.wait.checked_sub(start.wait)?,
+            slices: self.slices.checked_sub(start.slices)?,
+            preempted: self.preempted.checked_sub(start.preempted)?,
+        })
     }
-    Some(Duration::from_nanos(total))
+    fn add(&mut self, other: Sched) {
+        self.run += other.run;
+        self.wait += other.wait;
+        self.slices += other.slices;
+        self.preempted += other.preempted;
+    }
+}
+
+fn sched(pid: u32) -> Option<Sched> {
+    let mut total = Sched::default();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let task = task.ok()?.path();
+        let stat = std::fs::read_to_string(task.join("schedstat")).ok()?;
+        let mut fields = stat.split_whitespace().map(|f| f.parse::<u64>().ok());
+        let status = std::fs::read_to_string(task.join("status")).ok()?;
+        let preempted = status
+            .lines()
+            .find_map(|l| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+            .and_then(|n| n.trim().parse().ok())?;
+        total.add(Sched {
+            run: Duration::from_nanos(fields.next()??),
+            wait: Duration::from_nanos(fields.next()??),
+            slices: fields.next()??,
+            preempted,
+        });
+    }
+    Some(total)
 }
 
 /// What one connection does, request after request.
@@ -740,11 +798,6 @@ fn intro() -> String {
 
 /// Requests per second, p50 and p99 (µs) of one path.
 fn figures(f: &Figures) -> (f64, f64, f64) {
-    let mut f = Figures {
-        samples: f.samples.clone(),
-        measured: f.measured,
-        cpu: f.cpu,
-    };
     (
         f.per_second(),
         f.quantile_micros(0.50),
@@ -795,6 +848,19 @@ fn report(workload: &str, what: &str, series: &Series) -> String {
                 hl.2,
                 met(gl.2 <= hl.2)
             ));
+            if let Some(haproxy) = loaded.haproxy.as_ref() {
+                let ratios: Vec<String> = [0.90, 0.95, 0.99, 0.999]
+                    .iter()
+                    .map(|&q| {
+                        let g = loaded.gateway.quantile_micros(q);
+                        format!("p{} {:.2}", q * 100.0, g / haproxy.quantile_micros(q))
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "gateway / haproxy latency, {CONNECTIONS} connections: {}\n",
+                    ratios.join(", ")
+                ));
+            }
             out.push_str(&format!(
                 "gateway − haproxy p50, {ONE} connection: {:.1} µs\n",
                 gu.1 - hu.1
@@ -810,6 +876,17 @@ fn report(workload: &str, what: &str, series: &Series) -> String {
                     "CPU per request, {CONNECTIONS} connections: gateway {g:.1} µs, haproxy {h:.1} µs \
                      (gateway / haproxy {:.2})\n",
                     g / h
+                ));
+            }
+            if let (Some(g), Some(h)) = (
+                loaded.gateway.waits_per_request(),
+                loaded.haproxy.as_ref().and_then(Figures::waits_per_request),
+            ) {
+                out.push_str(&format!(
+                    "scheduling, {CONNECTIONS} connections, per request: waiting for a CPU: \
+                     gateway {:.1} µs, haproxy {:.1} µs; put on a CPU: gateway {:.2}, haproxy {:.2} \
+                     times; preempted: gateway {:.3}, haproxy {:.3} times\n",
+                    g.0, h.0, g.1, h.1, g.2, h.2
                 ));
             }
         }
