@@ -452,8 +452,9 @@ pub async fn handle<R: Identify>(
         // channels that wake this same task. Polled in a fixed order, a few
         // times over, a request read from the client is written to the
         // upstream, and an answer read from the upstream is written to the
-        // client, in the pass that read it, instead of after a trip to the
-        // back of the runtime's queue behind every other connection.
+        // client, in the pass that read it, not after a trip to the back of
+        // the runtime's queue behind every other connection (the hand-off's
+        // wake still gives the task one more turn, with nothing left to do).
         for _ in 0..PASSES {
             let _ = drive.as_mut().poll(cx);
             if let Poll::Ready(served) = connection.as_mut().poll(cx) {
