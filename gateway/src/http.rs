@@ -241,36 +241,34 @@ pub async fn forward(
     // connection of our own is sent the origin form (`/path?query`), which
     // is what an HTTP/1.1 client sends: its URI is kept as it is.
     let origin_form = request.uri().scheme().is_none() && request.uri().authority().is_none();
+    let target = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let uri = match route {
         UpstreamPath::Dedicated(_) if origin_form => None,
-        _ => {
-            let target = request
-                .uri()
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/");
-            let uri = match route {
-                UpstreamPath::Pooled(_) => hyper::Uri::builder()
-                    .scheme(upstream.scheme_str().unwrap_or("http"))
-                    .authority(
-                        upstream
-                            .authority()
-                            .map(|a| a.as_str())
-                            .unwrap_or("127.0.0.1"),
-                    )
-                    .path_and_query(target)
-                    .build(),
-                UpstreamPath::Dedicated(_) => hyper::Uri::builder().path_and_query(target).build(),
-            };
-            match uri {
-                Ok(uri) => Some(uri),
-                Err(e) => {
-                    return text(
-                        StatusCode::BAD_REQUEST,
-                        format!("bad request target: {e}\n"),
-                    )
-                }
-            }
+        UpstreamPath::Dedicated(_) => Some(hyper::Uri::builder().path_and_query(target).build()),
+        UpstreamPath::Pooled(_) => Some(
+            hyper::Uri::builder()
+                .scheme(upstream.scheme_str().unwrap_or("http"))
+                .authority(
+                    upstream
+                        .authority()
+                        .map(|a| a.as_str())
+                        .unwrap_or("127.0.0.1"),
+                )
+                .path_and_query(target)
+                .build(),
+        ),
+    };
+    let uri = match uri.transpose() {
+        Ok(uri) => uri,
+        Err(e) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("bad request target: {e}\n"),
+            )
         }
     };
     let client_version = request.version();

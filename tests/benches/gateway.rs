@@ -339,7 +339,7 @@ struct Series {
 /// One path's round trips over all rounds.
 #[derive(Default)]
 struct Figures {
-    /// Round-trip times, nanoseconds.
+    /// Round-trip times, nanoseconds, sorted.
     samples: Vec<u64>,
     measured: Duration,
     /// The proxy's CPU time (user and system, all threads) while it
@@ -351,6 +351,8 @@ struct Figures {
 impl Figures {
     fn add(&mut self, run: Run, cpu: Option<Sched>) {
         self.samples.extend(run.samples);
+        // Kept sorted: the report reads many quantiles.
+        self.samples.sort_unstable();
         self.measured += run.measured;
         if let Some(used) = cpu {
             let (total, served) = self.cpu.get_or_insert((Sched::default(), 0));
@@ -363,10 +365,8 @@ impl Figures {
     }
     /// The `q` quantile in microseconds.
     fn quantile_micros(&self, q: f64) -> f64 {
-        let mut samples = self.samples.clone();
-        samples.sort_unstable();
-        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples.get(i).copied().unwrap_or(0) as f64 / 1000.0
+        let i = ((self.samples.len() as f64 - 1.0) * q).round() as usize;
+        self.samples.get(i).copied().unwrap_or(0) as f64 / 1000.0
     }
     /// The proxy's CPU time per request, microseconds.
     fn cpu_per_request_micros(&self) -> Option<f64> {
