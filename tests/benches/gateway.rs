@@ -54,9 +54,10 @@ use hyper_util::rt::TokioIo;
 use privatelink_tests::bins::build_binary_of;
 use privatelink_tests::emulator::repo_root;
 use privatelink_tests::fixtures::{accepted_endpoint, Provider};
-use privatelink_tests::gateway_process::{free_local_addr, Gateway, GatewayOptions, Mode};
+use privatelink_tests::gateway_process::{Gateway, GatewayOptions, Mode};
 use privatelink_tests::machine::machine;
 use privatelink_tests::nlb_stand_in;
+use privatelink_tests::ports::free_local_addr;
 use privatelink_tests::tls_server::{self, Behaviour, IdentityEchoApp, TestCa};
 use privatelink_tests::Emulator;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -316,6 +317,7 @@ async fn start_gateway(
             // No per-request or per-connection lines: HAProxy logs nothing either.
             log_level: "warn",
             binary: Some(bin.to_path_buf()),
+            drain_secs: 2,
             extra_args: Vec::new(),
         },
     )

@@ -33,9 +33,10 @@ use serde_json::Value;
 use crate::bins::binary;
 use crate::bridge::{Bridge, Deliver};
 use crate::fixtures;
-use crate::gateway_process::{free_local_addr, Gateway, GatewayOptions, Mode};
+use crate::gateway_process::{Gateway, GatewayOptions, Mode};
 use crate::lambda_runtime::{build_release, FunctionSpec, LambdaRuntime};
 use crate::nlb_stand_in::{Bound, NlbStandIn, Route};
+use crate::ports::free_local_addr;
 use crate::tls_server::{echoed, https_get, tenant_line, IdentityEchoApp, TestCa};
 use crate::{Account, Emulator};
 use privatelink_core::naming::StackName;
@@ -301,6 +302,7 @@ async fn run_with(given: Option<&Emulator>, options: DemoOptions) -> Result<Summ
             log: options.workdir.join("gateway.log"),
             log_level: "info",
             binary: None,
+            drain_secs: 2,
             // The demo's endpoints appear seconds apart: list again on every
             // unknown one (the default allows one listing per 5 s), and read a
             // tenant again after a second, so a tenant added during the demo

@@ -9,7 +9,6 @@
 //! and injected faults are scoped to an account.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -21,6 +20,8 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
+
+use crate::ports::free_local_addr;
 
 /// How long `pending` lasts after an accept in emulators we start. Long
 /// enough for a poller to see it, short enough for tests.
@@ -64,7 +65,7 @@ impl Emulator {
     pub fn start() -> Result<Emulator> {
         let root = repo_root();
         let python = ensure_installed(&root)?;
-        let port = free_port()?;
+        let port = free_local_addr()?.port();
         let log_dir = root.join("target").join("emulator-logs");
         std::fs::create_dir_all(&log_dir).context("creating target/emulator-logs")?;
         let log_path = log_dir.join(format!("emulator-{port}.log"));
@@ -216,11 +217,6 @@ fn ensure_installed(root: &Path) -> Result<PathBuf> {
         bail!("{} did not create {}", script.display(), python.display());
     }
     Ok(python)
-}
-
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
-    Ok(listener.local_addr()?.port())
 }
 
 fn wait_for_ready(stdout: std::process::ChildStdout, timeout: Duration) -> Result<()> {

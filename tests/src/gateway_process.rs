@@ -33,6 +33,8 @@ pub struct GatewayOptions {
     pub log_level: &'static str,
     /// The binary; `None`: the one built next to this test ([`binary`]).
     pub binary: Option<PathBuf>,
+    /// Its `--drain-secs`: how long it drains open connections on SIGTERM.
+    pub drain_secs: u64,
     /// More arguments (cache times and the like).
     pub extra_args: Vec<String>,
 }
@@ -49,11 +51,6 @@ pub enum Mode {
 pub struct Gateway {
     child: tokio::process::Child,
     pub options: GatewayOptions,
-}
-
-/// A free port on 127.0.0.1 (bound, then released for the gateway to bind).
-pub fn free_local_addr() -> Result<SocketAddr> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
 impl Gateway {
@@ -91,7 +88,7 @@ impl Gateway {
             .args(["--upstream", &options.upstream.to_string()])
             .args(["--service-id", &options.service_id])
             .args(["--registry-table", &options.registry_table])
-            .args(["--drain-secs", "2"])
+            .args(["--drain-secs", &options.drain_secs.to_string()])
             .args(&options.extra_args)
             .env("RUST_LOG", options.log_level)
             .stdin(Stdio::null())
@@ -124,15 +121,31 @@ impl Gateway {
         read(&self.options.log)
     }
 
-    /// SIGTERM (stop accepting, drain), then waits for it to exit; kills it
-    /// after 10 s. Returns its log.
-    pub async fn stop(mut self) -> Result<String> {
-        if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
+    /// SIGTERM: it stops accepting, turns its health check to `503` and
+    /// drains open connections (see [`Gateway::wait`]).
+    pub fn terminate(&self) -> Result<()> {
+        let pid = self.child.id().context("the gateway has exited already")?;
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .context("running kill")?;
+        if !status.success() {
+            bail!("kill -TERM {pid} failed ({status})");
         }
-        match tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await {
+        Ok(())
+    }
+
+    /// SIGTERM, then [`Gateway::wait`].
+    pub async fn stop(self) -> Result<String> {
+        self.terminate()?;
+        self.wait().await
+    }
+
+    /// Waits for it to exit, successfully, within its drain time and 10 s
+    /// more (killed after that). Returns its log.
+    pub async fn wait(mut self) -> Result<String> {
+        let bound = Duration::from_secs(self.options.drain_secs + 10);
+        match tokio::time::timeout(bound, self.child.wait()).await {
             Ok(status) => {
                 let status = status?;
                 if !status.success() {
@@ -142,7 +155,7 @@ impl Gateway {
             Err(_) => {
                 self.child.kill().await?;
                 bail!(
-                    "the gateway did not stop within 10 s of SIGTERM (killed):\n{}",
+                    "the gateway did not exit within {bound:?} (killed):\n{}",
                     self.log_text()
                 );
             }

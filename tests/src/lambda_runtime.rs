@@ -14,7 +14,7 @@
 //! that are binaries of the workspace), so it is started in the repo root.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,6 +30,7 @@ use serde_json::Value;
 
 use crate::emulator::repo_root;
 use crate::fixtures::Provider;
+use crate::ports::free_local_addr;
 use crate::Account;
 
 /// The approver's binary (and so its function) name in the workspace.
@@ -297,7 +298,7 @@ impl LambdaRuntime {
         let root = repo_root();
         let cargo_lambda = cargo_lambda()?;
         let lines: Lines = Arc::default();
-        let port = free_port()?;
+        let port = free_local_addr()?.port();
 
         let mut watch = Command::new(&cargo_lambda)
             .args(["lambda", "watch", "--only-lambda-apis"])
@@ -501,11 +502,6 @@ fn render(lines: &Lines, keep: impl Fn(&OutputLine) -> bool) -> String {
         .map(|l| format!("  [{:?}] {}", l.stream, l.text))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
-    Ok(listener.local_addr()?.port())
 }
 
 fn wait_for_port(port: u16, child: &mut Child, timeout: Duration) -> Result<()> {

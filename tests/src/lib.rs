@@ -15,6 +15,7 @@ pub mod iam_coverage;
 pub mod lambda_runtime;
 pub mod machine;
 pub mod nlb_stand_in;
+pub mod ports;
 pub mod provider_cli;
 pub mod tls_server;
 

@@ -44,13 +44,9 @@ use target::ApproverFunction;
 /// The caller's ARN from STS `GetCallerIdentity`: who made a manual
 /// decision.
 pub async fn caller_identity(sts: &aws_sdk_sts::Client) -> Result<String, OperatorError> {
-    let out = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| OperatorError::aws("GetCallerIdentity", "the caller", &e))?;
-    out.arn()
-        .map(str::to_string)
+    crate::provision::observe::caller(sts)
+        .await?
+        .1
         .ok_or_else(|| OperatorError::Mismatch("GetCallerIdentity returned no ARN".into()))
 }
 

@@ -280,10 +280,11 @@ impl Observed {
     }
 }
 
-/// The calling account id and the caller's ARN (one GetCallerIdentity).
-pub async fn caller(clients: &Clients) -> Result<(String, Option<String>), ProvisionError> {
-    let out = clients
-        .sts
+/// The calling account id and the caller's ARN (one GetCallerIdentity):
+/// the kit's one adapter for STS (`up` and `status` need the account, the
+/// operator commands record who decided).
+pub async fn caller(sts: &aws_sdk_sts::Client) -> Result<(String, Option<String>), ProvisionError> {
+    let out = sts
         .get_caller_identity()
         .send()
         .await
@@ -364,7 +365,7 @@ pub async fn observe(
     stack: &StackName,
     network: Option<&NetworkSpec>,
 ) -> Result<Observed, ProvisionError> {
-    let (account, caller_arn) = caller(clients).await?;
+    let (account, caller_arn) = caller(&clients.sts).await?;
     let boundary_arn = super::policy::boundary_arn(&clients.region, &account, stack);
     let (zones, (vpc, subnets), lb_parts, service, (boundary, role), function, rule, tenants_table) =
         tokio::try_join!(

@@ -7,7 +7,6 @@
 //! the drain on SIGTERM.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use privatelink_core::approval::TenantStatus;
 use privatelink_tests::fixtures::{accepted_endpoint, Provider};
-use privatelink_tests::{bins, nlb_stand_in, Account, Emulator};
+use privatelink_tests::gateway_process::{Gateway, GatewayOptions, Mode};
+use privatelink_tests::ports::free_local_addr;
+use privatelink_tests::{nlb_stand_in, Account, Emulator};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -48,10 +49,6 @@ async fn upstream() -> Result<(SocketAddr, Arc<AtomicUsize>)> {
         }
     });
     Ok((addr, accepted))
-}
-
-fn free_port() -> Result<SocketAddr> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
 /// The health check's status line, or `None` when nothing answers.
@@ -113,34 +110,29 @@ async fn the_binary_forwards_tenants_refuses_others_and_drains_on_sigterm() -> R
     )?;
 
     let (upstream, accepted) = upstream().await?;
-    let (listen, health_addr) = (free_port()?, free_port()?);
-    let mut command = bins::command("gateway", Some(&provider.account))?;
-    command
-        .args(["--listen", &listen.to_string()])
-        .args(["--upstream", &upstream.to_string()])
-        .args(["--service-id", &provider.service_id])
-        .args(["--registry-table", &provider.table])
-        .args(["--health-listen", &health_addr.to_string()])
-        // One listing for the whole test: the unknown endpoint below is
-        // refused without listing again.
-        .args(["--refresh-interval-secs", "600", "--drain-secs", "10"])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().context("starting gateway")?;
-
-    let started = Instant::now();
-    while health(health_addr).await.as_deref() != Some("HTTP/1.1 200 OK") {
-        if started.elapsed() > Duration::from_secs(20) || child.try_wait()?.is_some() {
-            let _ = child.kill();
-            let output = child.wait_with_output()?;
-            panic!(
-                "the gateway never came up: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (listen, health_addr) = (free_local_addr()?, free_local_addr()?);
+    let log = std::env::temp_dir().join(format!("gateway-scenario-{}.log", std::process::id()));
+    let gateway = Gateway::start(
+        &provider.account,
+        GatewayOptions {
+            listen,
+            health: health_addr,
+            upstream,
+            service_id: provider.service_id.clone(),
+            registry_table: provider.table.clone(),
+            mode: Mode::Tcp,
+            log: log.clone(),
+            log_level: "info",
+            binary: None,
+            drain_secs: 10,
+            // One listing for the whole test: the unknown endpoint below is
+            // refused without listing again.
+            extra_args: ["--refresh-interval-secs", "600"]
+                .map(String::from)
+                .to_vec(),
+        },
+    )
+    .await?;
     // The NLB's health checks carry a PROXY v2 `LOCAL` header (no
     // addresses, no TLV) when the target group has PROXY v2 on. Written by
     // hand, as is the v1 header below: `nlb_stand_in::header` makes only
@@ -190,10 +182,7 @@ async fn the_binary_forwards_tenants_refuses_others_and_drains_on_sigterm() -> R
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()?;
-    assert!(killed.success());
+    gateway.terminate()?;
     let deadline = Instant::now() + Duration::from_secs(5);
     while health(health_addr).await.as_deref() != Some("HTTP/1.1 503 Service Unavailable") {
         assert!(Instant::now() < deadline, "health never turned 503");
@@ -215,9 +204,9 @@ async fn the_binary_forwards_tenants_refuses_others_and_drains_on_sigterm() -> R
     open.read_to_end(&mut answer).await?;
     assert_eq!(answer, b"echo:late");
 
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
-    let logs = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{:?}\n{logs}", output.status);
+    // Exits 0 once the open connection is done (an error otherwise).
+    let logs = gateway.wait().await?;
+    let _ = std::fs::remove_file(&log);
     let lines: Vec<Value> = logs
         .lines()
         .map(|l| serde_json::from_str(l).with_context(|| format!("not JSON: {l}")))
