@@ -92,8 +92,11 @@ fn pki() -> Pki {
     }
 }
 
-/// An upstream that answers with the identity headers it got, one line
-/// per value (`name: value`), and counts requests and connections.
+/// An upstream that answers with the identity, forwarding and hop-by-hop
+/// headers it got, one line per value (`name: value`), and counts requests
+/// and connections. Its answers carry hop-by-hop headers of its own
+/// (`Keep-Alive`, and `X-Upstream-Hop` named in `Connection`) and one
+/// that is not (`X-Upstream-Kept`).
 async fn upstream() -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -113,16 +116,34 @@ async fn upstream() -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
                         counter.fetch_add(1, Ordering::SeqCst);
                         let mut lines = String::new();
                         for (name, value) in req.headers() {
-                            if name.as_str().starts_with("x-privatelink-") || name == "host" {
+                            let echoed = ["x-privatelink-", "x-forwarded-"]
+                                .iter()
+                                .any(|p| name.as_str().starts_with(p))
+                                || [
+                                    "host",
+                                    "forwarded",
+                                    "connection",
+                                    "keep-alive",
+                                    "te",
+                                    "upgrade",
+                                    "x-secret",
+                                ]
+                                .contains(&name.as_str());
+                            if echoed {
                                 lines.push_str(&format!("{}: {}\n", name, value.to_str().unwrap()));
                             }
                         }
                         lines.push_str(&format!("path: {}\n", req.uri()));
                         lines.push_str(&format!("version: {:?}\n", req.version()));
                         async move {
-                            Ok::<_, std::convert::Infallible>(Response::new(Full::new(
-                                Bytes::from(lines),
-                            )))
+                            let response = Response::builder()
+                                .header("keep-alive", "timeout=5")
+                                .header("connection", "x-upstream-hop")
+                                .header("x-upstream-hop", "1")
+                                .header("x-upstream-kept", "1")
+                                .body(Full::new(Bytes::from(lines)))
+                                .unwrap();
+                            Ok::<_, std::convert::Infallible>(response)
                         }
                     });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -288,6 +309,8 @@ async fn identity_headers_are_added_and_spoofed_ones_removed() {
                 "host: gateway.test",
                 "path: /orders?x=1",
                 "version: HTTP/1.1",
+                "x-forwarded-for: 192.0.2.10",
+                "x-forwarded-proto: https",
                 "x-privatelink-account-id: 111111111111",
                 "x-privatelink-endpoint-id: vpce-0123456789abcdef0",
                 "x-privatelink-tenant: Acme",
@@ -295,6 +318,62 @@ async fn identity_headers_are_added_and_spoofed_ones_removed() {
         );
     }
     assert_eq!(gw.requests.load(Ordering::SeqCst), 2);
+}
+
+/// What a client means for its own hop (RFC 9110 §7.6.1) ends at the
+/// gateway, and so does the upstream's: a client cannot have a proxy
+/// behind the gateway drop an identity header by naming it in
+/// `Connection`, and the client's `X-Forwarded-For` is replaced by the
+/// address in the PROXY header.
+#[tokio::test]
+async fn hop_by_hop_headers_end_at_the_gateway_both_ways() {
+    let gw = start().await;
+    let mut sender = connect(&gw, nlb_v2_ipv4(ENDPOINT)).await.unwrap();
+    let request = Request::builder()
+        .uri("/orders?x=1")
+        .header("host", NAME)
+        .header("connection", "x-secret, x-privatelink-tenant")
+        .header("connection", "keep-alive")
+        .header("x-secret", "for the gateway only")
+        .header("keep-alive", "timeout=9")
+        .header("te", "trailers")
+        .header("x-forwarded-for", "203.0.113.66")
+        .header("x-forwarded-proto", "http")
+        .header("forwarded", "for=203.0.113.66")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    let mut lines: Vec<&str> = body.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        vec![
+            "host: gateway.test",
+            "path: /orders?x=1",
+            "version: HTTP/1.1",
+            "x-forwarded-for: 192.0.2.10",
+            "x-forwarded-proto: https",
+            "x-privatelink-account-id: 111111111111",
+            "x-privatelink-endpoint-id: vpce-0123456789abcdef0",
+            "x-privatelink-tenant: Acme",
+        ]
+    );
+    assert_eq!(headers.get("x-upstream-kept").unwrap(), "1");
+    for hop in ["keep-alive", "x-upstream-hop"] {
+        assert!(
+            !headers.contains_key(hop),
+            "{hop} reached the client: {headers:?}"
+        );
+    }
+    // Still one upstream connection: the client's hop-by-hop headers did
+    // not reach it, so a second request goes the same way.
+    let (status, _) = get(&mut sender, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(gw.upstream_connections.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -523,6 +602,8 @@ async fn http2_clients_get_the_same_identity_headers_over_http1_upstream() {
                 "host: gateway.test",
                 "path: /orders?x=1",
                 "version: HTTP/1.1",
+                "x-forwarded-for: 192.0.2.10",
+                "x-forwarded-proto: https",
                 "x-privatelink-account-id: 111111111111",
                 "x-privatelink-endpoint-id: vpce-0123456789abcdef0",
                 "x-privatelink-tenant: Acme",

@@ -681,8 +681,10 @@ fn haproxy_tcp(listen: SocketAddr, upstream: SocketAddr) -> String {
 /// HAProxy doing the gateway's HTTP job without identity: the PROXY header
 /// read, TLS ended, the identity headers a client sent deleted and set to
 /// fixed values (the ones the gateway sets for this bench's connections, so
-/// both send and get back as many bytes), HTTP/1.1 to the app over
-/// kept-alive connections.
+/// both send and get back as many bytes), `X-Forwarded-For` set to the
+/// PROXY header's source and `X-Forwarded-Proto` to `https` (as the
+/// gateway sets them), HTTP/1.1 to the app over kept-alive connections.
+/// The client sends no hop-by-hop headers: neither proxy has any to remove.
 fn haproxy_http(listen: SocketAddr, upstream: SocketAddr, pem: &Path, setup: &Setup) -> String {
     let tenant = format!("tenant {}", setup.consumer);
     format!(
@@ -693,6 +695,9 @@ fn haproxy_http(listen: SocketAddr, upstream: SocketAddr, pem: &Path, setup: &Se
          \x20 http-request set-header x-privatelink-endpoint-id {}\n\
          \x20 http-request set-header x-privatelink-account-id {}\n\
          \x20 http-request set-header x-privatelink-tenant \"{tenant}\"\n\
+         \x20 http-request set-header x-forwarded-for %[src]\n\
+         \x20 http-request set-header x-forwarded-proto https\n\
+         \x20 http-request del-header forwarded\n\
          \x20 default_backend app\n\
          backend app\n  mode http\n  http-reuse always\n  server app {upstream}\n",
         pem.display(),
