@@ -16,7 +16,7 @@
 //! client sent (in any case) are removed first, so the upstream sees
 //! exactly the gateway's; so is a client's `Forwarded`. Hop-by-hop headers
 //! (`Connection` and the headers it names, `Keep-Alive`, `TE`, ...) stay
-//! on their hop, both ways ([`strip_hop_by_hop`]). A connection whose PROXY header is
+//! on their hop, both ways ([`crate::headers`]). A connection whose PROXY header is
 //! missing or malformed is closed before TLS; one whose identity is refused
 //! completes TLS and gets `403` with a one-line reason for every request,
 //! and the upstream never sees it.
@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -53,21 +53,13 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::certs::CertStore;
 pub use crate::certs::TlsError;
+use crate::headers::{
+    drop_request_trailers, frame_for_next_hop, strip_hop_by_hop, Framing, IdentityHeaders,
+};
 use crate::identity::{Identify, Identity, Refusal};
 use crate::idle::{Activity, Watched};
 use crate::proxy::{self, ProxyError, ProxyLimits};
 use crate::upstream::Dedicated;
-
-pub const ENDPOINT_ID_HEADER: HeaderName = HeaderName::from_static("x-privatelink-endpoint-id");
-pub const ACCOUNT_ID_HEADER: HeaderName = HeaderName::from_static("x-privatelink-account-id");
-pub const TENANT_HEADER: HeaderName = HeaderName::from_static("x-privatelink-tenant");
-/// The client's address in its VPC, from the PROXY header.
-pub const FORWARDED_FOR_HEADER: HeaderName = HeaderName::from_static("x-forwarded-for");
-/// Always `https`: the client spoke TLS to the gateway.
-pub const FORWARDED_PROTO_HEADER: HeaderName = HeaderName::from_static("x-forwarded-proto");
-/// RFC 7239's header; the gateway does not set it, so one a client sent
-/// is removed rather than passed on as if the gateway had vouched for it.
-pub const FORWARDED_HEADER: HeaderName = HeaderName::from_static("forwarded");
 
 /// The body type of every response the gateway sends.
 pub type Body = BoxBody<Bytes, hyper::Error>;
@@ -166,65 +158,6 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
     }
 }
 
-/// An identity's three header values and the client's address, built once
-/// per connection (every request of a connection carries the same ones;
-/// cloning a value is a reference count, not a copy).
-#[derive(Debug, Clone)]
-pub struct IdentityHeaders {
-    endpoint_id: HeaderValue,
-    account_id: HeaderValue,
-    tenant: HeaderValue,
-    /// The PROXY header's source address (the client in its VPC), when it
-    /// has one.
-    client: Option<HeaderValue>,
-}
-
-impl IdentityHeaders {
-    /// `client`: the source address of the connection's PROXY header.
-    pub fn new(identity: &Identity, client: Option<SocketAddr>) -> IdentityHeaders {
-        // Endpoint and account ids are checked ASCII. A tenant name with
-        // non-ASCII letters goes as its UTF-8 bytes (HTTP's obs-text); one
-        // with control characters cannot be a header value and goes as
-        // `invalid`.
-        let value = |s: &str| {
-            HeaderValue::from_str(s).unwrap_or_else(|_| {
-                HeaderValue::from_bytes(s.as_bytes())
-                    .unwrap_or_else(|_| HeaderValue::from_static("invalid"))
-            })
-        };
-        IdentityHeaders {
-            endpoint_id: value(&identity.endpoint_id),
-            account_id: value(&identity.account_id),
-            tenant: value(&identity.tenant),
-            client: client.map(|addr| {
-                HeaderValue::from_str(&addr.ip().to_string()).expect("an IP address is ASCII")
-            }),
-        }
-    }
-
-    /// Removes every identity and forwarding header a client sent (header
-    /// names are matched case-insensitively: `HeaderMap` keys are
-    /// normalized) and sets the gateway's: `insert` drops every earlier
-    /// value of its name. A client's `X-Forwarded-For` is replaced, not
-    /// appended to: nothing before the gateway is trusted to say who the
-    /// client is.
-    pub fn set(&self, headers: &mut hyper::HeaderMap) {
-        headers.insert(ENDPOINT_ID_HEADER, self.endpoint_id.clone());
-        headers.insert(ACCOUNT_ID_HEADER, self.account_id.clone());
-        headers.insert(TENANT_HEADER, self.tenant.clone());
-        match &self.client {
-            Some(client) => {
-                headers.insert(FORWARDED_FOR_HEADER, client.clone());
-            }
-            None => {
-                headers.remove(FORWARDED_FOR_HEADER);
-            }
-        }
-        headers.insert(FORWARDED_PROTO_HEADER, HeaderValue::from_static("https"));
-        headers.remove(FORWARDED_HEADER);
-    }
-}
-
 fn text(status: StatusCode, body: String) -> Response<Body> {
     let mut response = Response::new(
         Full::new(Bytes::from(body))
@@ -319,11 +252,21 @@ pub async fn forward(
     if let Some(uri) = uri {
         *request.uri_mut() = uri;
     }
-    // The client's hop ends here; then the gateway's headers, so a client
-    // cannot list an identity header in `Connection` to have a proxy
-    // behind the gateway drop it.
-    strip_hop_by_hop(request.headers_mut());
-    identity.set(request.headers_mut());
+    // The client's hop ends here (see `crate::headers`); then the
+    // gateway's headers, so a client cannot list an identity header in
+    // `Connection` to have a proxy behind the gateway drop it.
+    let (mut parts, body) = request.into_parts();
+    if Framing::check(&mut parts.headers) == Framing::Coded {
+        return text(
+            StatusCode::NOT_IMPLEMENTED,
+            "only the chunked transfer coding is supported\n".into(),
+        );
+    }
+    strip_hop_by_hop(&mut parts.headers);
+    drop_request_trailers(&mut parts.headers);
+    frame_for_next_hop(&mut parts.headers, &body);
+    identity.set(&mut parts.headers);
+    let mut request = Request::from_parts(parts, body);
     let answer = match route {
         UpstreamPath::Pooled(client) => client.request(request).await.map_err(|e| e.to_string()),
         UpstreamPath::Dedicated(dedicated) => {
@@ -339,49 +282,25 @@ pub async fn forward(
     };
     match answer {
         Ok(response) => {
-            let mut response = response.map(|body| body.boxed());
             // The upstream's hop ends here too: its `Connection: close` is
-            // about the gateway's connection to it, not the client's (and
-            // HTTP/2 forbids these headers).
-            strip_hop_by_hop(response.headers_mut());
-            response
+            // about the gateway's connection to it, not the client's. hyper's
+            // server frames the answer for the client from its
+            // `Content-Length`, or its body.
+            let (mut parts, body) = response.into_parts();
+            if Framing::check(&mut parts.headers) == Framing::Coded {
+                tracing::warn!("the upstream answered with a transfer coding other than chunked");
+                return text(
+                    StatusCode::BAD_GATEWAY,
+                    "the upstream answered with a transfer coding other than chunked\n".into(),
+                );
+            }
+            strip_hop_by_hop(&mut parts.headers);
+            Response::from_parts(parts, body.boxed())
         }
         Err(e) => {
             tracing::warn!(error = %e, "upstream request failed");
             text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into())
         }
-    }
-}
-
-/// Removes the hop-by-hop headers (RFC 9110 §7.6.1): every header that
-/// `Connection` names, `Connection` itself, and the connection-specific
-/// ones a proxy must not forward, which HTTP/2 also forbids (RFC 9113
-/// §8.2.2). hyper frames each hop's body itself. So an `Upgrade` (a
-/// WebSocket) is not passed on: the app answers the request as a plain
-/// one.
-pub fn strip_hop_by_hop(headers: &mut hyper::HeaderMap) {
-    // Usually none: an HTTP/1.1 client keeps its connection alive unasked.
-    if headers.contains_key(hyper::header::CONNECTION) {
-        let named: Vec<HeaderName> = headers
-            .get_all(hyper::header::CONNECTION)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|list| list.split(','))
-            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-            .collect();
-        for name in named {
-            headers.remove(name);
-        }
-    }
-    for name in [
-        hyper::header::CONNECTION,
-        hyper::header::TE,
-        hyper::header::TRANSFER_ENCODING,
-        hyper::header::UPGRADE,
-        HeaderName::from_static("keep-alive"),
-        HeaderName::from_static("proxy-connection"),
-    ] {
-        headers.remove(name);
     }
 }
 
@@ -682,102 +601,5 @@ mod tests {
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, "hello world");
-    }
-
-    #[test]
-    fn client_identity_headers_are_replaced_whatever_their_case() {
-        let mut headers = hyper::HeaderMap::new();
-        for (k, v) in [
-            ("X-PrivateLink-Tenant", "Evil"),
-            ("x-privatelink-tenant", "Evil 2"),
-            ("X-PRIVATELINK-ACCOUNT-ID", "999999999999"),
-            ("x-privatelink-endpoint-id", "vpce-0fake"),
-            ("X-Forwarded-For", "203.0.113.66"),
-            ("x-forwarded-for", "198.51.100.7"),
-            ("X-Forwarded-Proto", "http"),
-            ("Forwarded", "for=203.0.113.66"),
-            ("x-other", "kept"),
-        ] {
-            headers.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_static(v),
-            );
-        }
-        let identity = Identity {
-            endpoint_id: "vpce-0123".into(),
-            account_id: "111111111111".into(),
-            tenant: "Acmé".into(),
-        };
-        IdentityHeaders::new(&identity, Some("10.1.0.5:40000".parse().unwrap())).set(&mut headers);
-        let all = |n: &HeaderName| {
-            headers
-                .get_all(n)
-                .iter()
-                .map(|v| v.as_bytes().to_vec())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(all(&TENANT_HEADER), vec!["Acmé".as_bytes().to_vec()]);
-        assert_eq!(all(&ACCOUNT_ID_HEADER), vec![b"111111111111".to_vec()]);
-        assert_eq!(all(&ENDPOINT_ID_HEADER), vec![b"vpce-0123".to_vec()]);
-        assert_eq!(all(&FORWARDED_FOR_HEADER), vec![b"10.1.0.5".to_vec()]);
-        assert_eq!(all(&FORWARDED_PROTO_HEADER), vec![b"https".to_vec()]);
-        assert!(!headers.contains_key(FORWARDED_HEADER));
-        assert_eq!(headers.get("x-other").unwrap(), "kept");
-
-        // No source address (a PROXY header without one): the client's
-        // claim is still removed.
-        let mut headers = hyper::HeaderMap::new();
-        headers.insert(
-            FORWARDED_FOR_HEADER,
-            HeaderValue::from_static("203.0.113.66"),
-        );
-        IdentityHeaders::new(&identity, None).set(&mut headers);
-        assert!(!headers.contains_key(FORWARDED_FOR_HEADER));
-    }
-
-    fn headers(pairs: &[(&str, &str)]) -> hyper::HeaderMap {
-        let mut headers = hyper::HeaderMap::new();
-        for (k, v) in pairs {
-            headers.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        headers
-    }
-
-    fn names(headers: &hyper::HeaderMap) -> Vec<&str> {
-        let mut names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
-        names.sort();
-        names
-    }
-
-    #[test]
-    fn hop_by_hop_headers_and_the_ones_connection_names_are_removed() {
-        let mut h = headers(&[
-            ("Connection", "keep-alive, X-Secret"),
-            ("connection", " x-privatelink-tenant ,Upgrade"),
-            ("Keep-Alive", "timeout=5"),
-            ("Proxy-Connection", "keep-alive"),
-            ("TE", "trailers"),
-            ("Transfer-Encoding", "chunked"),
-            ("Upgrade", "websocket"),
-            ("X-Secret", "for the next hop only"),
-            ("X-PrivateLink-Tenant", "Evil"),
-            ("Content-Length", "0"),
-            ("X-Other", "kept"),
-        ]);
-        strip_hop_by_hop(&mut h);
-        assert_eq!(names(&h), ["content-length", "x-other"]);
-    }
-
-    #[test]
-    fn a_connection_header_with_names_that_are_no_header_names_removes_only_itself() {
-        let mut h = headers(&[
-            ("Connection", "close, , bad name, x{y"),
-            ("X-Other", "kept"),
-        ]);
-        strip_hop_by_hop(&mut h);
-        assert_eq!(names(&h), ["x-other"]);
     }
 }

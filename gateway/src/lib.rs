@@ -4,12 +4,14 @@
 //! maps to the owner account (DescribeVpcEndpointConnections, cached and
 //! rate-limited) and to a tenant (the registry). An accepted connection is
 //! forwarded, as bytes ([`tcp`]) or as HTTP/2 or HTTP/1.1 behind TLS
-//! termination with identity headers ([`http`], certificates reloaded by
+//! termination with identity headers ([`http`], the headers set, removed
+//! and checked in [`headers`], certificates reloaded by
 //! [`certs`]); anything else is closed with a log
 //! line (HTTP mode: answered `403` with the reason) and never reaches the
 //! upstream.
 
 pub mod certs;
+pub mod headers;
 pub mod http;
 pub mod identity;
 pub mod idle;
