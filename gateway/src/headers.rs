@@ -30,8 +30,15 @@ pub const FORWARDED_PROTO_HEADER: HeaderName = HeaderName::from_static("x-forwar
 /// RFC 7239's header; the gateway does not set it, so one a client sent
 /// is removed rather than passed on as if the gateway had vouched for it.
 pub const FORWARDED_HEADER: HeaderName = HeaderName::from_static("forwarded");
-/// Another header some frameworks read the client's address from.
-const REAL_IP_HEADER: HeaderName = HeaderName::from_static("x-real-ip");
+/// Headers some frameworks read the client's address from; the gateway
+/// sets none of them.
+const CLIENT_ADDRESS_HEADERS: [&str; 5] = [
+    "x-real-ip",
+    "client-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+];
 /// Names the trailer fields that follow the body. Dropped from requests,
 /// and with it (hyper's client sends only declared ones) the trailers: a
 /// client could otherwise send an identity header as a trailer field.
@@ -78,14 +85,20 @@ impl IdentityHeaders {
     /// normalized) and sets the gateway's: `insert` drops every earlier
     /// value of its name. A client's `X-Forwarded-For` is replaced, not
     /// appended to: nothing before the gateway is trusted to say who the
-    /// client is. Every other `X-Forwarded-*`, `X-Real-IP` and `Forwarded`
-    /// goes too: an app told to trust the gateway's forwarding headers
-    /// often reads those as well.
+    /// client is. Every other `X-PrivateLink-*` and `X-Forwarded-*`,
+    /// `Forwarded` and the other client-address headers go too: an app told
+    /// to trust the gateway's forwarding headers often reads those as well.
+    /// So does every header whose name has an `_`: CGI, WSGI and Rack read
+    /// `X_Forwarded_Host` as `X-Forwarded-Host` (nginx drops such names by
+    /// default for the same reason).
     pub fn set(&self, headers: &mut HeaderMap) {
         let claims = |name: &HeaderName| {
-            name.as_str().starts_with("x-forwarded-")
-                || *name == REAL_IP_HEADER
-                || *name == FORWARDED_HEADER
+            let name = name.as_str();
+            name.starts_with("x-forwarded-")
+                || name.starts_with("x-privatelink-")
+                || name == FORWARDED_HEADER
+                || CLIENT_ADDRESS_HEADERS.contains(&name)
+                || name.contains('_')
         };
         // Usually none: no copy of the names unless there is one to remove.
         if headers.keys().any(claims) {
@@ -164,12 +177,13 @@ impl Framing {
         if !headers.contains_key(TRANSFER_ENCODING) {
             return Framing::Plain;
         }
+        // Every item, empty ones too: hyper reads `chunked,` as not chunked
+        // (its last item is empty), so must the gateway.
         let mut codings = headers
             .get_all(TRANSFER_ENCODING)
             .iter()
             .flat_map(|list| list.as_bytes().split(|&b| b == b','))
-            .map(<[u8]>::trim_ascii)
-            .filter(|coding| !coding.is_empty());
+            .map(<[u8]>::trim_ascii);
         let chunked_only = codings
             .next()
             .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"))
@@ -240,7 +254,11 @@ mod tests {
             ("X-Forwarded-Host", "evil.example"),
             ("X-Forwarded-Port", "80"),
             ("X-Real-IP", "203.0.113.66"),
+            ("True-Client-IP", "203.0.113.66"),
             ("Forwarded", "for=203.0.113.66"),
+            ("X-PrivateLink-Plan", "enterprise"),
+            ("X_Forwarded_Host", "evil.example"),
+            ("X_PrivateLink_Tenant", "Evil"),
             ("x-other", "kept"),
         ]);
         IdentityHeaders::new(&identity(), Some("10.1.0.5:40000".parse().unwrap()))
@@ -358,6 +376,12 @@ mod tests {
                 false,
             ),
             (&[("transfer-encoding", "")], Framing::Coded, false),
+            (&[("transfer-encoding", "chunked,")], Framing::Coded, false),
+            (
+                &[("transfer-encoding", "chunked"), ("transfer-encoding", "")],
+                Framing::Coded,
+                false,
+            ),
         ];
         for (pairs, framing, length_kept) in cases {
             let mut h = headers(pairs);

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use hyper::body::{Body as _, Bytes, Incoming};
 use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -287,7 +287,9 @@ pub async fn forward(
             // server frames the answer for the client from its
             // `Content-Length`, or its body.
             let (mut parts, body) = response.into_parts();
-            if Framing::check(&mut parts.headers) == Framing::Coded {
+            // An answer without a body (to HEAD, a 204 or a 304) may name
+            // the coding its body would have had: nothing to decode.
+            if Framing::check(&mut parts.headers) == Framing::Coded && !body.is_end_stream() {
                 tracing::warn!("the upstream answered with a transfer coding other than chunked");
                 return text(
                     StatusCode::BAD_GATEWAY,
