@@ -2,15 +2,20 @@
 //! answer it forwards. Pure functions on a `HeaderMap`; [`crate::http`]
 //! calls them.
 //!
-//! - **The identity** (`X-PrivateLink-*`) and **where the request came
-//!   from** (`X-Forwarded-For`, `X-Forwarded-Proto`): set by the gateway
-//!   only; every copy a client sent is removed first ([`IdentityHeaders`]).
+//! Two entry points, one per direction: [`for_upstream`] (a request) and
+//! [`for_client`] (an answer). The steps and their order are here, not in
+//! the caller, because the order is what keeps the identity safe:
+//!
+//! - **The body's framing** is each hop's own: what `Transfer-Encoding`
+//!   said is checked before it goes (`Framing`), and the next hop is told
+//!   how the body is framed (`frame_for_next_hop`).
 //! - **Each hop's own headers** (RFC 9110 §7.6.1): `Connection`, the headers
 //!   it names, `Keep-Alive`, `TE`, `Transfer-Encoding`, ... end at the
-//!   gateway, both ways ([`strip_hop_by_hop`]).
-//! - **The body's framing** is each hop's own too: what the client's
-//!   `Transfer-Encoding` said is checked before it goes ([`Framing`]), and
-//!   the next hop is told how the body is framed ([`frame_for_next_hop`]).
+//!   gateway, both ways (`strip_hop_by_hop`).
+//! - **The identity** (`X-PrivateLink-*`) and **where the request came
+//!   from** (`X-Forwarded-For`, `X-Forwarded-Proto`): set by the gateway
+//!   only, last; every copy a client sent is removed first
+//!   ([`IdentityHeaders`]).
 
 use std::net::SocketAddr;
 
@@ -43,6 +48,45 @@ const CLIENT_ADDRESS_HEADERS: [&str; 5] = [
 /// and with it (hyper's client sends only declared ones) the trailers: a
 /// client could otherwise send an identity header as a trailer field.
 const TRAILER_HEADER: HeaderName = HeaderName::from_static("trailer");
+
+/// Why a message is not forwarded: a transfer coding other than `chunked`
+/// alone, which hyper does not undo (see `Framing::Coded`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct CodedBody;
+
+/// A request's headers for the app, in this order: its framing checked,
+/// its hop's headers and trailers removed, its body framed for the next
+/// hop, then the gateway's identity and forwarding headers set. Setting
+/// them last is what stops a client from having one dropped by naming it
+/// in `Connection`.
+pub fn for_upstream(
+    headers: &mut HeaderMap,
+    body: &impl Body,
+    identity: &IdentityHeaders,
+) -> Result<(), CodedBody> {
+    if Framing::check(headers) == Framing::Coded {
+        return Err(CodedBody);
+    }
+    strip_hop_by_hop(headers);
+    headers.remove(TRAILER_HEADER);
+    frame_for_next_hop(headers, body);
+    identity.set(headers);
+    Ok(())
+}
+
+/// An answer's headers for the client: its framing checked, its hop's
+/// headers removed (the app's `Connection: close` is about the gateway's
+/// connection to it). hyper's server frames it for the client from its
+/// `Content-Length`, or its body. An answer without a body (to `HEAD`, a
+/// `204` or a `304`) may name the coding its body would have had: nothing
+/// to decode, so it is not refused.
+pub fn for_client(headers: &mut HeaderMap, body: &impl Body) -> Result<(), CodedBody> {
+    if Framing::check(headers) == Framing::Coded && !body.is_end_stream() {
+        return Err(CodedBody);
+    }
+    strip_hop_by_hop(headers);
+    Ok(())
+}
 
 /// An identity's three header values and the client's address, built once
 /// per connection (every request of a connection carries the same ones;
@@ -91,7 +135,7 @@ impl IdentityHeaders {
     /// So does every header whose name has an `_`: CGI, WSGI and Rack read
     /// `X_Forwarded_Host` as `X-Forwarded-Host` (nginx drops such names by
     /// default for the same reason).
-    pub fn set(&self, headers: &mut HeaderMap) {
+    fn set(&self, headers: &mut HeaderMap) {
         let claims = |name: &HeaderName| {
             let name = name.as_str();
             name.starts_with("x-forwarded-")
@@ -121,9 +165,8 @@ impl IdentityHeaders {
 /// `Connection` names, `Connection` itself, and `Keep-Alive`,
 /// `Proxy-Connection`, `TE`, `Transfer-Encoding` and `Upgrade`. So an
 /// `Upgrade` (a WebSocket) is not passed on: the app answers the request
-/// as a plain one. Check [`Framing`] before, and call
-/// [`frame_for_next_hop`] after, for a message with a body.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+/// as a plain one.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Usually none: an HTTP/1.1 client keeps its connection alive unasked.
     if headers.contains_key(hyper::header::CONNECTION) {
         let named: Vec<HeaderName> = headers
@@ -148,16 +191,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Removes a request's `Trailer`, and with it its trailer fields (see
-/// [`TRAILER_HEADER`]).
-pub fn drop_request_trailers(headers: &mut HeaderMap) {
-    headers.remove(TRAILER_HEADER);
-}
-
 /// What a message's `Transfer-Encoding` says about its body, read before
 /// the header is removed.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Framing {
+enum Framing {
     /// No `Transfer-Encoding`: `Content-Length`, or no body.
     Plain,
     /// Only `chunked`, which hyper has already undone: the body is the
@@ -173,7 +210,7 @@ pub enum Framing {
 impl Framing {
     /// Reads `headers`' `Transfer-Encoding` and, when it is
     /// [`Framing::Chunked`], removes a `Content-Length` beside it.
-    pub fn check(headers: &mut HeaderMap) -> Framing {
+    fn check(headers: &mut HeaderMap) -> Framing {
         if !headers.contains_key(TRANSFER_ENCODING) {
             return Framing::Plain;
         }
@@ -201,7 +238,7 @@ impl Framing {
 /// goes chunked to the next hop. Without it hyper's client would send a
 /// `GET`'s body as empty (it adds `chunked` itself only for methods that
 /// usually have a body).
-pub fn frame_for_next_hop(headers: &mut HeaderMap, body: &impl Body) {
+fn frame_for_next_hop(headers: &mut HeaderMap, body: &impl Body) {
     if !body.is_end_stream()
         && body.size_hint().exact().is_none()
         && !headers.contains_key(CONTENT_LENGTH)
@@ -405,35 +442,64 @@ mod tests {
         }
     }
 
+    /// The `Transfer-Encoding` that `frame_for_next_hop` leaves.
+    fn framed(mut h: HeaderMap, body: &impl Body) -> Option<String> {
+        frame_for_next_hop(&mut h, body);
+        h.get(TRANSFER_ENCODING)
+            .map(|v| v.to_str().unwrap().to_string())
+    }
+
     #[test]
     fn only_a_body_of_unknown_length_goes_chunked() {
-        let framed = |mut h: HeaderMap, body: &dyn Fn(&mut HeaderMap)| {
-            body(&mut h);
-            h.get(TRANSFER_ENCODING)
-                .map(|v| v.to_str().unwrap().to_string())
-        };
-        assert_eq!(
-            framed(HeaderMap::new(), &|h| frame_for_next_hop(h, &Unknown)),
-            Some("chunked".into())
-        );
+        assert_eq!(framed(HeaderMap::new(), &Unknown), Some("chunked".into()));
         // Its length is given: as it is.
-        let with_length = headers(&[("content-length", "3")]);
-        assert_eq!(
-            framed(with_length, &|h| frame_for_next_hop(h, &Unknown)),
-            None
-        );
+        assert_eq!(framed(headers(&[("content-length", "3")]), &Unknown), None);
         // A known size, or no body at all: nothing to add.
         let full = Full::new(Bytes::from_static(b"abc"));
+        assert_eq!(framed(HeaderMap::new(), &full), None);
+        assert_eq!(framed(HeaderMap::new(), &Empty::<Bytes>::new()), None);
+    }
+
+    #[test]
+    fn for_upstream_sets_the_identity_after_the_hop_headers_are_gone() {
+        // A client names the identity and forwarding headers in
+        // `Connection`, hoping a proxy behind the gateway drops them.
+        let mut h = headers(&[
+            (
+                "Connection",
+                "x-privatelink-tenant, x-privatelink-account-id, x-forwarded-for",
+            ),
+            ("Trailer", "x-privatelink-tenant"),
+        ]);
+        let identity = IdentityHeaders::new(&identity(), Some("10.1.0.5:40000".parse().unwrap()));
         assert_eq!(
-            framed(HeaderMap::new(), &|h| frame_for_next_hop(h, &full)),
-            None
+            for_upstream(&mut h, &Empty::<Bytes>::new(), &identity),
+            Ok(())
         );
         assert_eq!(
-            framed(HeaderMap::new(), &|h| frame_for_next_hop(
-                h,
-                &Empty::<Bytes>::new()
-            )),
-            None
+            names(&h),
+            [
+                "x-forwarded-for",
+                "x-forwarded-proto",
+                "x-privatelink-account-id",
+                "x-privatelink-endpoint-id",
+                "x-privatelink-tenant"
+            ]
         );
+        let mut coded = headers(&[("transfer-encoding", "gzip, chunked")]);
+        assert_eq!(
+            for_upstream(&mut coded, &Unknown, &identity),
+            Err(CodedBody)
+        );
+    }
+
+    #[test]
+    fn for_client_refuses_a_coded_body_but_not_a_bodiless_answer() {
+        let coded = || headers(&[("transfer-encoding", "gzip, chunked"), ("x-app", "1")]);
+        assert_eq!(for_client(&mut coded(), &Unknown), Err(CodedBody));
+        // To HEAD, a 204 or a 304: no body, nothing to decode.
+        let mut bodiless = coded();
+        assert_eq!(for_client(&mut bodiless, &Empty::<Bytes>::new()), Ok(()));
+        assert_eq!(names(&bodiless), ["x-app"]);
     }
 }

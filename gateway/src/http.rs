@@ -12,11 +12,11 @@
 //! - `X-PrivateLink-Tenant`: the tenant's name in the registry.
 //!
 //! With them `X-Forwarded-For` (the client's address in its VPC, from the
-//! PROXY header) and `X-Forwarded-Proto: https`. Any of these five the
-//! client sent (in any case) are removed first, so the upstream sees
-//! exactly the gateway's; so is a client's `Forwarded`. Hop-by-hop headers
-//! (`Connection` and the headers it names, `Keep-Alive`, `TE`, ...) stay
-//! on their hop, both ways ([`crate::headers`]). A connection whose PROXY header is
+//! PROXY header) and `X-Forwarded-Proto: https`. Any of these the client
+//! sent (in any case), and the other headers an app might read a client's
+//! address from, are removed first, so the upstream sees exactly the
+//! gateway's; hop-by-hop headers stay on their hop, both ways (all in
+//! [`crate::headers`]). A connection whose PROXY header is
 //! missing or malformed is closed before TLS; one whose identity is refused
 //! completes TLS and gets `403` with a one-line reason for every request,
 //! and the upstream never sees it.
@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Body as _, Bytes, Incoming};
+use hyper::body::{Bytes, Incoming};
 use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -53,9 +53,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::certs::CertStore;
 pub use crate::certs::TlsError;
-use crate::headers::{
-    drop_request_trailers, frame_for_next_hop, strip_hop_by_hop, Framing, IdentityHeaders,
-};
+use crate::headers::{for_client, for_upstream, IdentityHeaders};
 use crate::identity::{Identify, Identity, Refusal};
 use crate::idle::{Activity, Watched};
 use crate::proxy::{self, ProxyError, ProxyLimits};
@@ -252,20 +250,14 @@ pub async fn forward(
     if let Some(uri) = uri {
         *request.uri_mut() = uri;
     }
-    // The client's hop ends here (see `crate::headers`); then the
-    // gateway's headers, so a client cannot list an identity header in
-    // `Connection` to have a proxy behind the gateway drop it.
+    // The client's hop ends here; the gateway's headers go on last.
     let (mut parts, body) = request.into_parts();
-    if Framing::check(&mut parts.headers) == Framing::Coded {
+    if for_upstream(&mut parts.headers, &body, identity).is_err() {
         return text(
             StatusCode::NOT_IMPLEMENTED,
             "only the chunked transfer coding is supported\n".into(),
         );
     }
-    strip_hop_by_hop(&mut parts.headers);
-    drop_request_trailers(&mut parts.headers);
-    frame_for_next_hop(&mut parts.headers, &body);
-    identity.set(&mut parts.headers);
     let mut request = Request::from_parts(parts, body);
     let answer = match route {
         UpstreamPath::Pooled(client) => client.request(request).await.map_err(|e| e.to_string()),
@@ -282,21 +274,15 @@ pub async fn forward(
     };
     match answer {
         Ok(response) => {
-            // The upstream's hop ends here too: its `Connection: close` is
-            // about the gateway's connection to it, not the client's. hyper's
-            // server frames the answer for the client from its
-            // `Content-Length`, or its body.
+            // The upstream's hop ends here too.
             let (mut parts, body) = response.into_parts();
-            // An answer without a body (to HEAD, a 204 or a 304) may name
-            // the coding its body would have had: nothing to decode.
-            if Framing::check(&mut parts.headers) == Framing::Coded && !body.is_end_stream() {
+            if for_client(&mut parts.headers, &body).is_err() {
                 tracing::warn!("the upstream answered with a transfer coding other than chunked");
                 return text(
                     StatusCode::BAD_GATEWAY,
                     "the upstream answered with a transfer coding other than chunked\n".into(),
                 );
             }
-            strip_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, body.boxed())
         }
         Err(e) => {
