@@ -11,15 +11,29 @@
 //!
 //! - **TCP**: a [`MESSAGE`]-byte message and its echo.
 //!   - direct: client → upstream (a tokio echo server in this process);
+//!   - thread relay and tokio relay: client → a bare relay → upstream
+//!     (see below);
 //!   - gateway: client → `gateway --mode tcp` → upstream;
 //!   - haproxy: client → `haproxy` (`mode tcp`, `accept-proxy`) → upstream.
 //! - **HTTPS**: `GET /` over TLS 1.3 and HTTP/1.1, a small answer.
 //!   - direct: client → an HTTPS server (rustls + hyper, this process);
+//!   - thread relay and tokio relay: client → a bare relay → the same
+//!     HTTPS server;
 //!   - gateway: client → `gateway --mode http` (TLS ends there; identity
 //!     headers stripped and added) → a plain HTTP app (this process);
 //!   - haproxy: client → `haproxy` (`mode http`, `accept-proxy ssl`, the
 //!     same three headers deleted and set, to the values the gateway sets)
 //!     → the same app, which echoes them: both answers are the same size.
+//!
+//! The relays are the floor: this bench's own binary, started again as a
+//! process that only copies bytes (`privatelink_tests::bare_relay`: no
+//! PROXY header, no TLS), once with two blocking threads per connection
+//! and once on tokio's runtime, which waits in `epoll_wait` as the gateway
+//! and HAProxy do. What a relay adds over direct is what a proxy in its
+//! own process costs on the machine before doing anything: two more
+//! hand-offs between processes, each a wake-up of a sleeping thread. On a
+//! host that wakes idle cores slowly that alone can exceed the p50 goal,
+//! so both are printed beside it.
 //!
 //! Through the gateway and HAProxy the client first writes the NLB's PROXY
 //! v2 header with the AWS endpoint TLV (as the demo's NLB stand-in writes
@@ -51,6 +65,7 @@ use anyhow::{bail, Context, Result};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use privatelink_tests::bare_relay;
 use privatelink_tests::bins::build_binary_of;
 use privatelink_tests::emulator::repo_root;
 use privatelink_tests::fixtures::{accepted_endpoint, Provider};
@@ -79,7 +94,21 @@ const MAX_PER_CONNECTION: usize = 500_000;
 /// The issue's goals for the gateway.
 const MAX_ADDED_P50_MICROS: f64 = 100.0;
 
+/// Set (to `KIND:LISTEN>UPSTREAM`) in this bench's own child process: it
+/// runs as a bare relay instead of the bench.
+const RELAY_ENV: &str = "GATEWAY_BENCH_RELAY";
+
 fn main() -> Result<()> {
+    if let Ok(spec) = std::env::var(RELAY_ENV) {
+        let parsed = spec.split_once(':').and_then(|(kind, addrs)| {
+            let (listen, upstream) = addrs.split_once('>')?;
+            Some((kind, listen.parse().ok()?, upstream.parse().ok()?))
+        });
+        let Some((kind, listen, upstream)) = parsed else {
+            bail!("{RELAY_ENV}={spec}: expected KIND:LISTEN>UPSTREAM");
+        };
+        return bare_relay::serve(bare_relay::Kind::parse(kind)?, listen, upstream);
+    }
     eprintln!("gateway bench: building the gateway in this bench's profile");
     let gateway_bin = build_binary_of("privatelink-gateway", "gateway")?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -190,9 +219,11 @@ struct Bench<'a> {
     haproxy: Option<PathBuf>,
 }
 
-/// A workload's three paths, running.
+/// A workload's paths, running.
 struct Paths {
     direct: SocketAddr,
+    /// The bare relays in front of `direct`: blocking threads, tokio.
+    relays: [Proc; 2],
     gateway: Gateway,
     haproxy: Option<Proc>,
 }
@@ -218,8 +249,13 @@ impl Bench<'_> {
             }
             None => None,
         };
+        let relays = [
+            Proc::relay(bare_relay::Kind::Threads, direct, &name).await?,
+            Proc::relay(bare_relay::Kind::Tokio, direct, &name).await?,
+        ];
         let mut paths = Paths {
             direct,
+            relays,
             gateway,
             haproxy,
         };
@@ -245,7 +281,16 @@ impl Bench<'_> {
         let gateway_addr = gateway.options.listen;
         // Every path answers before anything is measured (a refused identity
         // would show here, not as a fast failure).
-        workload.once(direct, None).await.context("directly")?;
+        let direct_answer = workload.once(direct, None).await.context("directly")?;
+        for relay in &paths.relays {
+            let answer = workload
+                .once(relay.addr, None)
+                .await
+                .with_context(|| format!("through a relay; its log: {}", relay.log_tail()))?;
+            if answer != direct_answer {
+                bail!("a relay changed the answer: {answer:?}, not {direct_answer:?}");
+            }
+        }
         let through_gateway = workload
             .once(gateway_addr, header)
             .await
@@ -266,6 +311,7 @@ impl Bench<'_> {
         }
         let mut figures = PathFigures {
             direct: Figures::default(),
+            relays: Default::default(),
             gateway: Figures::default(),
             haproxy: haproxy.map(|_| Figures::default()),
         };
@@ -277,6 +323,11 @@ impl Bench<'_> {
             figures
                 .direct
                 .add(load(connections, workload, direct, None).await?, None);
+            // Not their CPU: a thread relay's threads end with their
+            // connections, and /proc's per-thread figures with them.
+            for (relay, f) in paths.relays.iter().zip(&mut figures.relays) {
+                f.add(load(connections, workload, relay.addr, None).await?, None);
+            }
             let cpu = CpuClock::of(gateway.pid());
             let run = load(connections, workload, gateway_addr, header)
                 .await
@@ -324,10 +375,12 @@ async fn start_gateway(
     .await
 }
 
-/// The three paths of one workload, measured in alternating rounds, at
-/// one concurrency.
+/// The paths of one workload, measured in alternating rounds, at one
+/// concurrency.
 struct PathFigures {
     direct: Figures,
+    /// As [`Paths::relays`].
+    relays: [Figures; 2],
     gateway: Figures,
     haproxy: Option<Figures>,
 }
@@ -736,6 +789,16 @@ impl Proc {
         Proc::start(command, addr, log).await
     }
 
+    /// This bench's binary again, as a bare relay of `kind` to `upstream`
+    /// ([`RELAY_ENV`]).
+    async fn relay(kind: bare_relay::Kind, upstream: SocketAddr, name: &str) -> Result<Proc> {
+        let addr = free_local_addr()?;
+        let log = bench_dir()?.join(format!("relay-{}-{name}.log", kind.name()));
+        let mut command = Command::new(std::env::current_exe().context("this bench's binary")?);
+        command.env(RELAY_ENV, format!("{}:{addr}>{upstream}", kind.name()));
+        Proc::start(command, addr, log).await
+    }
+
     async fn start(mut command: Command, addr: SocketAddr, log: PathBuf) -> Result<Proc> {
         let file =
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
@@ -815,19 +878,21 @@ fn figures(f: &Figures) -> (f64, f64, f64) {
 fn report(workload: &str, what: &str, series: &Series) -> String {
     let mut out = format!(
         "\n{workload} ({what}):\n\
-         | path     | {CONNECTIONS} conns: requests/s | p50 (µs) | p99 (µs) | {ONE} conn: p50 (µs) | p99 (µs) |\n\
-         | -------- | ---------------: | -------: | -------: | ---------------: | -------: |\n"
+         | path         | {CONNECTIONS} conns: requests/s | p50 (µs) | p99 (µs) | {ONE} conn: p50 (µs) | p99 (µs) |\n\
+         | ------------ | ---------------: | -------: | -------: | ---------------: | -------: |\n"
     );
     let mut row = |name: &str, loaded: &Figures, unloaded: &Figures| {
         let (l, u) = (figures(loaded), figures(unloaded));
         out.push_str(&format!(
-            "| {name:<8} | {:>16.0} | {:>8.1} | {:>8.1} | {:>16.1} | {:>8.1} |\n",
+            "| {name:<12} | {:>16.0} | {:>8.1} | {:>8.1} | {:>16.1} | {:>8.1} |\n",
             l.0, l.1, l.2, u.1, u.2
         ));
         (l, u)
     };
     let (loaded, unloaded) = (&series.loaded, &series.unloaded);
     let (dl, du) = row("direct", &loaded.direct, &unloaded.direct);
+    let (_, threads) = row("thread relay", &loaded.relays[0], &unloaded.relays[0]);
+    let (_, tokio) = row("tokio relay", &loaded.relays[1], &unloaded.relays[1]);
     let (gl, gu) = row("gateway", &loaded.gateway, &unloaded.gateway);
     let h = loaded
         .haproxy
@@ -840,6 +905,14 @@ fn report(workload: &str, what: &str, series: &Series) -> String {
          at {CONNECTIONS}: {:.1} µs (queueing on the shared cores)\n",
         met(added <= MAX_ADDED_P50_MICROS),
         gl.1 - dl.1
+    ));
+    out.push_str(&format!(
+        "the floor, {ONE} connection, p50 over direct: a relay that only copies bytes adds \
+         {:.1} µs with blocking threads, {:.1} µs on tokio; the gateway adds {:.1} µs over the \
+         tokio relay\n",
+        threads.1 - du.1,
+        tokio.1 - du.1,
+        gu.1 - tokio.1
     ));
     match h {
         Some((hl, hu)) => {

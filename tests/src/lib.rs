@@ -5,6 +5,7 @@
 //! Nothing here is product code: the binaries never link it.
 
 pub mod accounts;
+pub mod bare_relay;
 pub mod bins;
 pub mod bridge;
 pub mod demo;
