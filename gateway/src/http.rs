@@ -16,7 +16,10 @@
 //! sent (in any case), and the other headers an app might read a client's
 //! address from, are removed first, so the upstream sees exactly the
 //! gateway's; hop-by-hop headers stay on their hop, both ways (all in
-//! [`crate::headers`]). A connection whose PROXY header is
+//! [`crate::headers`]). A WebSocket handshake from an HTTP/1.1 client is
+//! passed on with its `Upgrade`, and after the app's `101` the connection
+//! carries the socket's bytes ([`crate::websocket`]). A connection whose
+//! PROXY header is
 //! missing or malformed is closed before TLS; one whose identity is refused
 //! completes TLS and gets `403` with a one-line reason for every request,
 //! and the upstream never sees it.
@@ -26,8 +29,10 @@
 //! moves (see their documentation).
 //!
 //! Logs: one line per request (`access`: tenant, endpoint, account,
-//! method, path, status, declared response bytes, duration) and one per
-//! connection (`connection`: served, refused or closed before HTTP).
+//! method, path, status, declared response bytes, duration), one per
+//! WebSocket when it ends (`websocket`: tenant, bytes each way, duration)
+//! and one per connection (`connection`: served, refused or closed before
+//! HTTP).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -58,6 +63,7 @@ use crate::identity::{Identify, Identity, Refusal};
 use crate::idle::{Activity, Watched};
 use crate::proxy::{self, ProxyError, ProxyLimits};
 use crate::upstream::Dedicated;
+use crate::websocket::{self, Tunnel};
 
 /// The body type of every response the gateway sends.
 pub type Body = BoxBody<Bytes, hyper::Error>;
@@ -192,13 +198,14 @@ fn upstream_addr(upstream: &hyper::Uri) -> String {
     )
 }
 
-/// Forwards one request for an accepted identity.
+/// Forwards one request for an accepted identity: the answer, and the
+/// tunnel to run once it is written when it accepts a WebSocket.
 pub async fn forward(
     route: &UpstreamPath,
     upstream: &hyper::Uri,
     identity: &IdentityHeaders,
     mut request: Request<Incoming>,
-) -> Response<Body> {
+) -> (Response<Body>, Option<Tunnel>) {
     // The pool wants the absolute URI (it picks the connection by it); a
     // connection of our own is sent the origin form (`/path?query`), which
     // is what an HTTP/1.1 client sends: its URI is kept as it is.
@@ -227,13 +234,15 @@ pub async fn forward(
     let uri = match uri.transpose() {
         Ok(uri) => uri,
         Err(e) => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                format!("bad request target: {e}\n"),
-            )
+            let status = StatusCode::BAD_REQUEST;
+            return (text(status, format!("bad request target: {e}\n")), None);
         }
     };
     let client_version = request.version();
+    // Read before the hop's headers go; hyper's end of the client's side
+    // of the switch, taken before the request is passed on.
+    let client_side = websocket::is_handshake(request.method(), client_version, request.headers())
+        .then(|| hyper::upgrade::on(&mut request));
     if client_version == Version::HTTP_2 {
         // HTTP/2 names the host in `:authority`, which becomes `Host` in
         // HTTP/1.1 (else the upstream would see its own address).
@@ -253,10 +262,11 @@ pub async fn forward(
     // The client's hop ends here; the gateway's headers go on last.
     let (mut parts, body) = request.into_parts();
     if for_upstream(&mut parts.headers, &body, identity).is_err() {
-        return text(
-            StatusCode::NOT_IMPLEMENTED,
-            "only the chunked transfer coding is supported\n".into(),
-        );
+        let body = "only the chunked transfer coding is supported\n";
+        return (text(StatusCode::NOT_IMPLEMENTED, body.into()), None);
+    }
+    if client_side.is_some() {
+        websocket::ask_for_switch(&mut parts.headers);
     }
     let mut request = Request::from_parts(parts, body);
     let answer = match route {
@@ -269,27 +279,46 @@ pub async fn forward(
                     request.headers_mut().insert(hyper::header::HOST, host);
                 }
             }
-            dedicated.send(request).await.map_err(|e| e.to_string())
+            if client_side.is_some() {
+                websocket::send(&upstream_addr(upstream), request).await
+            } else {
+                dedicated.send(request).await.map_err(|e| e.to_string())
+            }
         }
     };
-    match answer {
-        Ok(response) => {
-            // The upstream's hop ends here too.
-            let (mut parts, body) = response.into_parts();
-            if for_client(&mut parts.headers, &body).is_err() {
-                tracing::warn!("the upstream answered with a transfer coding other than chunked");
-                return text(
-                    StatusCode::BAD_GATEWAY,
-                    "the upstream answered with a transfer coding other than chunked\n".into(),
-                );
-            }
-            Response::from_parts(parts, body.boxed())
-        }
+    let bad_gateway = |why: &str| {
+        tracing::warn!("{why}");
+        (text(StatusCode::BAD_GATEWAY, format!("{why}\n")), None)
+    };
+    let mut response = match answer {
+        Ok(response) => response,
         Err(e) => {
             tracing::warn!(error = %e, "upstream request failed");
-            text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into())
+            return (
+                text(StatusCode::BAD_GATEWAY, "upstream unavailable\n".into()),
+                None,
+            );
         }
+    };
+    let switched = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+    let accepted = websocket::is_accepted(response.status(), response.headers());
+    let upstream_side = accepted.then(|| hyper::upgrade::on(&mut response));
+    // The upstream's hop ends here too.
+    let (mut parts, body) = response.into_parts();
+    if for_client(&mut parts.headers, &body).is_err() {
+        return bad_gateway("the upstream answered with a transfer coding other than chunked");
     }
+    let tunnel = match (client_side, upstream_side) {
+        (Some(client_side), Some(upstream_side)) => {
+            websocket::ask_for_switch(&mut parts.headers);
+            Some(Tunnel::new(client_side, upstream_side))
+        }
+        // A switch nobody asked for, or to another protocol: the client
+        // would be left on a connection neither end speaks.
+        _ if switched => return bad_gateway("the upstream switched protocols unasked"),
+        _ => None,
+    };
+    (Response::from_parts(parts, body.boxed()), tunnel)
 }
 
 /// Why a connection ended before HTTP.
@@ -308,6 +337,9 @@ struct PerConnection {
     verdict: Result<(Identity, IdentityHeaders), Refusal>,
     route: UpstreamPath,
     upstream: hyper::Uri,
+    /// An accepted WebSocket's tunnel, left by its handshake's request for
+    /// the connection's task to run once hyper hands the connection over.
+    tunnel: std::sync::Mutex<Option<Tunnel>>,
 }
 
 /// How many times one wake-up of a connection's task polls its client and
@@ -364,7 +396,9 @@ pub async fn handle<R: Identify>(
             .map_err(Clone::clone),
         route,
         upstream: config.upstream.clone(),
+        tunnel: std::sync::Mutex::new(None),
     });
+    let after = shared.clone();
     // Owned captures only: HTTP/2 runs each request as its own task.
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let shared = shared.clone();
@@ -377,7 +411,12 @@ pub async fn handle<R: Identify>(
             let version = request.version();
             let response = match &shared.verdict {
                 Ok((_, headers)) => {
-                    forward(&shared.route, &shared.upstream, headers, request).await
+                    let (response, tunnel) =
+                        forward(&shared.route, &shared.upstream, headers, request).await;
+                    if tunnel.is_some() {
+                        *shared.tunnel.lock().expect("never poisoned") = tunnel;
+                    }
+                    response
                 }
                 Err(refusal) => refusal_response(refusal),
             };
@@ -407,10 +446,13 @@ pub async fn handle<R: Identify>(
     } else {
         builder.http1_only()
     };
-    let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
     let idle = activity.idle(config.idle_timeout);
-    tokio::pin!(connection, idle, drive);
-    std::future::poll_fn(|cx| {
+    // Boxed so it can be dropped before a WebSocket's tunnel runs: the
+    // kept-alive connection to the app is not needed any more.
+    let mut drive = Box::pin(drive);
+    tokio::pin!(connection, idle);
+    let served = std::future::poll_fn(|cx| {
         // The client's side and the upstream's hand each other work through
         // channels that wake this same task. Polled in a fixed order, a few
         // times over, a request read from the client is written to the
@@ -424,18 +466,56 @@ pub async fn handle<R: Identify>(
                 if let Err(e) = served {
                     tracing::debug!(error = %e, "HTTP connection ended with an error");
                 }
-                return Poll::Ready(());
+                return Poll::Ready(true);
             }
         }
         let _ = drive.as_mut().poll(cx);
         if idle.as_mut().poll(cx).is_ready() {
             tracing::debug!(idle = ?config.idle_timeout, "closing an idle HTTP connection");
-            return Poll::Ready(());
+            return Poll::Ready(false);
         }
         Poll::Pending
     })
     .await;
+    drop(drive);
+    // The connection ended in a WebSocket's `101`: it is the tunnel's now,
+    // under the same idle timeout.
+    let tunnel = after.tunnel.lock().expect("never poisoned").take();
+    if let (true, Some(tunnel), Ok((identity, _))) = (served, tunnel, &after.verdict) {
+        let started = Instant::now();
+        let ended = tokio::select! {
+            carried = tunnel.run() => carried.map_err(|e| ("failed", e)),
+            _ = idle => Err(("idle", format!("no byte moved for {:?}", config.idle_timeout))),
+        };
+        websocket_log(identity, ended, started.elapsed());
+    }
     Ok(verdict)
+}
+
+/// One JSON line per WebSocket, when it ends: the identity, how it ended
+/// (`closed` by its ends, `idle`, or `failed`), the bytes each way when
+/// its ends closed it, and how long it was open.
+fn websocket_log(
+    identity: &Identity,
+    ended: Result<websocket::Carried, (&str, String)>,
+    took: Duration,
+) {
+    let duration_ms = took.as_secs_f64() * 1000.0;
+    let (outcome, from_client, to_client, detail) = match &ended {
+        Ok(c) => ("closed", Some(c.from_client), Some(c.to_client), None),
+        Err((outcome, detail)) => (*outcome, None, None, Some(detail.as_str())),
+    };
+    tracing::info!(
+        outcome,
+        endpoint_id = %identity.endpoint_id,
+        account_id = %identity.account_id,
+        tenant = %identity.tenant,
+        from_client,
+        to_client,
+        detail,
+        duration_ms,
+        "websocket"
+    );
 }
 
 /// A client for the upstream (plain HTTP/1.1, pooled), for HTTP/2 clients.

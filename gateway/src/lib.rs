@@ -6,7 +6,7 @@
 //! forwarded, as bytes ([`tcp`]) or as HTTP/2 or HTTP/1.1 behind TLS
 //! termination with identity headers ([`http`], the headers set, removed
 //! and checked in [`headers`], certificates reloaded by
-//! [`certs`]); anything else is closed with a log
+//! [`certs`], WebSockets carried by [`websocket`]); anything else is closed with a log
 //! line (HTTP mode: answered `403` with the reason) and never reaches the
 //! upstream.
 
@@ -18,3 +18,4 @@ pub mod idle;
 pub mod proxy;
 pub mod tcp;
 pub mod upstream;
+pub mod websocket;

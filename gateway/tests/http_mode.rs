@@ -99,6 +99,9 @@ fn pki() -> Pki {
 /// that is not (`X-Upstream-Kept`). A request's body, when it has one,
 /// comes back as a line `body: ...`; a request with `x-close` gets
 /// `Connection: close` (the app ends its connection after the answer).
+/// A WebSocket handshake (`Upgrade: websocket`) gets `101` unless it has
+/// `x-refuse`; then the app writes the same lines and `--`, and echoes
+/// every byte it reads until the client closes.
 async fn upstream() -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -114,7 +117,7 @@ async fn upstream() -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
             let counter = counter.clone();
             tokio::spawn(async move {
                 let service =
-                    hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
                         counter.fetch_add(1, Ordering::SeqCst);
                         let mut lines = String::new();
                         for (name, value) in req.headers() {
@@ -138,7 +141,37 @@ async fn upstream() -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
                         lines.push_str(&format!("path: {}\n", req.uri()));
                         lines.push_str(&format!("version: {:?}\n", req.version()));
                         let close = req.headers().contains_key("x-close");
+                        let switch = req
+                            .headers()
+                            .get("upgrade")
+                            .is_some_and(|u| u == "websocket")
+                            && !req.headers().contains_key("x-refuse");
+                        let upgrade = switch.then(|| hyper::upgrade::on(&mut req));
                         async move {
+                            if let Some(upgrade) = upgrade {
+                                tokio::spawn(async move {
+                                    let mut io = TokioIo::new(upgrade.await.unwrap());
+                                    io.write_all(format!("{lines}--\n").as_bytes())
+                                        .await
+                                        .unwrap();
+                                    let mut buf = [0u8; 1024];
+                                    loop {
+                                        match io.read(&mut buf).await {
+                                            Ok(0) | Err(_) => return,
+                                            Ok(n) => io.write_all(&buf[..n]).await.unwrap(),
+                                        }
+                                    }
+                                });
+                                let response = Response::builder()
+                                    .status(StatusCode::SWITCHING_PROTOCOLS)
+                                    .header("connection", "upgrade, x-upstream-hop")
+                                    .header("upgrade", "websocket")
+                                    .header("x-upstream-hop", "1")
+                                    .header("sec-websocket-accept", "from the app")
+                                    .body(Full::new(Bytes::new()))
+                                    .unwrap();
+                                return Ok(response);
+                            }
                             let body = req.into_body().collect().await?.to_bytes();
                             if !body.is_empty() {
                                 lines.push_str(&format!(
@@ -163,6 +196,7 @@ async fn upstream() -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
                     });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
                     .await;
             });
         }
@@ -579,6 +613,242 @@ fn certificate_and_key_files_are_checked() {
     let other = pki();
     let err = tls_config(&cert, &other.dir.join("key.pem")).unwrap_err();
     assert!(matches!(err, TlsError::Config(_)), "{err}");
+}
+
+/// A WebSocket handshake for `/orders?x=1` on one client connection,
+/// with `extra` headers: the answer, and once the switch is done, the
+/// client's end of the socket (`None` when the answer is not `101`).
+async fn websocket(
+    gw: &Running,
+    extra: &[(&str, &str)],
+) -> (
+    Response<hyper::body::Incoming>,
+    Option<TokioIo<hyper::upgrade::Upgraded>>,
+) {
+    let tls = tls_to(gw, NAME, &[b"http/1.1"]).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn.with_upgrades());
+    let mut request = Request::builder()
+        .uri("/orders?x=1")
+        .header("host", NAME)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+    for (k, v) in extra {
+        request = request.header(*k, *v);
+    }
+    let mut response = sender
+        .send_request(request.body(Full::new(Bytes::new())).unwrap())
+        .await
+        .unwrap();
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return (response, None);
+    }
+    let socket = hyper::upgrade::on(&mut response).await.unwrap();
+    (response, Some(TokioIo::new(socket)))
+}
+
+/// Reads what the test app writes first on a WebSocket: the lines it saw,
+/// up to `--`.
+async fn app_saw(socket: &mut TokioIo<hyper::upgrade::Upgraded>) -> String {
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"--\n") {
+        let mut byte = [0u8; 1];
+        let n = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut byte))
+            .await
+            .expect("the app's first lines within 5 s")
+            .unwrap();
+        assert_eq!(n, 1, "closed after {}", String::from_utf8_lossy(&seen));
+        seen.push(byte[0]);
+    }
+    String::from_utf8(seen[..seen.len() - 3].to_vec()).unwrap()
+}
+
+/// The gateway's JSON log lines, as written while a `#[tokio::test]` runs
+/// (every task of its runtime runs on the test's thread, where
+/// [`Logs::capture`] sets the subscriber).
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// The fields of the first line whose message is `message`, waiting
+    /// up to 5 s for it.
+    async fn wait_for(&self, message: &str) -> serde_json::Value {
+        for _ in 0..100 {
+            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+            let found = text
+                .lines()
+                .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+                .find(|line| line["fields"]["message"] == message);
+            if let Some(line) = found {
+                return line["fields"].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no {message:?} log line within 5 s");
+    }
+}
+
+/// A WebSocket handshake reaches the app with the identity headers (the
+/// client's copies and whatever it named in `Connection` dropped) and
+/// only `Connection: upgrade` and `Upgrade: websocket` of the hop's own;
+/// after the app's `101` bytes go both ways until the client closes, and
+/// the app's end closes with it.
+#[tokio::test]
+async fn a_websocket_reaches_the_app_with_the_identity_and_carries_bytes_both_ways() {
+    let (logs, _guard) = Logs::capture();
+    let gw = start().await;
+    let spoofed = [
+        ("x-privatelink-tenant", "Evil Corp"),
+        ("connection", "x-privatelink-tenant, x-secret"),
+        ("x-secret", "for the gateway only"),
+    ];
+    let (response, socket) = websocket(&gw, &spoofed).await;
+    let headers = response.headers().clone();
+    let mut socket = socket.expect("switched");
+    assert_eq!(headers.get("upgrade").unwrap(), "websocket");
+    assert_eq!(headers.get("connection").unwrap(), "upgrade");
+    assert_eq!(headers.get("sec-websocket-accept").unwrap(), "from the app");
+    assert!(!headers.contains_key("x-upstream-hop"), "{headers:?}");
+    let seen = app_saw(&mut socket).await;
+    let mut expected: Vec<&str> = SEEN_BY_APP.to_vec();
+    expected.extend(["connection: upgrade", "upgrade: websocket"]);
+    expected.sort();
+    assert_eq!(sorted_lines(&seen), expected);
+    let messages = [
+        &b"ping"[..],
+        &[0x81, 0x05, b'h', b'e', b'l', b'l', b'o'][..],
+    ];
+    for message in messages {
+        socket.write_all(message).await.unwrap();
+        let mut echo = vec![0u8; message.len()];
+        socket.read_exact(&mut echo).await.unwrap();
+        assert_eq!(echo, message);
+    }
+    socket.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut rest)).await;
+    assert!(
+        read.is_ok(),
+        "the tunnel stayed open after the client closed"
+    );
+    assert!(rest.is_empty(), "{rest:?}");
+    // The handshake, and nothing else, reached the app.
+    assert_eq!(gw.requests.load(Ordering::SeqCst), 1);
+    // One line when it ends: the tenant and the bytes each way.
+    let line = logs.wait_for("websocket").await;
+    assert_eq!(line["outcome"], "closed", "{line}");
+    assert_eq!(line["tenant"], "Acme", "{line}");
+    assert_eq!(line["endpoint_id"], ENDPOINT, "{line}");
+    let sent: usize = messages.iter().map(|m| m.len()).sum();
+    assert_eq!(line["from_client"], sent, "{line}");
+    assert_eq!(
+        line["to_client"],
+        seen.len() + "--\n".len() + sent,
+        "{line}"
+    );
+}
+
+/// An app that says no to a WebSocket answers as it would any request,
+/// and the client's connection goes on serving requests; an `Upgrade` to
+/// anything but `websocket` is the client's hop's only and is never passed
+/// on; and a refused identity's handshake gets `403` like any request.
+#[tokio::test]
+async fn websockets_the_app_refuses_and_other_upgrades_are_plain_requests() {
+    let gw = start().await;
+    let (response, socket) = websocket(&gw, &[("x-refuse", "1")]).await;
+    assert!(socket.is_none());
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    // Asked of the app with the switch; answered without it.
+    assert!(body.contains("upgrade: websocket\n"), "{body}");
+
+    let mut sender = connect(&gw, nlb_v2_ipv4(ENDPOINT)).await.unwrap();
+    for upgrade in ["h2c", "TLS/1.2"] {
+        let (status, body) = get(
+            &mut sender,
+            &[("connection", "upgrade"), ("upgrade", upgrade)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(sorted_lines(&body), SEEN_BY_APP, "{upgrade}");
+    }
+    assert_eq!(gw.requests.load(Ordering::SeqCst), 3);
+
+    let mut tcp = TcpStream::connect(gw.addr).await.unwrap();
+    tcp.write_all(&nlb_v2_ipv4("vpce-0bbbbbbbbbbbbbbb2"))
+        .await
+        .unwrap();
+    let tls = connector(&gw.ca)
+        .connect(ServerName::try_from(NAME).unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn.with_upgrades());
+    let request = Request::builder()
+        .uri("/")
+        .header("host", NAME)
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(gw.requests.load(Ordering::SeqCst), 3);
+}
+
+/// A WebSocket on which nothing moves is closed after the idle timeout,
+/// at both ends.
+#[tokio::test]
+async fn an_idle_websocket_is_closed_after_the_idle_timeout() {
+    let (logs, _guard) = Logs::capture();
+    let pki = pki();
+    let tls = tls_config(&pki.cert(), &pki.key()).unwrap();
+    let gw = start_with(
+        None,
+        |c| c.idle_timeout = Duration::from_millis(400),
+        tls,
+        &pki,
+    )
+    .await;
+    let (_, socket) = websocket(&gw, &[]).await;
+    let mut socket = socket.expect("switched");
+    app_saw(&mut socket).await;
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "still open after 5 s");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    let line = logs.wait_for("websocket").await;
+    assert_eq!(line["outcome"], "idle", "{line}");
+    assert_eq!(line["tenant"], "Acme", "{line}");
 }
 
 /// Reads until the gateway closes the connection (or 5 s pass): what it
