@@ -1,7 +1,7 @@
 //! HTTP mode: the PROXY header first (as in TCP mode), then TLS terminated
 //! with rustls ([`crate::certs`]: the certificate reloads when its files
-//! change), then HTTP/2 or HTTP/1.1 as ALPN chose (hyper-util's auto
-//! builder), forwarded to a plain-HTTP upstream over HTTP/1.1 whatever the
+//! change), then HTTP/2 or HTTP/1.1 as ALPN chose (and only that),
+//! forwarded to a plain-HTTP upstream over HTTP/1.1 whatever the
 //! client spoke (a plain-HTTP app rarely speaks cleartext HTTP/2) with the
 //! identity in three headers. An HTTP/1.1 client connection gets an
 //! upstream connection of its own ([`crate::upstream`]); HTTP/2 clients
@@ -51,7 +51,6 @@ use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
@@ -241,8 +240,14 @@ pub async fn forward(
     let client_version = request.version();
     // Read before the hop's headers go; hyper's end of the client's side
     // of the switch, taken before the request is passed on.
-    let client_side = websocket::is_handshake(request.method(), client_version, request.headers())
-        .then(|| hyper::upgrade::on(&mut request));
+    let handshake = websocket::is_handshake(request.method(), client_version, request.headers());
+    // RFC 6455's handshake has no body; with one, the switch would wait
+    // for its end.
+    if handshake && !hyper::body::Body::is_end_stream(request.body()) {
+        let body = "a WebSocket handshake has no body\n";
+        return (text(StatusCode::BAD_REQUEST, body.into()), None);
+    }
+    let client_side = handshake.then(|| hyper::upgrade::on(&mut request));
     if client_version == Version::HTTP_2 {
         // HTTP/2 names the host in `:authority`, which becomes `Host` in
         // HTTP/1.1 (else the upstream would see its own address).
@@ -353,6 +358,7 @@ pub async fn handle<R: Identify>(
     tls: TlsAcceptor,
     resolver: &R,
     client: &Client<HttpConnector, Incoming>,
+    mut drained: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Result<Identity, Refusal>, HttpConnError> {
     let read = proxy::read_header(&mut stream, &config.limits).await?;
     let Some(endpoint_id) = read.header.endpoint_id.clone() else {
@@ -433,25 +439,24 @@ pub async fn handle<R: Identify>(
             Ok::<_, Infallible>(response)
         }
     });
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
-    // ALPN decided the version; a client that offered no ALPN speaks
-    // HTTP/1.1.
-    let builder = if h2 {
-        builder.http2_only()
+    // ALPN decided the version (a client that offered no ALPN speaks
+    // HTTP/1.1), and only that version is served: hyper's builders, not
+    // hyper-util's auto builder, whose upgradeable connection would guess
+    // the version from the first bytes whatever ALPN said.
+    let io = TokioIo::new(tls_stream);
+    let connection: Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>> = if h2 {
+        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        builder.timer(TokioTimer::new());
+        Box::pin(builder.serve_connection(io, service))
     } else {
-        builder.http1_only()
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(config.header_read_timeout);
+        Box::pin(builder.serve_connection(io, service).with_upgrades())
     };
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
     let idle = activity.idle(config.idle_timeout);
-    // Boxed so it can be dropped before a WebSocket's tunnel runs: the
-    // kept-alive connection to the app is not needed any more.
-    let mut drive = Box::pin(drive);
-    tokio::pin!(connection, idle);
+    tokio::pin!(connection, idle, drive);
     let served = std::future::poll_fn(|cx| {
         // The client's side and the upstream's hand each other work through
         // channels that wake this same task. Polled in a fixed order, a few
@@ -477,34 +482,67 @@ pub async fn handle<R: Identify>(
         Poll::Pending
     })
     .await;
-    drop(drive);
     // The connection ended in a WebSocket's `101`: it is the tunnel's now,
-    // under the same idle timeout.
+    // under the same idle timeout, until the drain ends.
     let tunnel = after.tunnel.lock().expect("never poisoned").take();
-    if let (true, Some(tunnel), Ok((identity, _))) = (served, tunnel, &after.verdict) {
+    if let (Some(tunnel), Ok((identity, _))) = (tunnel, &after.verdict) {
+        // Its kept-alive connection to the app is not needed any more.
+        if let UpstreamPath::Dedicated(dedicated) = &after.route {
+            dedicated.close();
+        }
         let started = Instant::now();
-        let ended = tokio::select! {
-            carried = tunnel.run() => carried.map_err(|e| ("failed", e)),
-            _ = idle => Err(("idle", format!("no byte moved for {:?}", config.idle_timeout))),
+        let carried = websocket::Carried::default();
+        let how = if !served {
+            Ended::Idle
+        } else {
+            tokio::select! {
+                run = tunnel.run(&carried) => match run {
+                    Ok(()) => Ended::Closed,
+                    Err(e) => Ended::Failed(e),
+                },
+                _ = idle => Ended::Idle,
+                _ = drained.wait_for(|over| *over) => Ended::Drained,
+            }
         };
-        websocket_log(identity, ended, started.elapsed());
+        websocket_log(
+            identity,
+            &how,
+            &carried,
+            config.idle_timeout,
+            started.elapsed(),
+        );
     }
     Ok(verdict)
 }
 
-/// One JSON line per WebSocket, when it ends: the identity, how it ended
-/// (`closed` by its ends, `idle`, or `failed`), the bytes each way when
-/// its ends closed it, and how long it was open.
+/// How a WebSocket ended.
+enum Ended {
+    /// Both ends closed it.
+    Closed,
+    /// No byte moved either way for the idle timeout.
+    Idle,
+    /// The gateway's drain (SIGTERM) ran out of time.
+    Drained,
+    /// An end failed, or the switch did not complete.
+    Failed(String),
+}
+
+/// One JSON line per WebSocket, when it ends: the identity, how it ended,
+/// the bytes each way, and how long it was open.
 fn websocket_log(
     identity: &Identity,
-    ended: Result<websocket::Carried, (&str, String)>,
+    how: &Ended,
+    carried: &websocket::Carried,
+    idle_timeout: Duration,
     took: Duration,
 ) {
-    let duration_ms = took.as_secs_f64() * 1000.0;
-    let (outcome, from_client, to_client, detail) = match &ended {
-        Ok(c) => ("closed", Some(c.from_client), Some(c.to_client), None),
-        Err((outcome, detail)) => (*outcome, None, None, Some(detail.as_str())),
+    let (outcome, detail) = match how {
+        Ended::Closed => ("closed", None),
+        Ended::Idle => ("idle", Some(format!("no byte moved for {idle_timeout:?}"))),
+        Ended::Drained => ("drained", Some("the gateway is stopping".to_string())),
+        Ended::Failed(e) => ("failed", Some(e.clone())),
     };
+    let (from_client, to_client) = carried.so_far();
     tracing::info!(
         outcome,
         endpoint_id = %identity.endpoint_id,
@@ -513,7 +551,7 @@ fn websocket_log(
         from_client,
         to_client,
         detail,
-        duration_ms,
+        duration_ms = took.as_secs_f64() * 1000.0,
         "websocket"
     );
 }
@@ -526,7 +564,9 @@ pub fn upstream_client() -> Client<HttpConnector, Incoming> {
 }
 
 /// Accepts connections until `shutdown` turns true, then waits up to
-/// `drain` for open ones. One log line per connection.
+/// `drain` for open ones. One log line per connection. When the drain runs
+/// out, open WebSockets are ended (each with its `websocket` line) and
+/// whatever is still open is cut off.
 pub async fn serve<R: Identify + 'static>(
     listener: TcpListener,
     config: Arc<HttpConfig>,
@@ -539,6 +579,7 @@ pub async fn serve<R: Identify + 'static>(
     let client = upstream_client();
     let permits = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
+    let (drain_over, drained) = tokio::sync::watch::channel(false);
     loop {
         let permit = tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => break,
@@ -555,22 +596,28 @@ pub async fn serve<R: Identify + 'static>(
             },
         };
         while tasks.try_join_next().is_some() {}
-        let (config, resolver, acceptor, client) = (
+        let (config, resolver, acceptor, client, drained) = (
             config.clone(),
             resolver.clone(),
             acceptor.clone(),
             client.clone(),
+            drained.clone(),
         );
         tasks.spawn(async move {
             let _permit = permit;
             let _ = stream.set_nodelay(true);
             let started = Instant::now();
-            let result = handle(stream, &config, acceptor, &*resolver, &client).await;
+            let result = handle(stream, &config, acceptor, &*resolver, &client, drained).await;
             log_outcome(peer, &result, started.elapsed());
         });
     }
     drop(listener);
     let _ = tokio::time::timeout(drain, async { while tasks.join_next().await.is_some() {} }).await;
+    let _ = drain_over.send(true);
+    let _ = tokio::time::timeout(Duration::from_millis(100), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
     tasks.abort_all();
     Ok(())
 }

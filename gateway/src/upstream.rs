@@ -149,6 +149,18 @@ where
         Ok(sender)
     }
 
+    /// Closes every connection it opened, for a client connection that
+    /// needs none any more (after a WebSocket's `101`, the client's
+    /// connection is the tunnel's).
+    pub fn close(&self) {
+        let mut state = self.state();
+        state.sender = None;
+        let connections = std::mem::take(&mut state.connections);
+        drop(state);
+        // Dropping a connection closes its socket.
+        drop(connections);
+    }
+
     /// Polls every open connection: this is what moves requests and
     /// answers. Never ends; run it beside the client connection and drop it
     /// with it (which closes the upstream connections).
@@ -271,6 +283,30 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        driver.abort();
+    }
+
+    #[tokio::test]
+    async fn close_ends_the_connection_it_opened() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (dedicated, driver) = driven(&addr);
+        let sent = tokio::spawn({
+            let (dedicated, addr) = (dedicated.clone(), addr.clone());
+            async move { body(&dedicated, &addr).await }
+        });
+        let (mut app, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 1024];
+        assert!(app.read(&mut buf).await.unwrap() > 0);
+        app.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .await
+            .unwrap();
+        assert_eq!(sent.await.unwrap().unwrap(), "ok");
+        dedicated.close();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), app.read(&mut buf))
+            .await
+            .expect("closed within 5 s");
+        assert_eq!(read.unwrap(), 0);
         driver.abort();
     }
 

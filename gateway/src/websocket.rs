@@ -15,11 +15,16 @@
 //! offer RFC 8441's extended `CONNECT`); they open their WebSocket on an
 //! HTTP/1.1 connection.
 
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, UPGRADE};
 use hyper::upgrade::OnUpgrade;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// The only protocol a client may switch to through the gateway.
@@ -91,11 +96,22 @@ pub struct Tunnel {
     upstream: OnUpgrade,
 }
 
-/// Bytes a tunnel carried each way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Bytes a tunnel has carried each way, counted as they go, so a tunnel
+/// ended by a timeout or a drain still says how much it carried.
+#[derive(Debug, Default)]
 pub struct Carried {
-    pub from_client: u64,
-    pub to_client: u64,
+    from_client: AtomicU64,
+    to_client: AtomicU64,
+}
+
+impl Carried {
+    /// (from the client, to the client) so far.
+    pub fn so_far(&self) -> (u64, u64) {
+        (
+            self.from_client.load(Ordering::Relaxed),
+            self.to_client.load(Ordering::Relaxed),
+        )
+    }
 }
 
 impl Tunnel {
@@ -104,18 +120,62 @@ impl Tunnel {
     }
 
     /// Copies both ways until both ends have closed (an end that closes
-    /// has its close passed on), or either fails.
-    pub async fn run(self) -> Result<Carried, String> {
+    /// has its close passed on), or either fails, counting into `carried`.
+    pub async fn run(self, carried: &Carried) -> Result<(), String> {
         let (client, upstream) = tokio::try_join!(self.client, self.upstream)
             .map_err(|e| format!("the switch did not complete: {e}"))?;
-        let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-        let (from_client, to_client) = tokio::io::copy_bidirectional(&mut client, &mut upstream)
+        let mut client = Counted {
+            inner: TokioIo::new(client),
+            carried,
+        };
+        let mut upstream = TokioIo::new(upstream);
+        tokio::io::copy_bidirectional(&mut client, &mut upstream)
             .await
-            .map_err(|e| e.to_string())?;
-        Ok(Carried {
-            from_client,
-            to_client,
-        })
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The client's end of a tunnel: what is read from it came from the
+/// client, what is written to it goes to the client.
+struct Counted<'a, T> {
+    inner: T,
+    carried: &'a Carried,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Counted<'_, T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = (buf.filled().len() - before) as u64;
+        self.carried.from_client.fetch_add(n, Ordering::Relaxed);
+        read
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<'_, T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = written {
+            self.carried
+                .to_client
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        written
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

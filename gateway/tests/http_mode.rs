@@ -101,7 +101,9 @@ fn pki() -> Pki {
 /// `Connection: close` (the app ends its connection after the answer).
 /// A WebSocket handshake (`Upgrade: websocket`) gets `101` unless it has
 /// `x-refuse`; then the app writes the same lines and `--`, and echoes
-/// every byte it reads until the client closes.
+/// every byte it reads until the client closes. A request with
+/// `x-other-101` gets a `101` to `h2c` (a switch the gateway never asks
+/// for).
 async fn upstream() -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -147,7 +149,17 @@ async fn upstream() -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
                             .is_some_and(|u| u == "websocket")
                             && !req.headers().contains_key("x-refuse");
                         let upgrade = switch.then(|| hyper::upgrade::on(&mut req));
+                        let other_101 = req.headers().contains_key("x-other-101");
                         async move {
+                            if other_101 {
+                                let response = Response::builder()
+                                    .status(StatusCode::SWITCHING_PROTOCOLS)
+                                    .header("connection", "upgrade")
+                                    .header("upgrade", "h2c")
+                                    .body(Full::new(Bytes::new()))
+                                    .unwrap();
+                                return Ok(response);
+                            }
                             if let Some(upgrade) = upgrade {
                                 tokio::spawn(async move {
                                     let mut io = TokioIo::new(upgrade.await.unwrap());
@@ -615,16 +627,20 @@ fn certificate_and_key_files_are_checked() {
     assert!(matches!(err, TlsError::Config(_)), "{err}");
 }
 
-/// A WebSocket handshake for `/orders?x=1` on one client connection,
-/// with `extra` headers: the answer, and once the switch is done, the
-/// client's end of the socket (`None` when the answer is not `101`).
-async fn websocket(
-    gw: &Running,
-    extra: &[(&str, &str)],
-) -> (
-    Response<hyper::body::Incoming>,
-    Option<TokioIo<hyper::upgrade::Upgraded>>,
-) {
+/// A client's WebSocket: the answer to its handshake, and once the switch
+/// is done, its end of the socket.
+struct Ws {
+    response: Response<hyper::body::Incoming>,
+    /// `None` when the answer is not `101`.
+    socket: Option<TokioIo<hyper::upgrade::Upgraded>>,
+    /// The connection's sender, for requests after an answer that is not
+    /// `101`.
+    sender: Sender,
+}
+
+/// A WebSocket handshake for `/orders?x=1` on a new client connection,
+/// with `extra` headers.
+async fn websocket(gw: &Running, extra: &[(&str, &str)]) -> Ws {
     let tls = tls_to(gw, NAME, &[b"http/1.1"]).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
@@ -644,11 +660,18 @@ async fn websocket(
         .send_request(request.body(Full::new(Bytes::new())).unwrap())
         .await
         .unwrap();
-    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-        return (response, None);
+    let socket = if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        Some(TokioIo::new(
+            hyper::upgrade::on(&mut response).await.unwrap(),
+        ))
+    } else {
+        None
+    };
+    Ws {
+        response,
+        socket,
+        sender,
     }
-    let socket = hyper::upgrade::on(&mut response).await.unwrap();
-    (response, Some(TokioIo::new(socket)))
 }
 
 /// Reads what the test app writes first on a WebSocket: the lines it saw,
@@ -726,9 +749,9 @@ async fn a_websocket_reaches_the_app_with_the_identity_and_carries_bytes_both_wa
         ("connection", "x-privatelink-tenant, x-secret"),
         ("x-secret", "for the gateway only"),
     ];
-    let (response, socket) = websocket(&gw, &spoofed).await;
-    let headers = response.headers().clone();
-    let mut socket = socket.expect("switched");
+    let ws = websocket(&gw, &spoofed).await;
+    let headers = ws.response.headers().clone();
+    let mut socket = ws.socket.expect("switched");
     assert_eq!(headers.get("upgrade").unwrap(), "websocket");
     assert_eq!(headers.get("connection").unwrap(), "upgrade");
     assert_eq!(headers.get("sec-websocket-accept").unwrap(), "from the app");
@@ -775,17 +798,40 @@ async fn a_websocket_reaches_the_app_with_the_identity_and_carries_bytes_both_wa
 /// An app that says no to a WebSocket answers as it would any request,
 /// and the client's connection goes on serving requests; an `Upgrade` to
 /// anything but `websocket` is the client's hop's only and is never passed
-/// on; and a refused identity's handshake gets `403` like any request.
+/// on; a `101` the gateway did not ask for is `502`; a handshake with a
+/// body is `400`; and a refused identity's handshake gets `403` like any
+/// request.
 #[tokio::test]
 async fn websockets_the_app_refuses_and_other_upgrades_are_plain_requests() {
     let gw = start().await;
-    let (response, socket) = websocket(&gw, &[("x-refuse", "1")]).await;
-    assert!(socket.is_none());
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let ws = websocket(&gw, &[("x-refuse", "1")]).await;
+    assert!(ws.socket.is_none());
+    assert_eq!(ws.response.status(), StatusCode::OK);
+    let body = ws.response.into_body().collect().await.unwrap().to_bytes();
     let body = String::from_utf8(body.to_vec()).unwrap();
     // Asked of the app with the switch; answered without it.
     assert!(body.contains("upgrade: websocket\n"), "{body}");
+    let mut sender = ws.sender;
+    let (status, body) = get(&mut sender, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(sorted_lines(&body), SEEN_BY_APP);
+
+    let ws = websocket(&gw, &[("x-other-101", "1")]).await;
+    assert_eq!(ws.response.status(), StatusCode::BAD_GATEWAY);
+    assert!(ws.socket.is_none());
+
+    let mut sender = connect(&gw, nlb_v2_ipv4(ENDPOINT)).await.unwrap();
+    let request = Request::builder()
+        .uri("/orders?x=1")
+        .header("host", NAME)
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .body(Full::new(Bytes::from_static(b"a body")))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let requests_so_far = 3;
+    assert_eq!(gw.requests.load(Ordering::SeqCst), requests_so_far);
 
     let mut sender = connect(&gw, nlb_v2_ipv4(ENDPOINT)).await.unwrap();
     for upgrade in ["h2c", "TLS/1.2"] {
@@ -797,7 +843,7 @@ async fn websockets_the_app_refuses_and_other_upgrades_are_plain_requests() {
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(sorted_lines(&body), SEEN_BY_APP, "{upgrade}");
     }
-    assert_eq!(gw.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(gw.requests.load(Ordering::SeqCst), requests_so_far + 2);
 
     let mut tcp = TcpStream::connect(gw.addr).await.unwrap();
     tcp.write_all(&nlb_v2_ipv4("vpce-0bbbbbbbbbbbbbbb2"))
@@ -820,11 +866,11 @@ async fn websockets_the_app_refuses_and_other_upgrades_are_plain_requests() {
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(gw.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(gw.requests.load(Ordering::SeqCst), requests_so_far + 2);
 }
 
-/// A WebSocket on which nothing moves is closed after the idle timeout,
-/// at both ends.
+/// A WebSocket on which nothing moves is closed after the idle timeout;
+/// its log line says so, with the bytes it carried.
 #[tokio::test]
 async fn an_idle_websocket_is_closed_after_the_idle_timeout() {
     let (logs, _guard) = Logs::capture();
@@ -837,9 +883,8 @@ async fn an_idle_websocket_is_closed_after_the_idle_timeout() {
         &pki,
     )
     .await;
-    let (_, socket) = websocket(&gw, &[]).await;
-    let mut socket = socket.expect("switched");
-    app_saw(&mut socket).await;
+    let mut socket = websocket(&gw, &[]).await.socket.expect("switched");
+    let seen = app_saw(&mut socket).await;
     let started = Instant::now();
     let mut rest = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut rest)).await;
@@ -849,6 +894,90 @@ async fn an_idle_websocket_is_closed_after_the_idle_timeout() {
     let line = logs.wait_for("websocket").await;
     assert_eq!(line["outcome"], "idle", "{line}");
     assert_eq!(line["tenant"], "Acme", "{line}");
+    assert_eq!(line["from_client"], 0, "{line}");
+    assert_eq!(line["to_client"], seen.len() + "--\n".len(), "{line}");
+}
+
+/// On SIGTERM an open WebSocket is given the drain; when it runs out the
+/// WebSocket is closed, with its log line.
+#[tokio::test]
+async fn an_open_websocket_is_closed_when_the_drain_runs_out() {
+    let (logs, _guard) = Logs::capture();
+    let gw = start().await;
+    let mut socket = websocket(&gw, &[]).await.socket.expect("switched");
+    app_saw(&mut socket).await;
+    socket.write_all(b"ping").await.unwrap();
+    let mut echo = [0u8; 4];
+    socket.read_exact(&mut echo).await.unwrap();
+    let started = Instant::now();
+    gw._stop.send(true).unwrap();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "still open 5 s after the stop");
+    // The drain is 1 s (see `start_with`).
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    let line = logs.wait_for("websocket").await;
+    assert_eq!(line["outcome"], "drained", "{line}");
+    assert_eq!(line["from_client"], 4, "{line}");
+}
+
+/// ALPN's choice holds: a client that chose `http/1.1` and sends HTTP/2's
+/// opening is not served HTTP/2 (it would get an upstream connection per
+/// stream), and nothing reaches the app.
+#[tokio::test]
+async fn http2_on_a_connection_that_chose_http1_is_not_served() {
+    let gw = start().await;
+    let tls = tls_to(&gw, NAME, &[b"http/1.1"]).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let answered = async {
+        let (mut sender, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+                .await
+                .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let request = Request::builder()
+            .uri(format!("https://{NAME}/orders?x=1"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        sender
+            .send_request(request)
+            .await
+            .map(|r| r.status())
+            .map_err(|e| e.to_string())
+    };
+    let answered = tokio::time::timeout(Duration::from_secs(5), answered)
+        .await
+        .expect("an answer or an error within 5 s");
+    assert!(answered.is_err(), "{answered:?}");
+    assert_eq!(gw.requests.load(Ordering::SeqCst), 0);
+}
+
+/// A client that completes TLS and never sends a byte is closed after the
+/// header timeout (HTTP/1.1), not only after the idle timeout.
+#[tokio::test]
+async fn a_client_silent_after_tls_is_closed_after_the_header_timeout() {
+    let pki = pki();
+    let tls = tls_config(&pki.cert(), &pki.key()).unwrap();
+    let gw = start_with(
+        None,
+        |c| {
+            c.header_read_timeout = Duration::from_millis(300);
+            c.idle_timeout = Duration::from_secs(30);
+        },
+        tls,
+        &pki,
+    )
+    .await;
+    let mut tls = tls_to(&gw, NAME, &[b"http/1.1"]).await.unwrap();
+    let started = Instant::now();
+    let (answer, took) = read_until_closed(&mut tls, started).await;
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
 }
 
 /// Reads until the gateway closes the connection (or 5 s pass): what it
