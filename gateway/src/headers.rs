@@ -248,12 +248,14 @@ fn frame_for_next_hop(headers: &mut HeaderMap, body: &impl Body) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use http_body_util::{Empty, Full};
     use hyper::body::Bytes;
 
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    /// A header map of these pairs, in order (also for
+    /// [`crate::websocket`]'s tests).
+    pub(crate) fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for (k, v) in pairs {
             headers.append(

@@ -182,17 +182,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for (k, v) in pairs {
-            headers.append(
-                hyper::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        headers
-    }
+    use crate::headers::tests::headers;
 
     #[test]
     fn a_handshake_is_a_get_in_http_1_1_naming_upgrade_and_websocket() {
